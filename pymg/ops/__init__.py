@@ -1,0 +1,26 @@
+"""Batched heatmap and temporal-alignment ops (native CPU/CUDA kernels with a pure-torch fallback).
+
+Heatmaps: :func:`joint_heatmaps`, :func:`limb_heatmaps`, :func:`flip_heatmaps`.
+Temporal alignment: :func:`frame_positions`, :func:`gather_frames`, :func:`align_frames`.
+Backend choice: every op takes ``impl="auto" | "native" | "reference"``; :func:`use_impl` sets it
+for a block of code; :func:`native_available` tells whether the kernels can run on a device.
+See docs/ops.md.
+"""
+
+from pymg.ops._backend import NativeFallbackWarning, native_available, use_impl
+from pymg.ops.heatmap import flip_heatmaps, joint_heatmaps, limb_heatmaps
+from pymg.ops.positions import STRATEGIES, frame_positions
+from pymg.ops.temporal import align_frames, gather_frames
+
+__all__ = [
+    "STRATEGIES",
+    "NativeFallbackWarning",
+    "align_frames",
+    "flip_heatmaps",
+    "frame_positions",
+    "gather_frames",
+    "joint_heatmaps",
+    "limb_heatmaps",
+    "native_available",
+    "use_impl",
+]

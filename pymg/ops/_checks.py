@@ -1,0 +1,197 @@
+"""Input validation shared by the public ops (clear errors naming the argument)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import torch
+
+#: Output dtypes every heatmap backend (native kernels and the torch reference) can write.
+HEATMAP_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
+    return f"{type(value).__name__} {value!r}"
+
+
+def check_keypoints(keypoints: Any, name: str = "keypoints") -> tuple[int, int, int, int]:
+    """Check ``keypoints`` is a non-empty floating tensor [N, M, T, V, 2]; return (N, M, T, V)."""
+    if not isinstance(keypoints, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor [N, M, T, V, 2], got {_describe(keypoints)}"
+        )
+    if not keypoints.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {keypoints.dtype}")
+    if keypoints.dim() != 5 or keypoints.shape[-1] != 2:
+        raise ValueError(f"{name} must have shape [N, M, T, V, 2], got {tuple(keypoints.shape)}")
+    n, m, t, v, _ = keypoints.shape
+    if n == 0:
+        raise ValueError(f"{name} is an empty batch (N = 0); expected N >= 1")
+    if min(m, t, v) == 0:
+        raise ValueError(f"{name} must have M, T, V >= 1, got shape {tuple(keypoints.shape)}")
+    return int(n), int(m), int(t), int(v)
+
+
+def prepare_scores(scores: Any, keypoints: torch.Tensor, name: str = "scores") -> torch.Tensor:
+    """Return contiguous float32 scores [N, M, T, V] (all ones when ``scores`` is None)."""
+    expected = tuple(keypoints.shape[:-1])
+    if scores is None:
+        return torch.ones(expected, dtype=torch.float32, device=keypoints.device)
+    if not isinstance(scores, torch.Tensor):
+        raise TypeError(
+            f"{name} must be a torch.Tensor [N, M, T, V] or None, got {_describe(scores)}"
+        )
+    if not scores.is_floating_point():
+        raise TypeError(f"{name} must have a floating dtype, got {scores.dtype}")
+    if tuple(scores.shape) != expected:
+        raise ValueError(
+            f"{name} must have shape [N, M, T, V] = {expected} to match keypoints, "
+            f"got {tuple(scores.shape)}"
+        )
+    check_same_device(keypoints, scores, name)
+    return scores.to(torch.float32).contiguous()
+
+
+def as_float32(keypoints: torch.Tensor) -> torch.Tensor:
+    """Contiguous float32 copy (or view) of a validated floating tensor."""
+    return keypoints.to(torch.float32).contiguous()
+
+
+def check_same_device(reference: torch.Tensor, other: torch.Tensor, name: str) -> None:
+    """Raise ValueError when ``other`` is not on ``reference``'s device."""
+    if other.device != reference.device:
+        raise ValueError(
+            f"{name} is on {other.device} but keypoints are on {reference.device}; "
+            "all tensors must be on one device"
+        )
+
+
+def check_size(size: Any, name: str = "size") -> tuple[int, int]:
+    """Check ``size`` is a pair of positive ints (H, W)."""
+    if isinstance(size, torch.Tensor) or not isinstance(size, Sequence) or len(size) != 2:
+        raise TypeError(f"{name} must be a pair of ints (H, W), got {_describe(size)}")
+    for item in size:
+        if isinstance(item, bool) or not isinstance(item, Integral):
+            raise TypeError(f"{name} must be a pair of ints (H, W), got {size!r}")
+    h, w = int(size[0]), int(size[1])
+    if h <= 0 or w <= 0:
+        raise ValueError(f"{name} must be positive (H, W), got {(h, w)}")
+    return h, w
+
+
+def check_real(value: Any, name: str, *, positive: bool) -> float:
+    """Check a finite real number, > 0 when ``positive`` else >= 0; return it as float."""
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    out = float(value)
+    if not math.isfinite(out) or (out <= 0.0 if positive else out < 0.0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return out
+
+
+def check_int(value: Any, name: str, *, minimum: int) -> int:
+    """Check an int >= ``minimum``."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {_describe(value)}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
+    """Check ``value`` is one of the strings ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got {value!r}")
+    return value
+
+
+def check_out_dtype(dtype: Any, name: str = "dtype") -> torch.dtype:
+    """Check a heatmap output dtype (float32, float16 or bfloat16)."""
+    if not isinstance(dtype, torch.dtype) or dtype not in HEATMAP_DTYPES:
+        raise TypeError(f"{name} must be one of {HEATMAP_DTYPES}, got {dtype!r}")
+    return dtype
+
+
+def _to_int(item: Any, name: str, shape_text: str) -> int:
+    if isinstance(item, (torch.Tensor, np.ndarray)) and item.ndim == 0:
+        item = item.item()
+    if isinstance(item, bool) or not isinstance(item, Integral):
+        raise TypeError(f"{name} must hold ints {shape_text}, got an item {item!r}")
+    return int(item)
+
+
+def _index_tensor(value: Any, name: str, shape_text: str) -> torch.Tensor:
+    """Convert a tensor, array or (nested) sequence of ints to an int64 CPU tensor."""
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if isinstance(value, torch.Tensor):
+        if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
+            raise TypeError(f"{name} must hold integers {shape_text}, got dtype {value.dtype}")
+        return value.detach().to("cpu", torch.int64)
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise TypeError(
+            f"{name} must be a sequence or tensor of ints {shape_text}, got {_describe(value)}"
+        )
+    rows: list[Any] = []
+    for item in value:
+        if isinstance(item, (Sequence, torch.Tensor, np.ndarray)) and not isinstance(item, str):
+            rows.append([_to_int(i, name, shape_text) for i in item])
+        else:
+            rows.append(_to_int(item, name, shape_text))
+    try:
+        return torch.tensor(rows, dtype=torch.int64)
+    except (TypeError, ValueError) as exc:  # ragged or mixed nesting
+        raise ValueError(f"{name} must have shape {shape_text}, got {value!r}") from exc
+
+
+def check_limbs(limbs: Any, num_joints: int, name: str = "limbs") -> torch.Tensor:
+    """Check limb pairs; return a contiguous int32 CPU tensor [L, 2] with indices in [0, V)."""
+    table = _index_tensor(limbs, name, "[L, 2]")
+    if table.dim() != 2 or table.shape[1] != 2 or table.shape[0] == 0:
+        raise ValueError(f"{name} must have shape [L, 2] with L >= 1, got {tuple(table.shape)}")
+    if int(table.min()) < 0 or int(table.max()) >= num_joints:
+        raise ValueError(
+            f"{name} indices must be in [0, V) = [0, {num_joints}), "
+            f"got values in [{int(table.min())}, {int(table.max())}]"
+        )
+    return table.to(torch.int32).contiguous()
+
+
+def check_perm(perm: Any, num_channels: int, name: str = "perm") -> torch.Tensor:
+    """Check ``perm`` is a permutation of range(C); return an int64 CPU tensor [C]."""
+    table = _index_tensor(perm, name, f"[C] = [{num_channels}]")
+    if table.dim() != 1 or table.shape[0] != num_channels:
+        raise ValueError(
+            f"{name} must have length C = {num_channels}, got shape {tuple(table.shape)}"
+        )
+    if not torch.equal(torch.sort(table).values, torch.arange(num_channels)):
+        raise ValueError(
+            f"{name} must be a permutation of range({num_channels}), got {table.tolist()}"
+        )
+    return table
+
+
+def check_lengths(
+    lengths: Any, batch: int | None, max_len: int | None, name: str = "lengths"
+) -> None:
+    """Check an integer tensor [N] with 1 <= lengths <= T (bounds that are given)."""
+    if not isinstance(lengths, torch.Tensor):
+        raise TypeError(f"{name} must be an integer torch.Tensor [N], got {_describe(lengths)}")
+    if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
+        raise TypeError(f"{name} must have an integer dtype, got {lengths.dtype}")
+    if lengths.dim() != 1 or lengths.shape[0] == 0:
+        raise ValueError(f"{name} must have shape [N] with N >= 1, got {tuple(lengths.shape)}")
+    if batch is not None and lengths.shape[0] != batch:
+        raise ValueError(f"{name} must have shape [N] = [{batch}], got {tuple(lengths.shape)}")
+    low, high = int(lengths.min()), int(lengths.max())
+    if low < 1:
+        raise ValueError(f"{name} must be >= 1, got a minimum of {low}")
+    if max_len is not None and high > max_len:
+        raise ValueError(f"{name} must be <= T = {max_len}, got a maximum of {high}")

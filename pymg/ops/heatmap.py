@@ -1,0 +1,115 @@
+"""Joint and limb heatmap volumes from keypoints (PYSKL ``GeneratePoseTarget``-compatible).
+
+The ops validate their inputs, convert them to contiguous float32 and call the native kernels when
+available (see :mod:`pymg.ops._backend`) or the pure-torch reference otherwise. They are not
+differentiable (heatmaps are model inputs made from data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from pymg.ops import _backend, _checks
+
+
+def joint_heatmaps(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None = None,
+    *,
+    size: tuple[int, int],
+    sigma: float = 0.6,
+    eps: float = 1e-3,
+    dtype: torch.dtype = torch.float32,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Gaussian joint heatmaps, one channel per joint, persons combined by max.
+
+    Args:
+        keypoints: [N, M, T, V, 2] pixel coordinates (x = column, y = row; pixel i at coordinate i),
+            any floating dtype, any device. NaN/inf coordinates mark missing points.
+        scores: [N, M, T, V] confidences scaling each gaussian, or None (all ones). A point whose
+            score (as float32, compared in float64) is below ``eps`` or NaN is skipped.
+        size: output (H, W).
+        sigma: gaussian standard deviation in pixels (> 0); the window is +-3 sigma (PYSKL rule).
+        eps: score threshold (>= 0). PYSKL uses 1e-3 (the default), mmaction2 1.x 1e-4.
+        dtype: output dtype, float32, float16 or bfloat16 (computed in float32, rounded once).
+        impl: "auto" (native kernels if available else reference, warning once), "native" or
+            "reference".
+
+    Returns:
+        [N, V, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
+    """
+    n, m, t, v = _checks.check_keypoints(keypoints)
+    h, w = _checks.check_size(size)
+    sigma_f = _checks.check_real(sigma, "sigma", positive=True)
+    eps_f = _checks.check_real(eps, "eps", positive=False)
+    out_dtype = _checks.check_out_dtype(dtype)
+    sc = _checks.prepare_scores(scores, keypoints)
+    backend = _backend.select(impl, keypoints.device)
+    with torch.no_grad():
+        kp = _checks.as_float32(keypoints.detach())
+        out = torch.empty((n, v, t, h, w), dtype=out_dtype, device=keypoints.device)
+        backend.joint_heatmaps_into(kp, sc.detach(), out, sigma_f, eps_f)
+    return out
+
+
+def limb_heatmaps(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None = None,
+    *,
+    limbs: Sequence[tuple[int, int]] | torch.Tensor,
+    size: tuple[int, int],
+    sigma: float = 0.6,
+    eps: float = 1e-3,
+    dtype: torch.dtype = torch.float32,
+    impl: str = "auto",
+) -> torch.Tensor:
+    """Limb heatmaps: a gaussian tube around each segment (a, b), persons combined by max.
+
+    The value at pixel P is ``exp(-d^2 / 2 sigma^2) * min(s_a, s_b)`` with d the distance from P to
+    the segment AB; a limb with ``|AB|^2 < 1`` is drawn as the joint gaussian of A with score s_a
+    (PYSKL rule). A limb is skipped when ``min(s_a, s_b) < eps`` or an endpoint is NaN/inf.
+
+    Args:
+        keypoints: [N, M, T, V, 2]; scores: [N, M, T, V] or None (all ones).
+        limbs: L pairs (a, b) of joint indices in [0, V), a sequence or an integer tensor [L, 2].
+        size, sigma, eps, dtype, impl: as in :func:`joint_heatmaps`.
+
+    Returns:
+        [N, L, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
+    """
+    n, m, t, v = _checks.check_keypoints(keypoints)
+    table = _checks.check_limbs(limbs, v)
+    h, w = _checks.check_size(size)
+    sigma_f = _checks.check_real(sigma, "sigma", positive=True)
+    eps_f = _checks.check_real(eps, "eps", positive=False)
+    out_dtype = _checks.check_out_dtype(dtype)
+    sc = _checks.prepare_scores(scores, keypoints)
+    backend = _backend.select(impl, keypoints.device)
+    with torch.no_grad():
+        kp = _checks.as_float32(keypoints.detach())
+        out = torch.empty((n, table.shape[0], t, h, w), dtype=out_dtype, device=keypoints.device)
+        backend.limb_heatmaps_into(kp, sc.detach(), table, out, sigma_f, eps_f)
+    return out
+
+
+def flip_heatmaps(heatmaps: torch.Tensor, perm: Sequence[int] | torch.Tensor) -> torch.Tensor:
+    """Horizontally flipped heatmaps with left/right channels swapped (PYSKL's ``double`` copy).
+
+    ``out[n, c, t, y, x] = heatmaps[n, perm[c], t, y, W - 1 - x]``.
+
+    Args:
+        heatmaps: [N, C, T, H, W] tensor (any dtype and device).
+        perm: a permutation of range(C), e.g. ``Skeleton.joint_flip_perm`` or ``limb_flip_perm``.
+
+    Returns:
+        A new [N, C, T, H, W] tensor.
+    """
+    if not isinstance(heatmaps, torch.Tensor):
+        raise TypeError(f"heatmaps must be a torch.Tensor [N, C, T, H, W], got {type(heatmaps)}")
+    if heatmaps.dim() != 5:
+        raise ValueError(f"heatmaps must have shape [N, C, T, H, W], got {tuple(heatmaps.shape)}")
+    index = _checks.check_perm(perm, heatmaps.shape[1]).to(heatmaps.device)
+    return heatmaps.index_select(1, index).flip(-1)

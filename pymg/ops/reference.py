@@ -1,0 +1,341 @@
+"""Pure-torch, vectorised reference implementations of the native kernels (CPU and CUDA tensors).
+
+Each op exists twice:
+
+* ``*_into`` functions with exactly the signature of the native launchers in :mod:`pymg._native`
+  (already validated, contiguous float32 inputs and a preallocated output), so the public ops
+  dispatch to either backend the same way;
+* user-facing twins :func:`joint_heatmaps`, :func:`limb_heatmaps` and :func:`gather_frames` with the
+  signatures of the public ops in :mod:`pymg.ops` (validation included) that always use this module.
+
+Semantics (PYSKL ``GeneratePoseTarget``, reference.md section 2; see docs/ops.md):
+
+* window per axis ``[max(trunc(c - 3 sigma), 0), min(trunc(c + 3 sigma) + 1, size))`` in float64;
+* a point is missing when a coordinate is NaN/inf or when its float32 score is not ``>= eps``
+  (compared in float64; NaN scores are missing);
+* joint value ``exp(-dx^2 / 2 sigma^2) * exp(-dy^2 / 2 sigma^2) * s`` (float32), persons
+  max-combined;
+* limb value ``exp(-d2 / 2 sigma^2) * min(s_a, s_b)``, ``d2`` the squared distance to segment AB; a
+  limb with ``|AB|^2 < 1`` is drawn as the joint gaussian of A with score ``s_a``.
+
+Memory: work is chunked over output planes (N*C*T planes of H*W) so that temporaries stay near
+``_CHUNK_ELEMENTS`` floats whatever the batch size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from pymg.ops import _checks
+
+_CHUNK_ELEMENTS = 1 << 21  # about 8 MB of float32 per temporary
+GATHER_LINEAR = 0
+GATHER_NEAREST = 1
+_GATHER_MODES = {"linear": GATHER_LINEAR, "nearest": GATHER_NEAREST}
+
+
+def _inv_two_sigma_sq(sigma: float) -> float:
+    """1 / (2 sigma^2) rounded to float32, the factor of every exponent."""
+    return float(torch.tensor(1.0 / (2.0 * sigma * sigma), dtype=torch.float32))
+
+
+def _window_mask(
+    lo: torch.Tensor, hi: torch.Tensor, radius: float, size: int, valid: torch.Tensor
+) -> torch.Tensor:
+    """Boolean [P, size]: pixel i lies in [max(trunc(lo - r), 0), min(trunc(hi + r) + 1, size))."""
+    grid = torch.arange(size, dtype=torch.float64, device=lo.device)
+    start = torch.trunc(lo.double() - radius).clamp_min(0.0)
+    stop = (torch.trunc(hi.double() + radius) + 1.0).clamp_max(float(size))
+    inside = (grid >= start[:, None]) & (grid < stop[:, None])
+    return inside & valid[:, None]
+
+
+def _score_ok(score: torch.Tensor, eps: float) -> torch.Tensor:
+    """float32 score >= eps compared in float64 (NaN fails)."""
+    return score.double() >= eps
+
+
+def _finite_xy(point: torch.Tensor) -> torch.Tensor:
+    return torch.isfinite(point).all(dim=-1)
+
+
+def _planes(t: torch.Tensor) -> torch.Tensor:
+    """[N, M, T, C, ...] -> [M, N*C*T, ...]: one row per output plane, persons first."""
+    n, m, tt, c = t.shape[:4]
+    return t.permute(1, 0, 3, 2, *range(4, t.dim())).reshape(m, n * c * tt, *t.shape[4:])
+
+
+def _chunk(plane_elements: int) -> int:
+    return max(1, _CHUNK_ELEMENTS // max(plane_elements, 1))
+
+
+def joint_heatmaps_into(
+    kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
+) -> None:
+    """Fill ``out`` [N, V, T, H, W] with joint heatmaps of kp [N, M, T, V, 2], sc [N, M, T, V]."""
+    h, w = out.shape[-2:]
+    inv = _inv_two_sigma_sq(sigma)
+    radius = 3.0 * sigma
+    pts = _planes(kp)  # [M, P, 2]
+    scores = _planes(sc)  # [M, P]
+    x, y = pts[..., 0], pts[..., 1]
+    valid = _finite_xy(pts) & _score_ok(scores, eps)
+    m_count, p_count = valid.shape
+    gx = torch.arange(w, dtype=torch.float32, device=kp.device)
+    gy = torch.arange(h, dtype=torch.float32, device=kp.device)
+    flat = valid.reshape(-1)
+    mask_x = _window_mask(x.reshape(-1), x.reshape(-1), radius, w, flat).view(m_count, p_count, w)
+    mask_y = _window_mask(y.reshape(-1), y.reshape(-1), radius, h, flat).view(m_count, p_count, h)
+    zero = torch.zeros((), dtype=torch.float32, device=kp.device)
+    ex = torch.where(mask_x, torch.exp(-((gx - x[..., None]) ** 2) * inv), zero)
+    ey = torch.where(mask_y, torch.exp(-((gy - y[..., None]) ** 2) * inv), zero)
+    ey = ey * torch.where(valid, scores, zero)[..., None]
+    planes = out.view(p_count, h, w)
+    step = _chunk(h * w)
+    for p0 in range(0, p_count, step):
+        p1 = min(p0 + step, p_count)
+        direct = planes.dtype == torch.float32  # write float32 outputs in place, no copy
+        acc = planes[p0:p1] if direct else torch.empty((p1 - p0, h, w), device=kp.device)
+        torch.mul(ey[0, p0:p1, :, None], ex[0, p0:p1, None, :], out=acc)
+        for m in range(1, m_count):
+            torch.maximum(acc, ey[m, p0:p1, :, None] * ex[m, p0:p1, None, :], out=acc)
+        if not direct:
+            planes[p0:p1].copy_(acc)
+
+
+def _window_bounds(
+    lo: torch.Tensor, hi: torch.Tensor, radius: float, size: int, valid: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """int64 [P] bounds [max(trunc(lo - r), 0), min(trunc(hi + r) + 1, size)) (float64 math);
+    empty (0, 0) where not ``valid`` (so NaN coordinates are never cast to integers)."""
+    start = torch.trunc(lo.double() - radius).clamp(0.0, float(size))
+    stop = (torch.trunc(hi.double() + radius) + 1.0).clamp(0.0, float(size))
+    zero = torch.zeros((), dtype=torch.float64, device=lo.device)
+    return torch.where(valid, start, zero).long(), torch.where(valid, stop, zero).long()
+
+
+def _draw_limbs(
+    acc: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    sa: torch.Tensor,
+    sb: torch.Tensor,
+    sigma: float,
+    eps: float,
+) -> None:
+    """Max-combine one person's limbs into ``acc`` [P, H, W] (float32, in place).
+
+    a, b: endpoints [P, 2]; sa, sb: scores [P]. Only the planes with a non-empty window are
+    evaluated, in groups of similar window size, each on a crop as large as its group's largest
+    window, then scattered into ``acc`` with ``amax``.
+    """
+    p_count, h, w = acc.shape
+    radius = 3.0 * sigma
+    strength = torch.minimum(sa, sb)
+    valid = _finite_xy(a) & _finite_xy(b) & _score_ok(strength, eps)
+    ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
+    d2ab = (ax - bx) ** 2 + (ay - by) ** 2
+    degenerate = d2ab < 1.0
+    x0, x1 = _window_bounds(
+        torch.where(degenerate, ax, torch.minimum(ax, bx)),
+        torch.where(degenerate, ax, torch.maximum(ax, bx)),
+        radius,
+        w,
+        valid,
+    )
+    y0, y1 = _window_bounds(
+        torch.where(degenerate, ay, torch.minimum(ay, by)),
+        torch.where(degenerate, ay, torch.maximum(ay, by)),
+        radius,
+        h,
+        valid,
+    )
+    ends = (ax, ay, bx, by, d2ab, degenerate, torch.where(degenerate, sa, strength))
+    bounds = (x0, x1, y0, y1)
+    lit = valid & (x0 < x1) & (y0 < y1)
+    # Group the lit planes by window size (powers of two) so one long limb does not make every
+    # crop of the chunk image-sized.
+    side = torch.maximum(x1 - x0, y1 - y0).clamp_min(1)
+    group = torch.ceil(torch.log2(side.double())).long()
+    for g in torch.unique(group[lit]).tolist():
+        rows = torch.nonzero(lit & (group == g)).flatten()
+        _draw_crops(acc, rows, ends, bounds, sigma)
+
+
+def _draw_crops(
+    acc: torch.Tensor,
+    rows: torch.Tensor,
+    ends: tuple[torch.Tensor, ...],
+    bounds: tuple[torch.Tensor, ...],
+    sigma: float,
+) -> None:
+    """Evaluate limbs ``rows`` on crops of their largest window and scatter them with amax."""
+    _, h, w = acc.shape
+    ax, ay, bx, by, ab, deg, value = (t[rows, None, None] for t in ends)
+    x0, x1, y0, y1 = (t[rows] for t in bounds)
+    crop_w, crop_h = int((x1 - x0).max()), int((y1 - y0).max())
+    xi = x0[:, None] + torch.arange(crop_w, device=acc.device)  # [R, crop_w] pixel columns
+    yi = y0[:, None] + torch.arange(crop_h, device=acc.device)  # [R, crop_h] pixel rows
+    px, py = xi.to(torch.float32)[:, None, :], yi.to(torch.float32)[:, :, None]
+    d2_start = (px - ax) ** 2 + (py - ay) ** 2
+    d2_end = (px - bx) ** 2 + (py - by) ** 2
+    u = (d2_start - d2_end + ab) / 2.0 / ab
+    d2_line = (px - (ax + u * (bx - ax))) ** 2 + (py - (ay + u * (by - ay))) ** 2
+    d2 = torch.where(u <= 0, d2_start, torch.where(u >= 1, d2_end, d2_line))
+    d2 = torch.where(deg, d2_start, d2)
+    heat = torch.exp(-d2 * _inv_two_sigma_sq(sigma)) * value
+    # NaN distances only come from float32 overflow (|coordinates| > ~1e19): drawn as 0
+    inside = (yi < y1[:, None])[:, :, None] & (xi < x1[:, None])[:, None, :] & ~torch.isnan(d2)
+    heat = torch.where(inside, heat, torch.zeros((), dtype=heat.dtype, device=heat.device))
+    # crop pixels outside the window hold 0 and land on a clamped in-plane pixel: amax keeps it
+    row_base = rows[:, None, None] * h + yi.clamp_max(h - 1)[:, :, None]
+    index = row_base * w + xi.clamp_max(w - 1)[:, None, :]
+    acc.view(-1).scatter_reduce_(0, index.reshape(-1), heat.reshape(-1), reduce="amax")
+
+
+def limb_heatmaps_into(
+    kp: torch.Tensor,
+    sc: torch.Tensor,
+    limbs: torch.Tensor,
+    out: torch.Tensor,
+    sigma: float,
+    eps: float,
+) -> None:
+    """Fill ``out`` [N, L, T, H, W] with limb heatmaps; ``limbs`` int32 [L, 2] (any device)."""
+    h, w = out.shape[-2:]
+    index = limbs.to(device=kp.device, dtype=torch.int64)
+    a = _planes(kp[:, :, :, index[:, 0]])  # [M, P, 2]
+    b = _planes(kp[:, :, :, index[:, 1]])
+    sa = _planes(sc[:, :, :, index[:, 0]])  # [M, P]
+    sb = _planes(sc[:, :, :, index[:, 1]])
+    m_count, p_count = sa.shape
+    planes = out.view(p_count, h, w)
+    step = _chunk(h * w)
+    for p0 in range(0, p_count, step):
+        p1 = min(p0 + step, p_count)
+        direct = planes.dtype == torch.float32  # write float32 outputs in place, no copy
+        acc = planes[p0:p1] if direct else torch.empty((p1 - p0, h, w), device=kp.device)
+        acc.zero_()
+        for m in range(m_count):
+            _draw_limbs(acc, a[m, p0:p1], b[m, p0:p1], sa[m, p0:p1], sb[m, p0:p1], sigma, eps)
+        if not direct:
+            planes[p0:p1].copy_(acc)
+
+
+def gather_frames_into(
+    kp: torch.Tensor,
+    sc: torch.Tensor,
+    lengths: torch.Tensor,
+    positions: torch.Tensor,
+    out_kp: torch.Tensor,
+    out_sc: torch.Tensor,
+    mode: int,
+    eps: float,
+) -> None:
+    """Resample kp [N, M, T, V, 2], sc [N, M, T, V] at positions f32 [N, K, T'] (lengths int64 [N]).
+
+    Fills out_kp [N*K, M, T', V, 2] and out_sc [N*K, M, T', V] (sample n's clips at rows
+    n*K..n*K+K-1). A position p < 0, p >= length or NaN gives zeros. ``mode`` 1 ("nearest") takes
+    frame floor(p + 0.5) clamped to length - 1. ``mode`` 0 ("linear") blends frames i0 = floor(p)
+    and i1 = min(i0 + 1, length - 1) as (1 - w) * a + w * b with w = p - i0, unless one of the two
+    points is missing (non-finite coordinate or score < eps): then it copies the nearer frame's
+    point (w >= 0.5 -> the later frame), so a real point is never blended with a missing one.
+    """
+    n_count, m_count, _, v_count, _ = kp.shape
+    k_count, j_count = positions.shape[1:]
+    length = lengths.to(kp.device)[:, None, None]
+    p = positions
+    inside = (p >= 0) & (p.double() < length.double())
+    zero_p = torch.zeros((), dtype=p.dtype, device=p.device)
+    if mode == GATHER_NEAREST:
+        first = torch.where(inside, torch.floor(p + 0.5), zero_p).long()
+        first = torch.minimum(first, length - 1)
+        second = first
+        weight = torch.zeros_like(p)
+    else:
+        floor = torch.where(inside, torch.floor(p), zero_p)
+        first = floor.long()
+        second = torch.where(first + 1 < length, first + 1, first)
+        weight = torch.where(second == first, zero_p, torch.where(inside, p, zero_p) - floor)
+    rows = torch.arange(n_count, device=kp.device)[:, None, None].expand_as(first)
+    # Advanced indices around a slice put the index dims first: [N, K, T', M, V, ...].
+    ka, kb = kp[rows, :, first], kp[rows, :, second]
+    sa, sb = sc[rows, :, first], sc[rows, :, second]
+    a_ok = _finite_xy(ka) & _score_ok(sa, eps)
+    b_ok = _finite_xy(kb) & _score_ok(sb, eps)
+    w = weight[:, :, :, None, None]
+    both = a_ok & b_ok
+    take_a = (w == 0) | (~both & (w < 0.5))
+    take_b = ~take_a & ~both
+    blend_sc = (1.0 - w) * sa + w * sb
+    blend_kp = (1.0 - w[..., None]) * ka + w[..., None] * kb
+    new_sc = torch.where(take_a, sa, torch.where(take_b, sb, blend_sc))
+    new_kp = torch.where(take_a[..., None], ka, torch.where(take_b[..., None], kb, blend_kp))
+    keep = inside[:, :, :, None, None]
+    new_sc = torch.where(keep, new_sc, torch.zeros((), dtype=sc.dtype, device=sc.device))
+    new_kp = torch.where(keep[..., None], new_kp, torch.zeros((), dtype=kp.dtype, device=kp.device))
+    shape = (n_count * k_count, m_count, j_count, v_count)
+    out_sc.copy_(new_sc.permute(0, 1, 3, 2, 4).reshape(shape))
+    out_kp.copy_(new_kp.permute(0, 1, 3, 2, 4, 5).reshape(*shape, 2))
+
+
+# ----------------------------------------------------------------------------------------------
+# User-facing twins of the public ops (validation included), always on this implementation.
+
+
+def joint_heatmaps(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None = None,
+    *,
+    size: tuple[int, int],
+    sigma: float = 0.6,
+    eps: float = 1e-3,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Joint heatmaps [N, V, T, H, W] of keypoints [N, M, T, V, 2], always on the reference."""
+    from pymg.ops.heatmap import joint_heatmaps as public
+
+    return public(keypoints, scores, size=size, sigma=sigma, eps=eps, dtype=dtype, impl="reference")
+
+
+def limb_heatmaps(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None = None,
+    *,
+    limbs: Sequence[tuple[int, int]] | torch.Tensor,
+    size: tuple[int, int],
+    sigma: float = 0.6,
+    eps: float = 1e-3,
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """Limb heatmaps [N, L, T, H, W] of keypoints [N, M, T, V, 2], always on the reference."""
+    from pymg.ops.heatmap import limb_heatmaps as public
+
+    return public(
+        keypoints,
+        scores,
+        limbs=limbs,
+        size=size,
+        sigma=sigma,
+        eps=eps,
+        dtype=dtype,
+        impl="reference",
+    )
+
+
+def gather_frames(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None,
+    lengths: torch.Tensor,
+    positions: torch.Tensor,
+    *,
+    mode: str = "linear",
+    eps: float = 1e-3,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resampled (keypoints [N*K, M, T', V, 2], scores [N*K, M, T', V]) (reference twin)."""
+    from pymg.ops.temporal import gather_frames as public
+
+    _checks.check_choice(mode, "mode", tuple(_GATHER_MODES))
+    return public(keypoints, scores, lengths, positions, mode=mode, eps=eps, impl="reference")

@@ -1,0 +1,128 @@
+"""Temporal alignment: resample keypoint clips at fractional frame positions.
+
+:func:`gather_frames` reads positions (from :func:`pymg.ops.frame_positions` or your own) and
+:func:`align_frames` does both steps. Both run on the native kernels when available (else the
+pure-torch reference; see :mod:`pymg.ops._backend`).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from pymg.ops import _backend, _checks
+from pymg.ops.positions import frame_positions
+from pymg.ops.reference import _GATHER_MODES
+
+
+def gather_frames(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None,
+    lengths: torch.Tensor,
+    positions: torch.Tensor,
+    *,
+    mode: str = "linear",
+    eps: float = 1e-3,
+    impl: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Resample each sample's frames at fractional ``positions``.
+
+    For a position p of sample n (true length ``lengths[n]``):
+
+    * p < 0, p >= length or NaN: zero keypoints and zero scores (padding);
+    * ``mode="nearest"``: frame floor(p + 0.5) (ties go to the later frame), clamped to length - 1;
+    * ``mode="linear"``: frames i0 = floor(p) and i1 = min(i0 + 1, length - 1) blended as
+      ``(1 - w) * a + w * b`` with w = p - i0, for coordinates and scores alike. When either point
+      is missing (a NaN/inf coordinate or a score below ``eps``) the nearer frame's point is copied
+      unchanged instead (w >= 0.5 -> the later frame), so a real point is never blended with a
+      missing one. Integer positions copy frames exactly.
+
+    Args:
+        keypoints: [N, M, T, V, 2] floating tensor (padded to T; frames >= length are ignored).
+        scores: [N, M, T, V] floating tensor, or None (all ones).
+        lengths: integer tensor [N] on the keypoints' device, 1 <= lengths <= T.
+        positions: floating tensor [N, K, T'] on the keypoints' device (float32 is used).
+        mode: "linear" or "nearest".
+        eps: missing-point score threshold (>= 0).
+        impl: "auto", "native" or "reference".
+
+    Returns:
+        (keypoints float32 [N*K, M, T', V, 2], scores float32 [N*K, M, T', V]); sample n's clips
+        are rows n*K .. n*K + K - 1.
+    """
+    n, m, t, v = _checks.check_keypoints(keypoints)
+    sc = _checks.prepare_scores(scores, keypoints)
+    if isinstance(lengths, torch.Tensor):
+        _checks.check_same_device(keypoints, lengths, "lengths")
+    _checks.check_lengths(lengths, n, t)
+    if not isinstance(positions, torch.Tensor):
+        raise TypeError(
+            f"positions must be a floating torch.Tensor [N, K, T'], got {type(positions).__name__}"
+        )
+    if not positions.is_floating_point():
+        raise TypeError(f"positions must have a floating dtype, got {positions.dtype}")
+    if positions.dim() != 3 or positions.shape[0] != n or min(positions.shape) == 0:
+        raise ValueError(
+            f"positions must have shape [N, K, T'] with N = {n}, K >= 1 and T' >= 1, "
+            f"got {tuple(positions.shape)}"
+        )
+    _checks.check_same_device(keypoints, positions, "positions")
+    code = _GATHER_MODES[_checks.check_choice(mode, "mode", tuple(_GATHER_MODES))]
+    eps_f = _checks.check_real(eps, "eps", positive=False)
+    backend = _backend.select(impl, keypoints.device)
+    k, j = int(positions.shape[1]), int(positions.shape[2])
+    with torch.no_grad():
+        kp = _checks.as_float32(keypoints.detach())
+        pos = positions.detach().to(torch.float32).contiguous()
+        length = lengths.detach().to(torch.int64).contiguous()
+        out_kp = torch.empty((n * k, m, j, v, 2), dtype=torch.float32, device=kp.device)
+        out_sc = torch.empty((n * k, m, j, v), dtype=torch.float32, device=kp.device)
+        backend.gather_frames_into(kp, sc.detach(), length, pos, out_kp, out_sc, code, eps_f)
+    return out_kp, out_sc
+
+
+def align_frames(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None,
+    lengths: torch.Tensor,
+    clip_len: int,
+    *,
+    strategy: str = "uniform",
+    num_clips: int = 1,
+    training: bool = False,
+    generator: torch.Generator | None = None,
+    mode: str = "linear",
+    eps: float = 1e-3,
+    impl: str = "auto",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Align each sample to ``clip_len`` frames (:func:`frame_positions` + :func:`gather_frames`).
+
+    Args:
+        keypoints: [N, M, T, V, 2]; scores: [N, M, T, V] or None (all ones).
+        lengths: integer tensor [N] (1 <= lengths <= T), on the CPU or the keypoints' device.
+        clip_len: L; strategy, num_clips, training, generator: see :func:`frame_positions`;
+        mode, eps, impl: see :func:`gather_frames`.
+
+    Returns:
+        (keypoints float32 [N*K, M, L, V, 2], scores float32 [N*K, M, L, V]).
+    """
+    _, _, t, _ = _checks.check_keypoints(keypoints)
+    _checks.check_lengths(lengths, keypoints.shape[0], t)
+    if lengths.device.type != "cpu":
+        _checks.check_same_device(keypoints, lengths, "lengths")
+    positions = frame_positions(
+        lengths.detach().cpu(),
+        clip_len,
+        strategy=strategy,
+        num_clips=num_clips,
+        training=training,
+        generator=generator,
+    )
+    return gather_frames(
+        keypoints,
+        scores,
+        lengths.to(keypoints.device),
+        positions.to(keypoints.device),
+        mode=mode,
+        eps=eps,
+        impl=impl,
+    )

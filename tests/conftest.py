@@ -1,0 +1,47 @@
+"""Shared test configuration for the whole suite (kept small).
+
+* Tests marked ``cuda`` are skipped where no CUDA device is present; tests marked ``native`` are
+  skipped where the compiled extension pymg._C is not loaded.
+* The one-per-process :class:`pymg.ops.NativeFallbackWarning` (pymg.ops running on the pure-torch
+  reference because the extension is missing) is expected on such machines and not turned into an
+  error by ``filterwarnings = error``; tests/test_ops_errors.py checks the warning itself.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+def native_loaded() -> bool:
+    """True when pymg._C is importable and loaded."""
+    try:
+        from pymg import _native
+    except ImportError:
+        return False
+    return bool(_native.available())
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Matched by message so that configuring pytest never imports pymg.
+    config.addinivalue_line(
+        "filterwarnings", "ignore:pymg native kernels unavailable:RuntimeWarning"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    no_cuda = pytest.mark.skip(reason="needs a CUDA device")
+    no_native = pytest.mark.skip(reason="needs the compiled extension pymg._C")
+    has_cuda = torch.cuda.is_available()
+    has_native = native_loaded()
+    for item in items:
+        if "cuda" in item.keywords and not has_cuda:
+            item.add_marker(no_cuda)
+        if "native" in item.keywords and not has_native:
+            item.add_marker(no_native)
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    """A CPU torch.Generator seeded with 0."""
+    return torch.Generator().manual_seed(0)

@@ -1,0 +1,68 @@
+"""Data layer: formats (PYSKL pickles, raw MiGA/OpenPose, native .npz), the keypoint dataset,
+keypoint-space transforms, batching, and synthetic data.
+
+>>> from pymg.data import PoseDataset, SyntheticMicroGestures, collate, train_transform
+>>> ds = PoseDataset(SyntheticMicroGestures(num_clips=8), split="train",
+...                  transform=train_transform("imigue41"))
+>>> batch = collate([ds[0], ds[1]])
+>>> batch["keypoint"].shape[-2:]
+torch.Size([41, 2])
+"""
+
+from pymg.data.collate import collate
+from pymg.data.dataset import PoseDataset, select_persons
+from pymg.data.formats import (
+    IMIGUE_TRAIN_SUBJECTS,
+    OPENPOSE137,
+    MalformedClipError,
+    MalformedDataWarning,
+    NativeClips,
+    UnsafePickleError,
+    check_annotation,
+    load_pyskl,
+    safe_load,
+    save_native,
+    save_pyskl,
+)
+from pymg.data.prepare import prepare_miga, prepare_pyskl
+from pymg.data.synthetic import SyntheticMicroGestures
+from pymg.data.transforms import (
+    Compose,
+    Flip,
+    PoseCompact,
+    PoseState,
+    PoseTransform,
+    RandomResizedCrop,
+    Resize,
+    test_transform,
+    train_transform,
+)
+
+__all__ = [
+    "IMIGUE_TRAIN_SUBJECTS",
+    "OPENPOSE137",
+    "Compose",
+    "Flip",
+    "MalformedClipError",
+    "MalformedDataWarning",
+    "NativeClips",
+    "PoseCompact",
+    "PoseDataset",
+    "PoseState",
+    "PoseTransform",
+    "RandomResizedCrop",
+    "Resize",
+    "SyntheticMicroGestures",
+    "UnsafePickleError",
+    "check_annotation",
+    "collate",
+    "load_pyskl",
+    "prepare_miga",
+    "prepare_pyskl",
+    "safe_load",
+    "save_native",
+    "save_pyskl",
+    "select_persons",
+    "test_transform",
+    "train_transform",
+]

@@ -1,0 +1,323 @@
+"""pymg's native clip file: one uncompressed ``.npz`` (no pickles), memory-mapped on load.
+
+Members (all plain numpy arrays, readable with ``np.load(path, allow_pickle=False)``):
+
+==================  ==========================  ==============================================
+member              shape / dtype               meaning
+==================  ==========================  ==============================================
+``keypoint``        [M, S, V, 2] f32 or f16     all clips' frames concatenated along S = sum T;
+                                                clips with fewer than M persons are zero-padded
+``score``           [M, S, V] same dtype        keypoint scores
+``offset``          [N] int64                   first frame of clip n in S
+``length``          [N] int64                   T of clip n
+``persons``         [N] int64                   persons stored for clip n (<= M)
+``label``           [N] int64                   class index (-1: unlabelled)
+``name``            [N] unicode                 frame_dir
+``img_shape``       [N, 2] int64                (H, W) of the keypoint coordinate frame
+``original_shape``  [N, 2] int64                (H, W) of the source video
+``meta``            0-d unicode (JSON)          format, version, layout, splits, class_names,
+                                                num_classes, per-clip ``extra`` columns
+==================  ==========================  ==============================================
+
+Why one ``.npz``: ``np.load(mmap_mode="r")`` ignores ``mmap_mode`` for ``.npz`` files, but an
+*uncompressed* (``ZIP_STORED``) member is an ordinary ``.npy`` byte range inside the zip, so
+:class:`NativeClips` memory-maps it directly (the ``.npy`` header is parsed with numpy's public
+``numpy.lib.format`` readers). Opening is O(1) in the data size, every DataLoader worker shares
+the page cache, and the file stays a single artefact. ``compress=True`` writes a smaller file that
+is read fully into memory instead.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import zipfile
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from pymg.data.formats.checks import MalformedClipError, SkipLog, check_annotation, check_on_error
+
+__all__ = ["NATIVE_FORMAT", "NATIVE_VERSION", "NativeClips", "save_native"]
+
+NATIVE_FORMAT = "pymg-native"
+NATIVE_VERSION = 1
+_STANDARD_KEYS = frozenset(
+    (
+        "frame_dir",
+        "label",
+        "total_frames",
+        "img_shape",
+        "original_shape",
+        "keypoint",
+        "keypoint_score",
+    )
+)
+_ARRAYS = (
+    "keypoint",
+    "score",
+    "offset",
+    "length",
+    "persons",
+    "label",
+    "name",
+    "img_shape",
+    "original_shape",
+    "meta",
+)
+
+
+def _json_scalar(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None))) or isinstance(
+        value, (np.integer, np.floating, np.bool_, np.str_)
+    )
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def save_native(
+    path: str | os.PathLike[str],
+    annotations: Iterable[Mapping[str, Any]],
+    *,
+    splits: Mapping[str, Sequence[str]] | None = None,
+    layout: str | None = None,
+    class_names: Sequence[str] | None = None,
+    num_classes: int | None = None,
+    dtype: Any = np.float32,
+    compress: bool = False,
+    on_error: str = "raise",
+) -> dict[str, Any]:
+    """Write clips to a native ``.npz`` file (see the module docstring for the members).
+
+    Args:
+        path: output file (written atomically; the name is used as given).
+        annotations: annotation dicts (``keypoint`` [M, T, V, 2], ``keypoint_score`` [M, T, V],
+            ``label``, ``frame_dir``, ...); every clip must have the same V. Extra keys holding
+            JSON scalars (e.g. ``subject``) are kept as per-clip columns.
+        splits: ``{name: [frame_dir, ...]}``.
+        layout: name of the joint layout of the keypoints (e.g. ``"imigue41"``, ``"openpose137"``).
+        class_names: optional class names (sets ``num_classes`` when that is None).
+        num_classes: labels are checked against it.
+        dtype: ``np.float32`` (exact) or ``np.float16`` (half the size; ~1e-3 relative error).
+        compress: zip-deflate the members (smaller, but no memory mapping on load).
+        on_error: ``"raise"`` or ``"skip"`` malformed clips (a warning gives the count).
+
+    Returns:
+        ``{"clips": N, "frames": S, "skipped": k, "path": str}``.
+    """
+    policy = check_on_error(on_error)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
+        raise ValueError(f"dtype must be float32 or float16, got {dtype}")
+    if class_names is not None and num_classes is None:
+        num_classes = len(class_names)
+    log = SkipLog()
+    clips: list[dict[str, Any]] = []
+    num_joints: int | None = None
+    for i, ann in enumerate(annotations):
+        try:
+            clip = check_annotation(
+                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
+            )
+        except MalformedClipError as err:
+            if policy == "raise":
+                raise
+            log.add(err)
+            continue
+        num_joints = clip["keypoint"].shape[2]
+        clips.append(clip)
+    if not clips:
+        raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
+    n = len(clips)
+    lengths = np.array([c["keypoint"].shape[1] for c in clips], np.int64)
+    persons = np.array([c["keypoint"].shape[0] for c in clips], np.int64)
+    offsets = np.zeros(n, np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    m, s, v = int(persons.max()), int(lengths.sum()), int(num_joints or 0)
+    keypoint = np.zeros((m, s, v, 2), dtype)
+    score = np.zeros((m, s, v), dtype)
+    for c, off, t, p in zip(clips, offsets, lengths, persons, strict=True):
+        keypoint[:p, off : off + t] = c["keypoint"]
+        score[:p, off : off + t] = c["keypoint_score"]
+    extra_keys = sorted(set().union(*(c.keys() for c in clips)) - _STANDARD_KEYS)
+    extra = {
+        k: [_plain(c.get(k)) for c in clips]
+        for k in extra_keys
+        if all(_json_scalar(c.get(k)) for c in clips)
+    }
+    meta = {
+        "format": NATIVE_FORMAT,
+        "version": NATIVE_VERSION,
+        "layout": layout,
+        "splits": {str(k): [str(x) for x in val] for k, val in (splits or {}).items()},
+        "class_names": list(class_names) if class_names is not None else None,
+        "num_classes": num_classes,
+        "extra": extra,
+    }
+    arrays = {
+        "keypoint": keypoint,
+        "score": score,
+        "offset": offsets,
+        "length": lengths,
+        "persons": persons,
+        "label": np.array([c["label"] for c in clips], np.int64),
+        "name": np.array([c["frame_dir"] for c in clips], dtype=str),
+        "img_shape": np.array([c["img_shape"] for c in clips], np.int64).reshape(n, 2),
+        "original_shape": np.array([c["original_shape"] for c in clips], np.int64).reshape(n, 2),
+        "meta": np.array(json.dumps(meta)),
+    }
+    target = os.fspath(path)
+    tmp = target + ".tmp"
+    with open(tmp, "wb") as f:
+        if compress:
+            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
+        else:
+            np.savez(f, **arrays)  # type: ignore[arg-type]
+    os.replace(tmp, target)
+    log.warn(target)
+    return {"clips": n, "frames": s, "skipped": log.count, "path": target}
+
+
+def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool) -> np.ndarray:
+    info = zf.getinfo(name + ".npy")
+    if mmap and info.compress_type == zipfile.ZIP_STORED:
+        with open(path, "rb") as f:
+            f.seek(info.header_offset)
+            local = f.read(30)
+            if len(local) != 30 or local[:4] != b"PK\x03\x04":
+                raise ValueError(f"bad zip local header for member {name!r}")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            f.seek(info.header_offset + 30 + name_len + extra_len)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            else:
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            start = f.tell()
+        if dtype.hasobject:
+            raise ValueError(f"member {name!r} holds Python objects; refused")
+        size = int(np.prod(shape)) * dtype.itemsize
+        if size > 0:
+            if start + size > os.path.getsize(path):
+                raise ValueError(f"member {name!r} is truncated")
+            return np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=start,
+                shape=tuple(shape),
+                order="F" if fortran else "C",
+            )
+    with zf.open(info) as f:
+        return np.lib.format.read_array(f, allow_pickle=False)
+
+
+class NativeClips(Sequence[dict[str, Any]]):
+    """Read-only view of a native ``.npz`` clip file; item ``n`` is clip ``n``'s annotation dict.
+
+    Args:
+        path: the ``.npz`` written by :func:`save_native`.
+        mmap: memory-map uncompressed members (default) instead of reading them.
+
+    Attributes:
+        splits: ``{name: [frame_dir, ...]}``; layout: stored layout name or None;
+        class_names, num_classes: as stored (may be None); names: [N] frame_dirs;
+        labels: int64 [N]; lengths: int64 [N].
+
+    ``self[n]`` returns ``{"frame_dir", "label", "total_frames", "img_shape", "original_shape",
+    "keypoint": float32 [P, T, V, 2], "keypoint_score": float32 [P, T, V], **extra}`` (P = the
+    clip's stored persons) and raises :class:`MalformedClipError` for an inconsistent index entry.
+    Pickling (e.g. to spawn-started DataLoader workers) stores only the path and reopens.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], mmap: bool = True) -> None:
+        self.path = os.fspath(path)
+        self.mmap = bool(mmap)
+        if not os.path.isfile(self.path):
+            raise FileNotFoundError(f"native clip file not found: {self.path}")
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                missing = [a for a in _ARRAYS if a + ".npy" not in zf.namelist()]
+                if missing:
+                    raise ValueError(f"missing members {missing}")
+                arrays = {a: _read_member(self.path, zf, a, self.mmap) for a in _ARRAYS}
+            meta = json.loads(str(arrays.pop("meta")[()]))
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+            raise ValueError(f"{self.path}: unreadable native clip file ({exc})") from exc
+        if meta.get("format") != NATIVE_FORMAT or meta.get("version") != NATIVE_VERSION:
+            raise ValueError(
+                f"{self.path}: not a {NATIVE_FORMAT} v{NATIVE_VERSION} file "
+                f"(format={meta.get('format')!r}, version={meta.get('version')!r})"
+            )
+        self._kp, self._sc = arrays["keypoint"], arrays["score"]
+        n = len(arrays["name"])
+        if self._kp.ndim != 4 or self._kp.shape[-1] != 2 or self._sc.shape != self._kp.shape[:3]:
+            raise ValueError(
+                f"{self.path}: keypoint/score shapes {self._kp.shape}/{self._sc.shape} do not "
+                "match [M, S, V, 2]/[M, S, V]"
+            )
+        for a in ("offset", "length", "persons", "label"):
+            if arrays[a].shape != (n,):
+                raise ValueError(f"{self.path}: member {a!r} has shape {arrays[a].shape}, want {n}")
+        for a in ("img_shape", "original_shape"):
+            if arrays[a].shape != (n, 2):
+                raise ValueError(f"{self.path}: member {a!r} has shape {arrays[a].shape}")
+        self.names = [str(x) for x in arrays["name"]]
+        self.offsets = np.asarray(arrays["offset"], np.int64)
+        self.lengths = np.asarray(arrays["length"], np.int64)
+        self.persons = np.asarray(arrays["persons"], np.int64)
+        self.labels = np.asarray(arrays["label"], np.int64)
+        self.img_shapes = np.asarray(arrays["img_shape"], np.int64)
+        self.original_shapes = np.asarray(arrays["original_shape"], np.int64)
+        self.layout: str | None = meta.get("layout")
+        self.splits: dict[str, list[str]] = meta.get("splits") or {}
+        self.class_names: list[str] | None = meta.get("class_names")
+        self.num_classes: int | None = meta.get("num_classes")
+        self.extra: dict[str, list[Any]] = meta.get("extra") or {}
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:  # type: ignore[override]
+        if not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int, got {type(index).__name__}")
+        n = len(self)
+        if not -n <= index < n:
+            raise IndexError(f"clip index {index} out of range for {n} clips")
+        i = int(index) % n
+        name = self.names[i]
+        off, t, p = int(self.offsets[i]), int(self.lengths[i]), int(self.persons[i])
+        if t < 0:
+            raise MalformedClipError(name, f"negative length {t}")
+        if t == 0:
+            raise MalformedClipError(name, "empty clip (T = 0 frames)")
+        if off < 0 or off + t > self._kp.shape[1]:
+            raise MalformedClipError(
+                name, f"frames [{off}, {off + t}) outside the stored {self._kp.shape[1]} frames"
+            )
+        if not 0 < p <= self._kp.shape[0]:
+            raise MalformedClipError(name, f"persons={p} outside [1, {self._kp.shape[0]}]")
+        ann: dict[str, Any] = {k: v[i] for k, v in self.extra.items()}
+        ann.update(
+            frame_dir=name,
+            label=int(self.labels[i]),
+            total_frames=t,
+            img_shape=(int(self.img_shapes[i, 0]), int(self.img_shapes[i, 1])),
+            original_shape=(int(self.original_shapes[i, 0]), int(self.original_shapes[i, 1])),
+            keypoint=np.array(self._kp[:p, off : off + t], dtype=np.float32),
+            keypoint_score=np.array(self._sc[:p, off : off + t], dtype=np.float32),
+        )
+        return ann
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "mmap": self.mmap}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["path"], state["mmap"])  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        return f"NativeClips({self.path!r}, clips={len(self)}, layout={self.layout!r})"

@@ -1,0 +1,53 @@
+"""Skeleton topologies: layouts, left/right symmetry, template poses and ST-GCN graph partitions.
+
+>>> from pymg.topology import get_layout, graph_partitions
+>>> layout = get_layout("imigue41")
+>>> layout.num_joints, layout.num_limbs
+(41, 45)
+>>> graph_partitions(layout, "spatial").shape
+(3, 41, 41)
+"""
+
+from pymg.topology.graph import PARTITION_STRATEGIES, graph_partitions, hop_distance
+from pymg.topology.layouts import (
+    COCO17,
+    COCO17_PYSKL,
+    IMIGUE22,
+    IMIGUE41,
+    OPENPOSE18,
+    get_layout,
+    list_layouts,
+    template_pose,
+)
+from pymg.topology.openpose import (
+    OPENPOSE_FACE_OFFSET,
+    OPENPOSE_LEFT_HAND_OFFSET,
+    OPENPOSE_MIRROR,
+    OPENPOSE_NAMES,
+    OPENPOSE_NUM_POINTS,
+    OPENPOSE_RIGHT_HAND_OFFSET,
+    openpose_template,
+)
+from pymg.topology.skeleton import Skeleton
+
+__all__ = [
+    "COCO17",
+    "COCO17_PYSKL",
+    "IMIGUE22",
+    "IMIGUE41",
+    "OPENPOSE18",
+    "OPENPOSE_FACE_OFFSET",
+    "OPENPOSE_LEFT_HAND_OFFSET",
+    "OPENPOSE_MIRROR",
+    "OPENPOSE_NAMES",
+    "OPENPOSE_NUM_POINTS",
+    "OPENPOSE_RIGHT_HAND_OFFSET",
+    "PARTITION_STRATEGIES",
+    "Skeleton",
+    "get_layout",
+    "graph_partitions",
+    "hop_distance",
+    "list_layouts",
+    "openpose_template",
+    "template_pose",
+]

@@ -1,0 +1,203 @@
+"""Named skeleton layouts (COCO-17, OpenPose-18, iMiGUE 22/41) and their template poses."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from pymg.topology.openpose import OPENPOSE_FACE_OFFSET as _F
+from pymg.topology.openpose import openpose_template
+from pymg.topology.skeleton import Skeleton
+
+__all__ = [
+    "COCO17",
+    "COCO17_PYSKL",
+    "IMIGUE22",
+    "IMIGUE41",
+    "OPENPOSE18",
+    "get_layout",
+    "list_layouts",
+    "template_pose",
+]
+
+_COCO_NAMES = (
+    "nose", "eye_l", "eye_r", "ear_l", "ear_r", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r",
+    "wrist_l", "wrist_r", "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r",
+)  # fmt: skip
+# The OpenPose body-25 point each COCO keypoint semantically equals.
+_COCO_SOURCE = (0, 16, 15, 18, 17, 5, 2, 6, 3, 7, 4, 12, 9, 13, 10, 14, 11)
+_COCO_LEFT = (1, 3, 5, 7, 9, 11, 13, 15)
+_COCO_RIGHT = (2, 4, 6, 8, 10, 12, 14, 16)
+
+COCO17 = Skeleton(
+    name="coco17",
+    joints=_COCO_NAMES,
+    limbs=(
+        (0, 1),
+        (0, 2),
+        (1, 3),
+        (2, 4),
+        (0, 5),
+        (5, 7),
+        (7, 9),
+        (0, 6),
+        (6, 8),
+        (8, 10),
+        (5, 11),
+        (11, 13),
+        (13, 15),
+        (6, 12),
+        (12, 14),
+        (14, 16),
+        (11, 12),
+    ),  # fmt: skip
+    left_joints=_COCO_LEFT,
+    right_joints=_COCO_RIGHT,
+    left_limbs=(0, 2, 4, 5, 6, 10, 11, 12),
+    right_limbs=(1, 3, 7, 8, 9, 13, 14, 15),
+    center=0,
+    source_indices=_COCO_SOURCE,
+)
+"""COCO-17 with PYSKL ``GeneratePoseTarget``'s default limb order; center = nose (as PYSKL)."""
+
+COCO17_PYSKL = Skeleton(
+    name="coco17_pyskl",
+    joints=_COCO_NAMES,
+    limbs=(
+        (0, 5),
+        (0, 6),
+        (5, 7),
+        (7, 9),
+        (6, 8),
+        (8, 10),
+        (5, 11),
+        (11, 13),
+        (13, 15),
+        (6, 12),
+        (12, 14),
+        (14, 16),
+        (0, 1),
+        (0, 2),
+        (1, 3),
+        (2, 4),
+        (11, 12),
+    ),  # fmt: skip
+    left_joints=_COCO_LEFT,
+    right_joints=_COCO_RIGHT,
+    left_limbs=(0, 2, 3, 6, 7, 8, 12, 14),
+    right_limbs=(1, 4, 5, 9, 10, 11, 13, 15),
+    center=0,
+    source_indices=_COCO_SOURCE,
+)
+"""COCO-17 with the limb order of PYSKL's limb configs (pretrained limb checkpoints need it)."""
+
+OPENPOSE18 = Skeleton.from_openpose(
+    "openpose18",
+    source_indices=(0, 1, 2, 3, 4, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18),
+    limbs=(
+        (4, 3),
+        (3, 2),
+        (7, 6),
+        (6, 5),
+        (13, 12),
+        (12, 11),
+        (10, 9),
+        (9, 8),
+        (11, 5),
+        (8, 2),
+        (5, 1),
+        (2, 1),
+        (0, 1),
+        (15, 0),
+        (14, 0),
+        (17, 15),
+        (16, 14),
+    ),  # fmt: skip
+    center=1,
+)
+"""The OpenPose COCO-18 body (ST-GCN's ``openpose`` layout): every joint is a body-25 point."""
+
+_IMIGUE22_SOURCE = (0, 1, 2, 3, 4, 5, 6, 7, 15, 16, 17, 18, 120, 124, 128, 132, 136,
+                    99, 103, 107, 111, 115)  # fmt: skip
+_IMIGUE22_LIMBS = (
+    ((1, 0), (1, 2), (2, 3), (3, 4), (1, 5), (5, 6), (6, 7), (0, 8), (8, 10), (0, 9), (9, 11))
+    + tuple((4, 12 + k) for k in range(5))
+    + tuple((7, 17 + k) for k in range(5))
+)
+
+IMIGUE22 = Skeleton.from_openpose(
+    "imigue22", source_indices=_IMIGUE22_SOURCE, limbs=_IMIGUE22_LIMBS, center=1
+)
+"""The 22-joint upper body used for iMiGUE (body, eyes, ears, ten fingertips); center = neck."""
+
+# The 19 face points of imigue41: (face-70 index, name).
+_FACE_POINTS = (
+    (2, "cheek_r"), (4, "jaw_r"), (8, "chin"), (12, "jaw_l"), (14, "cheek_l"),
+    (17, "brow_r_outer"), (19, "brow_r_mid"), (21, "brow_r_inner"),
+    (22, "brow_l_inner"), (24, "brow_l_mid"), (26, "brow_l_outer"),
+    (48, "lip_corner_r"), (50, "lip_upper_r"), (51, "lip_upper_center"), (52, "lip_upper_l"),
+    (54, "lip_corner_l"), (56, "lip_lower_l"), (57, "lip_lower_center"), (58, "lip_lower_r"),
+)  # fmt: skip
+_FACE_LIMBS = (
+    ((22, 23), (23, 24), (24, 25), (25, 26))  # jaw chain f2-f4-f8-f12-f14
+    + ((27, 28), (28, 29), (30, 31), (31, 32))  # brows f17-f19-f21, f22-f24-f26
+    + tuple((33 + k, 33 + (k + 1) % 8) for k in range(8))  # lip ring f48-50-51-52-54-56-57-58
+    + ((0, 29), (0, 30), (8, 28), (9, 31))  # nose -> inner brows, eyes -> mid brows
+    + (
+        (0, 35),
+        (39, 24),
+        (10, 22),
+        (11, 26),
+    )  # nose -> upper lip, lower lip -> chin, ears -> cheeks
+)
+
+IMIGUE41 = Skeleton.from_openpose(
+    "imigue41",
+    source_indices=_IMIGUE22_SOURCE + tuple(_F + f for f, _ in _FACE_POINTS),
+    joint_names=IMIGUE22.joints + tuple(name for _, name in _FACE_POINTS),
+    limbs=_IMIGUE22_LIMBS + _FACE_LIMBS,
+    center=1,
+)
+"""pymg's 41-joint layout: :data:`IMIGUE22` + 19 face points (jaw/cheeks, brows, lips)."""
+
+_LAYOUTS: dict[str, Skeleton] = {
+    s.name: s for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41)
+}
+
+
+def list_layouts() -> list[str]:
+    """Names accepted by :func:`get_layout`."""
+    return list(_LAYOUTS)
+
+
+def get_layout(name: str | Skeleton) -> Skeleton:
+    """The named layout (a :class:`Skeleton` is returned unchanged).
+
+    Raises:
+        ValueError: for an unknown name, listing the known ones.
+    """
+    if isinstance(name, Skeleton):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"layout must be a str or Skeleton, got {type(name).__name__}")
+    try:
+        return _LAYOUTS[name]
+    except KeyError:
+        raise ValueError(f"unknown layout {name!r}; expected one of {list_layouts()}") from None
+
+
+def template_pose(layout: str | Skeleton) -> np.ndarray:
+    """Canonical 2D position of every joint: a front-facing seated upper body.
+
+    Args:
+        layout: a :class:`Skeleton` or layout name.
+
+    Returns:
+        float64 array [V, 2] of (x, y) in template units (neck at the origin, y downwards,
+        shoulders one unit apart; see :func:`pymg.topology.openpose_template`). Layouts without
+        ``source_indices`` get their joints on a circle.
+    """
+    skeleton = get_layout(layout)
+    if skeleton.source_indices is not None:
+        return openpose_template()[list(skeleton.source_indices)]
+    angle = 2.0 * np.pi * np.arange(skeleton.num_joints) / skeleton.num_joints
+    return np.stack([np.sin(angle), -np.cos(angle)], axis=1)

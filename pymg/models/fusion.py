@@ -1,0 +1,122 @@
+"""Late fusion of recognizers: softmax per stream, weighted average of class probabilities."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = ["TwoStream", "fuse_scores"]
+
+
+def _check_weights(weights: Sequence[float], count: int) -> list[float]:
+    try:
+        values = [float(w) for w in weights]
+    except (TypeError, ValueError):
+        raise TypeError(f"weights must be a sequence of {count} numbers, got {weights!r}") from None
+    if len(values) != count:
+        raise ValueError(f"weights must have {count} entries (one per stream), got {weights!r}")
+    if any(not np.isfinite(w) or w < 0 for w in values) or sum(values) <= 0:
+        raise ValueError(f"weights must be finite, >= 0 and not all 0, got {weights!r}")
+    return values
+
+
+def fuse_scores(
+    scores: Sequence[Tensor | np.ndarray],
+    weights: Sequence[float] | None = None,
+    *,
+    softmax: bool = True,
+) -> Tensor | np.ndarray:
+    """Fuse per-stream class scores: ``sum_i w_i p_i / sum_i w_i``.
+
+    Works on saved scores (numpy arrays) and on tensors; returns a numpy array when the first
+    input is one, else a tensor (float64 for numpy, the promoted input dtype for tensors).
+
+    Args:
+        scores: one ``[N, K]`` array per stream (logits when ``softmax``, else probabilities).
+        weights: one weight per stream (default all 1), finite, >= 0, not all 0.
+        softmax: apply a softmax over K to each stream first.
+
+    Shape:
+        - scores: sequence of ``[N, K]``; output ``[N, K]`` (rows sum to 1 when ``softmax``).
+    """
+    if isinstance(scores, (Tensor, np.ndarray)) or len(scores) == 0:
+        raise TypeError("scores must be a non-empty sequence of [N, K] arrays (one per stream)")
+    as_numpy = isinstance(scores[0], np.ndarray)
+    tensors: list[Tensor] = []
+    for i, s in enumerate(scores):
+        if not isinstance(s, (Tensor, np.ndarray)):
+            raise TypeError(f"scores[{i}] must be a Tensor or ndarray, got {type(s).__name__}")
+        t = torch.as_tensor(s)
+        if t.dim() != 2:
+            raise ValueError(f"scores[{i}] must have shape [N, K], got {tuple(t.shape)}")
+        if tensors and t.shape != tensors[0].shape:
+            raise ValueError(
+                f"scores[{i}] has shape {tuple(t.shape)}, expected {tuple(tensors[0].shape)}"
+            )
+        tensors.append(t.to(torch.float64) if as_numpy or not t.is_floating_point() else t)
+    w = _check_weights(weights if weights is not None else [1.0] * len(tensors), len(tensors))
+    dtype = tensors[0].dtype
+    for t in tensors[1:]:
+        dtype = torch.promote_types(dtype, t.dtype)
+    device = tensors[0].device
+    total = torch.zeros(tensors[0].shape, dtype=dtype, device=device)
+    for wi, t in zip(w, tensors, strict=True):
+        t = t.to(device=device, dtype=dtype)
+        total = total + wi * (t.softmax(dim=1) if softmax else t)
+    fused = total / sum(w)
+    return fused.cpu().numpy() if as_numpy else fused
+
+
+class TwoStream(nn.Module):
+    """Joint + limb PoseC3D (or any two recognizers) fused on class probabilities.
+
+    Args:
+        joint_model: first recognizer, ``forward(batch) -> logits [N, K]``.
+        limb_model: second recognizer with the same ``K``.
+        weights: stream weights (the paper: 1:1; Li et al. 2023: 0.4 / 0.6).
+
+    Shape:
+        - batch: whatever both models accept (a keypoint batch dict)
+        - output: probabilities ``[N, K]`` (rows sum to 1)
+    """
+
+    def __init__(
+        self,
+        joint_model: nn.Module,
+        limb_model: nn.Module,
+        weights: Sequence[float] = (1.0, 1.0),
+    ) -> None:
+        super().__init__()
+        for name, model in (("joint_model", joint_model), ("limb_model", limb_model)):
+            if not isinstance(model, nn.Module):
+                raise TypeError(f"{name} must be an nn.Module, got {type(model).__name__}")
+        self.joint_model = joint_model
+        self.limb_model = limb_model
+        self.weights = tuple(_check_weights(weights, 2))
+
+    def forward(self, batch: Mapping[str, Any] | Sequence[Any]) -> Tensor:
+        """Fused probabilities ``[N, K]``.
+
+        ``batch`` is given to both models, or a pair ``(joint_input, limb_input)`` (for example
+        ready heatmap volumes) gives each model its own input.
+        """
+        if isinstance(batch, (tuple, list)):
+            if len(batch) != 2:
+                raise ValueError(
+                    f"batch as a sequence must be (joint_input, limb_input), got {len(batch)} items"
+                )
+            joint_in, limb_in = batch
+        else:
+            joint_in = limb_in = batch
+        joint = self.joint_model(joint_in)
+        limb = self.limb_model(limb_in)
+        if joint.shape != limb.shape:
+            raise ValueError(
+                f"the streams disagree: joint logits {tuple(joint.shape)}, limb logits "
+                f"{tuple(limb.shape)}"
+            )
+        return cast(Tensor, fuse_scores([joint, limb], self.weights))

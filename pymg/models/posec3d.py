@@ -1,0 +1,248 @@
+"""PoseC3D recognizer: keypoints -> heatmap volumes (model's device) -> ResNet3dSlowOnly -> I3DHead.
+
+Heatmaps are built in the forward pass, in a batch, from keypoints already mapped to the output
+pixel grid by the data transforms, so the data loader only moves kilobytes of keypoints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import Tensor, nn
+
+from pymg.models.heads import I3DHead
+from pymg.models.resnet3d import ResNet3dSlowOnly
+from pymg.ops.positions import STRATEGIES
+
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
+
+__all__ = ["PoseC3D"]
+
+_STREAMS = ("joint", "limb")
+_HEATMAP_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+class PoseC3D(nn.Module):
+    """PoseC3D (Duan et al., CVPR 2022) on joint or limb heatmap volumes.
+
+    Submodules are ``backbone`` (:class:`ResNet3dSlowOnly`) and ``cls_head`` (:class:`I3DHead`), so
+    the state dict uses PYSKL's key names (see :mod:`pymg.models.checkpoint`).
+
+    Args:
+        layout: a :class:`pymg.topology.Skeleton` or a layout name (``"imigue41"``...).
+        stream: ``"joint"`` (``C = V`` channels) or ``"limb"`` (``C = L``, the layout's limbs).
+        num_classes: ``K``.
+        clip_len: frames ``T`` after temporal alignment.
+        size: heatmap side ``S`` (``H = W = S``); keypoints must already be in ``[0, S)`` pixels.
+        sigma: Gaussian sigma in pixels.
+        base_channels, stage_blocks: backbone width and depth (tiny demo: 8 and ``(1, 1, 1)``).
+        embed_dim: ``D`` of the head's embedding branch (semantic embedding loss), or None.
+        dropout: dropout before the classifier.
+        strategy: temporal alignment strategy of :func:`pymg.ops.align_frames`
+            (``"uniform"`` = the paper's structure-preserving one, ``"pyskl"``, ``"crop_pad"``).
+        heatmap_dtype: dtype of the generated heatmaps (None = float32); bf16/fp16 halve the memory
+            and suit ``torch.autocast``. Outside autocast they are cast back to the weights' dtype.
+        eps: scores below ``eps`` draw nothing (PYSKL 1e-3).
+        spatial_strides, temporal_strides, inflate: per-stage backbone settings.
+
+    Shape:
+        - batch: dict with ``keypoint [N, M, T_in, V, 2]`` (output pixels), optional
+          ``score [N, M, T_in, V]`` (default 1) and ``length [N]`` (default ``T_in``); or a ready
+          heatmap volume ``[N, C, clip_len, S, S]`` (any T/H/W the backbone accepts).
+        - output: logits ``[N, K]``, or ``(logits [N, K], embedding [N, D])`` with
+          ``return_embedding=True``.
+    """
+
+    def __init__(
+        self,
+        layout: Skeleton | str,
+        stream: str = "joint",
+        num_classes: int = 32,
+        clip_len: int = 48,
+        size: int = 56,
+        sigma: float = 0.6,
+        base_channels: int = 32,
+        stage_blocks: Sequence[int] = (4, 6, 3),
+        embed_dim: int | None = None,
+        dropout: float = 0.5,
+        strategy: str = "uniform",
+        heatmap_dtype: torch.dtype | None = None,
+        *,
+        eps: float = 1e-3,
+        spatial_strides: Sequence[int] = (2, 2, 2),
+        temporal_strides: Sequence[int] = (1, 1, 2),
+        inflate: Sequence[int] = (0, 1, 1),
+    ) -> None:
+        super().__init__()
+        if isinstance(layout, str):
+            from pymg.topology import get_layout
+
+            layout = get_layout(layout)
+        if not hasattr(layout, "num_joints") or not hasattr(layout, "limbs"):
+            raise TypeError(
+                f"layout must be a pymg.topology.Skeleton or a layout name, got "
+                f"{type(layout).__name__}"
+            )
+        if stream not in _STREAMS:
+            raise ValueError(f"stream must be one of {_STREAMS}, got {stream!r}")
+        if heatmap_dtype is not None and heatmap_dtype not in _HEATMAP_DTYPES:
+            raise ValueError(
+                f"heatmap_dtype must be None or one of {_HEATMAP_DTYPES}, got {heatmap_dtype!r}"
+            )
+        if not float(sigma) > 0:
+            raise ValueError(f"sigma must be > 0, got {sigma!r}")
+        self.layout = layout
+        self.stream = stream
+        self.num_classes = _positive_int("num_classes", num_classes)
+        self.clip_len = _positive_int("clip_len", clip_len)
+        self.size = _positive_int("size", size)
+        self.sigma = float(sigma)
+        self.eps = float(eps)
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+        self.strategy = strategy
+        self.heatmap_dtype = heatmap_dtype
+        self.embed_dim = embed_dim
+        if stream == "joint":
+            in_channels = int(layout.num_joints)
+            flip_perm = tuple(layout.joint_flip_perm)
+        else:
+            in_channels = int(layout.num_limbs)
+            flip_perm = tuple(layout.limb_flip_perm)
+        if in_channels < 1:
+            raise ValueError(f"layout {layout.name!r} has no {stream}s to draw")
+        self.in_channels = in_channels
+        self.flip_perm: tuple[int, ...] = flip_perm
+        self.limbs: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in layout.limbs)
+        self.backbone = ResNet3dSlowOnly(
+            in_channels,
+            base_channels=base_channels,
+            stage_blocks=stage_blocks,
+            spatial_strides=spatial_strides,
+            temporal_strides=temporal_strides,
+            inflate=inflate,
+        )
+        self.cls_head = I3DHead(
+            self.backbone.out_channels, num_classes, dropout=dropout, embed_dim=embed_dim
+        )
+
+    def _device(self) -> torch.device:
+        return self.backbone.conv1.conv.weight.device
+
+    def make_heatmaps(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        num_clips: int = 1,
+        training: bool = False,
+        flip: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Align a keypoint batch in time and draw its heatmap volumes on the model's device.
+
+        Args:
+            batch: ``keypoint`` / ``score`` / ``length`` as from :func:`pymg.data.collate`.
+            num_clips: clips per sample (test-time multi-clip).
+            training: random alignment offsets where the strategy has any.
+            flip: append a horizontally flipped copy of every clip (left/right channels swapped).
+            generator: RNG for the random offsets.
+
+        Shape:
+            - output: ``[N * num_clips * F, C, clip_len, S, S]`` with ``F = 2`` if ``flip`` else 1;
+              row ``(n * num_clips + k) * F + f`` is sample ``n``, clip ``k``, flip ``f`` (0: none),
+              so ``out.view(N, -1, ...)`` groups every view of one sample.
+        """
+        from pymg.ops import align_frames, flip_heatmaps, joint_heatmaps, limb_heatmaps
+
+        if not isinstance(batch, Mapping):
+            raise TypeError(f"batch must be a dict with 'keypoint', got {type(batch).__name__}")
+        _positive_int("num_clips", num_clips)
+        keypoint = batch.get("keypoint")
+        if not isinstance(keypoint, Tensor) or keypoint.dim() != 5 or keypoint.shape[-1] != 2:
+            got = tuple(keypoint.shape) if isinstance(keypoint, Tensor) else type(keypoint).__name__
+            raise ValueError(f"batch['keypoint'] must be a Tensor [N, M, T, V, 2], got {got}")
+        n, _, t, v, _ = keypoint.shape
+        if v != self.layout.num_joints:
+            raise ValueError(
+                f"batch['keypoint'] must have V={self.layout.num_joints} joints for layout "
+                f"{self.layout.name!r}, got V={v}"
+            )
+        device = self._device()
+        keypoint = keypoint.to(device=device, dtype=torch.float32)
+        score = batch.get("score")
+        if score is not None:
+            score = torch.as_tensor(score).to(device=device, dtype=torch.float32)
+        length = batch.get("length")
+        if length is None:
+            length = torch.full((n,), t, dtype=torch.int64, device=device)
+        else:
+            length = torch.as_tensor(length).to(device=device, dtype=torch.int64)
+        kp, sc = align_frames(
+            keypoint,
+            score,
+            length,
+            self.clip_len,
+            strategy=self.strategy,
+            num_clips=num_clips,
+            training=training,
+            generator=generator,
+            eps=self.eps,
+        )
+        dtype = self.heatmap_dtype or torch.float32
+        size = (self.size, self.size)
+        if self.stream == "joint":
+            heat = joint_heatmaps(kp, sc, size=size, sigma=self.sigma, eps=self.eps, dtype=dtype)
+        else:
+            heat = limb_heatmaps(
+                kp, sc, limbs=self.limbs, size=size, sigma=self.sigma, eps=self.eps, dtype=dtype
+            )
+        if flip:
+            flipped = flip_heatmaps(heat, self.flip_perm)
+            heat = torch.stack([heat, flipped], dim=1).flatten(0, 1)
+        return heat
+
+    def forward_heatmaps(
+        self, heatmaps: Tensor, return_embedding: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Classify ready heatmap volumes.
+
+        Shape:
+            - heatmaps: ``[N, C, T, H, W]`` with ``C = in_channels``
+            - output: logits ``[N, K]`` (or ``(logits, embedding [N, D])``)
+        """
+        if not isinstance(heatmaps, Tensor):
+            raise TypeError(
+                f"heatmaps must be a Tensor [N, C, T, H, W], got {type(heatmaps).__name__}"
+            )
+        if heatmaps.dim() != 5 or heatmaps.shape[1] != self.in_channels:
+            raise ValueError(
+                f"heatmaps must have shape [N, {self.in_channels}, T, H, W] for the {self.stream} "
+                f"stream of {self.layout.name!r}, got {tuple(heatmaps.shape)}"
+            )
+        if return_embedding and self.cls_head.embed is None:
+            raise ValueError("return_embedding=True needs a model built with embed_dim")
+        return self.cls_head(self.backbone(heatmaps), return_embedding=return_embedding)
+
+    def forward(
+        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Classify a keypoint batch (one clip, random offsets only in training mode) or heatmaps.
+
+        Shape:
+            - x: batch dict (see the class docstring) or heatmaps ``[N, C, T, H, W]``
+            - output: logits ``[N, K]`` (or ``(logits, embedding [N, D])``)
+        """
+        if isinstance(x, Mapping):
+            x = self.make_heatmaps(x, training=self.training)
+        elif not isinstance(x, Tensor):
+            raise TypeError(f"x must be a batch dict or a heatmap Tensor, got {type(x).__name__}")
+        return self.forward_heatmaps(x, return_embedding=return_embedding)

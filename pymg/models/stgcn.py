@@ -1,0 +1,504 @@
+"""ST-GCN (Yan et al., AAAI 2018) in the PYSKL configuration, for keypoint batches.
+
+The network follows PYSKL's ``STGCN`` backbone + ``GCNHead``:
+
+* data batch-norm over ``V*C`` (persons folded into the batch),
+* 10 blocks with channels 64x4, 128x3, 256x3; temporal stride 2 at blocks 5 and 8 (1-based),
+* each block = spatial graph convolution (1x1 conv to ``K*C_out`` channels, aggregation with the
+  ``K`` partition matrices times a learnable edge importance, BN, ReLU) followed by a temporal
+  convolution (kernel 9, BN) plus a residual branch (none in block 1, identity when shapes match,
+  else a strided 1x1 conv + BN) and a final ReLU,
+* head: average over T, V and persons -> dropout -> linear classifier; an optional linear
+  embedding branch reads the pooled feature before dropout (semantic embedding loss,
+  :class:`pymg.losses.SemanticEmbeddingLoss`).
+
+Parameter names mirror PYSKL (``backbone.data_bn``, ``backbone.gcn.{i}.gcn.conv/bn/PA``,
+``backbone.gcn.{i}.tcn.conv/bn``, ``backbone.gcn.{i}.residual.conv/bn``, ``cls_head.fc_cls``) so a
+PYSKL state dict maps one to one. The only difference: the fixed partition tensor is stored once
+as the buffer ``backbone.A`` instead of one copy per block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal, overload
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from pymg.ops import STRATEGIES, align_frames
+from pymg.topology import Skeleton, get_layout, graph_partitions
+
+__all__ = ["STGCN", "STGCNBackbone", "STGCNBlock", "GCNHead", "GraphConv", "TemporalConv"]
+
+
+class GraphConv(nn.Module):
+    """Spatial graph convolution with learnable edge importance (PYSKL ``unit_gcn``).
+
+    ``y = ReLU(BN(sum_k (W_k x) A_k * PA_k))``, the aggregation running over joints.
+
+    Args:
+        in_channels: input channels ``C_in``.
+        out_channels: output channels ``C_out``.
+        num_subsets: number of partition matrices ``K``.
+        num_joints: ``V``.
+
+    Shape:
+        - x: ``[B, C_in, T, V]``
+        - A: ``[K, V, V]`` (the fixed partition; ``A[k, v, w]`` carries joint ``v`` into ``w``)
+        - output: ``[B, C_out, T, V]``
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, num_subsets: int, num_joints: int):
+        super().__init__()
+        self.num_subsets = num_subsets
+        self.conv = nn.Conv2d(in_channels, out_channels * num_subsets, kernel_size=1)
+        # learnable edge importance, multiplied elementwise with the partition ("PA" as in PYSKL)
+        self.PA = nn.Parameter(torch.ones(num_subsets, num_joints, num_joints))
+        self.bn = nn.BatchNorm2d(out_channels)
+        self.act = nn.ReLU()
+
+    def forward(self, x: Tensor, A: Tensor) -> Tensor:
+        """Aggregate ``x`` [B, C_in, T, V] over the graph ``A`` [K, V, V] -> [B, C_out, T, V]."""
+        b, _, t, v = x.shape
+        y = self.conv(x).view(b, self.num_subsets, -1, t, v)
+        y = torch.einsum("nkctv,kvw->nctw", y, A * self.PA)
+        return self.act(self.bn(y))
+
+
+class TemporalConv(nn.Module):
+    """Temporal convolution over frames + BN (PYSKL ``unit_tcn``), no activation.
+
+    Args:
+        in_channels: ``C_in``.
+        out_channels: ``C_out``.
+        kernel_size: temporal kernel (odd), zero padding keeps ``T`` at stride 1.
+        stride: temporal stride; ``T_out = ceil(T / stride)``.
+
+    Shape:
+        - x: ``[B, C_in, T, V]``
+        - output: ``[B, C_out, T_out, V]``
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1):
+        super().__init__()
+        pad = (kernel_size - 1) // 2
+        self.conv = nn.Conv2d(
+            in_channels, out_channels, (kernel_size, 1), padding=(pad, 0), stride=(stride, 1)
+        )
+        self.bn = nn.BatchNorm2d(out_channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[B, C_in, T, V]`` -> ``[B, C_out, T_out, V]``."""
+        return self.bn(self.conv(x))
+
+
+class STGCNBlock(nn.Module):
+    """One ST-GCN block: graph conv -> temporal conv, plus residual, then ReLU.
+
+    Args:
+        in_channels: ``C_in``.
+        out_channels: ``C_out``.
+        num_subsets: ``K`` partition matrices.
+        num_joints: ``V``.
+        stride: temporal stride of the temporal conv and the residual branch.
+        residual: whether the block has a residual branch (PYSKL: not in the first block).
+        temporal_kernel: temporal kernel size (9).
+
+    Shape:
+        - x: ``[B, C_in, T, V]``, A: ``[K, V, V]``
+        - output: ``[B, C_out, ceil(T / stride), V]``
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        num_subsets: int,
+        num_joints: int,
+        *,
+        stride: int = 1,
+        residual: bool = True,
+        temporal_kernel: int = 9,
+    ):
+        super().__init__()
+        self.gcn = GraphConv(in_channels, out_channels, num_subsets, num_joints)
+        self.tcn = TemporalConv(out_channels, out_channels, temporal_kernel, stride)
+        self.relu = nn.ReLU()
+        self.has_residual = residual
+        self.residual: nn.Module | None = None
+        if residual and (in_channels != out_channels or stride != 1):
+            self.residual = TemporalConv(in_channels, out_channels, kernel_size=1, stride=stride)
+
+    def forward(self, x: Tensor, A: Tensor) -> Tensor:
+        """``[B, C_in, T, V]`` -> ``[B, C_out, T_out, V]``."""
+        y = self.tcn(self.gcn(x, A))
+        if self.has_residual:
+            y = y + (x if self.residual is None else self.residual(x))
+        return self.relu(y)
+
+
+def _validate_partition(partition: Any, num_joints: int) -> Tensor:
+    """Return ``partition`` as a float32 tensor ``[K, V, V]`` after checking it."""
+    if isinstance(partition, np.ndarray):
+        partition = torch.from_numpy(np.ascontiguousarray(partition))
+    if not isinstance(partition, Tensor):
+        raise TypeError(
+            "partition: expected a strategy name or an array/tensor [K, V, V], "
+            f"got {type(partition).__name__}"
+        )
+    if partition.ndim != 3 or partition.shape[1:] != (num_joints, num_joints):
+        raise ValueError(
+            f"partition: expected shape [K, {num_joints}, {num_joints}], "
+            f"got {tuple(partition.shape)}"
+        )
+    A = partition.detach().to(torch.float32).clone()
+    if not bool(torch.isfinite(A).all()):
+        raise ValueError("partition: contains NaN or inf")
+    return A
+
+
+class STGCNBackbone(nn.Module):
+    """The ST-GCN trunk: data BN and a stack of :class:`STGCNBlock`.
+
+    Channels start at ``base_channels`` and double at every block in ``down_blocks`` (1-based),
+    where the temporal stride is 2 as well (PYSKL: ``inflate_stages = down_stages = [5, 8]``).
+
+    Args:
+        partition: fixed graph partition ``[K, V, V]`` (registered as the buffer ``A``).
+        in_channels: input channels per joint ``C`` (3 = x, y, score).
+        base_channels: channels of the first block (64).
+        num_blocks: number of blocks (10).
+        down_blocks: 1-based block indices with temporal stride 2 and doubled channels.
+        temporal_kernel: temporal kernel size (9).
+
+    Shape:
+        - x: ``[N, M, T, V, C]``
+        - output: ``[N, M, C_out, T_out, V]`` with ``C_out = base_channels * 2**len(down_blocks)``
+          and ``T_out = T`` halved (rounding up) at every down block.
+    """
+
+    A: Tensor
+
+    def __init__(
+        self,
+        partition: Tensor,
+        *,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        num_blocks: int = 10,
+        down_blocks: Sequence[int] = (5, 8),
+        temporal_kernel: int = 9,
+    ):
+        super().__init__()
+        if num_blocks < 1:
+            raise ValueError(f"num_blocks: expected >= 1, got {num_blocks}")
+        if any(not 2 <= b <= num_blocks for b in down_blocks):
+            raise ValueError(
+                f"down_blocks: expected 1-based indices in [2, {num_blocks}], "
+                f"got {tuple(down_blocks)}"
+            )
+        if temporal_kernel < 1 or temporal_kernel % 2 == 0:
+            raise ValueError(f"temporal_kernel: expected a positive odd int, got {temporal_kernel}")
+        num_subsets, num_joints = int(partition.shape[0]), int(partition.shape[1])
+        self.register_buffer("A", partition)
+        self.num_joints = num_joints
+        self.in_channels = in_channels
+        self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
+        blocks = []
+        c_in, c_out = in_channels, base_channels
+        for index in range(1, num_blocks + 1):
+            stride = 1
+            if index in down_blocks:
+                c_out, stride = c_out * 2, 2
+            blocks.append(
+                STGCNBlock(
+                    c_in,
+                    c_out,
+                    num_subsets,
+                    num_joints,
+                    stride=stride,
+                    residual=index > 1,
+                    temporal_kernel=temporal_kernel,
+                )
+            )
+            c_in = c_out
+        self.gcn = nn.ModuleList(blocks)
+        self.out_channels = c_out
+
+    def forward(self, x: Tensor) -> Tensor:
+        """``[N, M, T, V, C]`` -> ``[N, M, C_out, T_out, V]``."""
+        n, m, t, v, c = x.shape
+        # data BN over V*C per frame, persons folded into the batch
+        y = x.permute(0, 1, 3, 4, 2).reshape(n * m, v * c, t)
+        y = self.data_bn(y)
+        y = y.view(n * m, v, c, t).permute(0, 2, 3, 1).contiguous()  # [N*M, C, T, V]
+        for block in self.gcn:
+            y = block(y, self.A)
+        return y.view(n, m, *y.shape[1:])
+
+
+class GCNHead(nn.Module):
+    """Pool over T, V and persons -> dropout -> linear (PYSKL ``GCNHead``) + optional embedding.
+
+    Args:
+        in_channels: feature channels ``C``.
+        num_classes: ``K``.
+        dropout: dropout probability before the classifier.
+        embed_dim: ``D`` of the optional embedding branch (a linear layer on the pooled feature,
+            before dropout); ``None`` = no branch.
+
+    Shape:
+        - x: ``[N, M, C, T, V]``
+        - output: logits ``[N, K]`` and embedding ``[N, D]`` (or ``None``)
+    """
+
+    def __init__(
+        self, in_channels: int, num_classes: int, dropout: float = 0.0, embed_dim: int | None = None
+    ):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.fc_cls = nn.Linear(in_channels, num_classes)
+        nn.init.normal_(self.fc_cls.weight, std=0.01)
+        nn.init.zeros_(self.fc_cls.bias)
+        self.embed: nn.Linear | None = None
+        if embed_dim is not None:
+            self.embed = nn.Linear(in_channels, embed_dim)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``[N, M, C, T, V]`` -> (logits ``[N, K]``, embedding ``[N, D]`` or ``None``)."""
+        feature = x.mean(dim=(3, 4)).mean(dim=1)  # [N, C]
+        embedding = None if self.embed is None else self.embed(feature)
+        return self.fc_cls(self.dropout(feature)), embedding
+
+
+def _image_sizes(batch: Mapping[str, Any], n: int, size: tuple[int, int] | None) -> Tensor:
+    """Per-sample ``(W, H)``, float32 ``[N, 2]``, from ``size`` or ``meta[i]["img_shape"]``."""
+    if size is not None:  # checked by STGCN.__init__
+        return torch.tensor([[float(size[1]), float(size[0])]] * n)
+    meta = batch.get("meta")
+    if not isinstance(meta, Sequence) or len(meta) != n:
+        raise ValueError(
+            "batch['meta']: expected a list of N dicts with 'img_shape' = (H, W) to normalise the "
+            "coordinates (or pass size=(H, W) to STGCN)"
+        )
+    sizes = []
+    for i, item in enumerate(meta):
+        shape = item.get("img_shape") if isinstance(item, Mapping) else None
+        if shape is None or len(shape) != 2 or min(shape) <= 0:
+            raise ValueError(
+                f"batch['meta'][{i}]['img_shape']: expected a positive (H, W), got {shape!r}"
+            )
+        sizes.append([float(shape[1]), float(shape[0])])
+    return torch.tensor(sizes)
+
+
+class STGCN(nn.Module):
+    """ST-GCN recognizer for keypoint batches (PYSKL ``STGCN`` + ``GCNHead``).
+
+    Args:
+        layout: a :class:`pymg.topology.Skeleton` or a layout name (``"imigue41"``...).
+        num_classes: ``K``.
+        partition: strategy for :func:`pymg.topology.graph_partitions` (``"spatial"``,
+            ``"uniform"``, ``"distance"``) or a ready array/tensor ``[K_A, V, V]``.
+        clip_len: frames after temporal alignment of a keypoint batch (100, as PYSKL).
+        in_channels: channels per joint ``C`` of a ready tensor input (3 = x, y, score).
+        embed_dim: ``D`` of the embedding branch (``None`` = none).
+        dropout: dropout before the classifier (PYSKL default 0).
+        base_channels: channels of the first block (64); see :class:`STGCNBackbone`.
+        num_blocks: number of ST-GCN blocks (10).
+        down_blocks: 1-based blocks with temporal stride 2 and doubled channels (5, 8).
+        temporal_kernel: temporal kernel size (9).
+        strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
+        size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
+            ``meta["img_shape"]`` from the batch.
+
+    Input normalisation (keypoint batches): after alignment, ``x' = 2 x / W - 1`` and
+    ``y' = 2 y / H - 1`` (PYSKL ``PreNormalize2D``), so the image maps to ``[-1, 1]``; the score is
+    the third channel. Missing points (NaN/inf) become ``(0, 0)`` with score 0.
+
+    Shape:
+        - batch: dict with ``keypoint [N, M, T, V, 2]`` (pixels), ``score [N, M, T, V]``
+          (optional, default 1), ``length [N]`` (optional, default T), ``meta`` (list of N dicts
+          with ``img_shape``, unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
+        - output: logits ``[N, K]`` (and embedding ``[N, D]`` with ``return_embedding=True``).
+    """
+
+    def __init__(
+        self,
+        layout: Skeleton | str,
+        num_classes: int = 32,
+        partition: str | np.ndarray | Tensor = "spatial",
+        clip_len: int = 100,
+        in_channels: int = 3,
+        embed_dim: int | None = None,
+        *,
+        dropout: float = 0.0,
+        base_channels: int = 64,
+        num_blocks: int = 10,
+        down_blocks: Sequence[int] = (5, 8),
+        temporal_kernel: int = 9,
+        strategy: str = "uniform",
+        size: tuple[int, int] | None = None,
+    ):
+        super().__init__()
+        skeleton = get_layout(layout) if isinstance(layout, str) else layout
+        if not isinstance(skeleton, Skeleton):
+            raise TypeError(
+                f"layout: expected a Skeleton or a layout name, got {type(layout).__name__}"
+            )
+        for name, value in (("num_classes", num_classes), ("clip_len", clip_len)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive int, got {value!r}")
+        if not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"in_channels: expected a positive int, got {in_channels!r}")
+        if embed_dim is not None and (not isinstance(embed_dim, int) or embed_dim < 1):
+            raise ValueError(f"embed_dim: expected None or a positive int, got {embed_dim!r}")
+        if strategy not in STRATEGIES:
+            raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
+        if size is not None and (len(size) != 2 or min(size) <= 0):
+            raise ValueError(f"size: expected None or a positive (H, W), got {size!r}")
+        self.layout = skeleton
+        num_joints = int(skeleton.num_joints)
+        if isinstance(partition, str):
+            partition = graph_partitions(skeleton, strategy=partition)
+        A = _validate_partition(partition, num_joints)
+        self.num_classes = num_classes
+        self.num_joints = num_joints
+        self.clip_len = clip_len
+        self.in_channels = in_channels
+        self.embed_dim = embed_dim
+        self.strategy = strategy
+        self.size = None if size is None else (int(size[0]), int(size[1]))
+        self.backbone = STGCNBackbone(
+            A,
+            in_channels=in_channels,
+            base_channels=base_channels,
+            num_blocks=num_blocks,
+            down_blocks=down_blocks,
+            temporal_kernel=temporal_kernel,
+        )
+        self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout, embed_dim)
+
+    def make_input(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        num_clips: int = 1,
+        training: bool = False,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Turn a keypoint batch into the network input.
+
+        Aligns every clip to ``clip_len`` frames (:func:`pymg.ops.align_frames`), normalises the
+        coordinates to ``[-1, 1]`` by the image size and appends the score channel.
+
+        Shape:
+            - batch: ``keypoint [N, M, T, V, 2]``, ``score [N, M, T, V]``, ``length [N]``, ``meta``
+            - output: float32 ``[N * num_clips, M, clip_len, V, 3]`` (sample ``n``'s clips at rows
+              ``n*num_clips .. n*num_clips + num_clips - 1``)
+        """
+        if self.in_channels != 3:
+            raise ValueError(
+                f"batch input builds 3 channels (x, y, score) but the model has in_channels="
+                f"{self.in_channels}; pass a ready tensor [N, M, T, V, {self.in_channels}] instead"
+            )
+        keypoint = batch.get("keypoint")
+        if not isinstance(keypoint, Tensor) or keypoint.ndim != 5 or keypoint.shape[-1] != 2:
+            got = tuple(keypoint.shape) if isinstance(keypoint, Tensor) else type(keypoint).__name__
+            raise ValueError(f"batch['keypoint']: expected a Tensor [N, M, T, V, 2], got {got}")
+        n, m, t, v, _ = keypoint.shape
+        if v != self.num_joints:
+            raise ValueError(
+                f"batch['keypoint']: expected V={self.num_joints} joints for layout "
+                f"{self.layout.name!r}, got V={v}"
+            )
+        keypoint = keypoint.to(torch.float32)
+        score = batch.get("score")
+        if score is None:
+            score = torch.ones(keypoint.shape[:-1], dtype=torch.float32, device=keypoint.device)
+        length = batch.get("length")
+        if length is None:
+            length = torch.full((n,), t, dtype=torch.int64, device=keypoint.device)
+        kp, sc = align_frames(
+            keypoint,
+            score,
+            length,
+            self.clip_len,
+            strategy=self.strategy,
+            num_clips=num_clips,
+            training=training,
+            generator=generator,
+        )
+        wh = _image_sizes(batch, n, self.size).to(kp.device)
+        wh = wh.repeat_interleave(num_clips, dim=0).view(-1, 1, 1, 1, 2)
+        xy = kp * (2.0 / wh) - 1.0
+        finite = torch.isfinite(xy).all(dim=-1)
+        xy = torch.where(finite.unsqueeze(-1), xy, torch.zeros_like(xy))
+        sc = torch.where(finite & torch.isfinite(sc), sc.to(torch.float32), torch.zeros_like(sc))
+        return torch.cat([xy, sc.unsqueeze(-1)], dim=-1)
+
+    def forward_tensor(
+        self, x: Tensor, return_embedding: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Run the network on a ready input tensor.
+
+        Shape:
+            - x: ``[N, M, T, V, C]`` with ``V = layout.num_joints`` and ``C = in_channels``
+            - output: logits ``[N, K]`` (and embedding ``[N, D]`` with ``return_embedding``)
+        """
+        if x.ndim != 5:
+            raise ValueError(f"x: expected a Tensor [N, M, T, V, C], got shape {tuple(x.shape)}")
+        if x.shape[3] != self.num_joints:
+            raise ValueError(
+                f"x: expected V={self.num_joints} joints for layout {self.layout.name!r} "
+                f"at dim 3 of [N, M, T, V, C], got shape {tuple(x.shape)}"
+            )
+        if x.shape[4] != self.in_channels:
+            raise ValueError(
+                f"x: expected C={self.in_channels} channels at dim 4 of [N, M, T, V, C], "
+                f"got shape {tuple(x.shape)}"
+            )
+        if return_embedding and self.cls_head.embed is None:
+            raise ValueError("return_embedding=True needs a model built with embed_dim")
+        logits, embedding = self.cls_head(self.backbone(x))
+        if return_embedding:
+            if embedding is None:  # unreachable (checked above); narrows the type
+                raise RuntimeError("the embedding branch returned no embedding")
+            return logits, embedding
+        return logits
+
+    @overload
+    def forward(
+        self, x: Mapping[str, Any] | Tensor, return_embedding: Literal[False] = ...
+    ) -> Tensor: ...
+
+    @overload
+    def forward(
+        self, x: Mapping[str, Any] | Tensor, return_embedding: Literal[True]
+    ) -> tuple[Tensor, Tensor]: ...
+
+    @overload
+    def forward(
+        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = ...
+    ) -> Tensor | tuple[Tensor, Tensor]: ...
+
+    def forward(
+        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Classify a keypoint batch or a ready tensor.
+
+        A batch dict goes through :meth:`make_input` (one clip; random alignment offsets only in
+        training mode when the strategy has any).
+
+        Shape:
+            - x: batch dict (see the class docstring) or ``[N, M, T, V, C]``
+            - output: logits ``[N, K]``, or ``(logits [N, K], embedding [N, D])`` with
+              ``return_embedding=True``
+        """
+        if isinstance(x, Mapping):
+            x = self.make_input(x, training=self.training).to(self.backbone.data_bn.weight.dtype)
+        elif not isinstance(x, Tensor):
+            raise TypeError(f"x: expected a batch dict or a Tensor, got {type(x).__name__}")
+        return self.forward_tensor(x, return_embedding)

@@ -1,0 +1,249 @@
+"""Build the pieces of an experiment from a :class:`~pymg.engine.config.Config`.
+
+Explicit constructors only: the config names a source file (or ``"synthetic"``), a layout, an
+architecture, and these functions call :class:`pymg.data.PoseDataset`, :class:`pymg.models.PoseC3D`
+/ :class:`pymg.models.STGCN` and :class:`pymg.losses.SemanticEmbeddingLoss` with its values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from pymg.engine.config import Config, ConfigError
+
+__all__ = [
+    "build_criterion",
+    "build_datasets",
+    "build_model",
+    "class_names_for",
+    "label_embeddings_for",
+    "resolve_layout",
+    "skeleton_from_dict",
+    "skeleton_to_dict",
+]
+
+_SKELETON_FIELDS = (
+    "name",
+    "joints",
+    "limbs",
+    "left_joints",
+    "right_joints",
+    "left_limbs",
+    "right_limbs",
+    "center",
+    "source_indices",
+)
+
+
+def resolve_layout(layout: Any) -> Any:
+    """A :class:`pymg.topology.Skeleton` from a layout name (``"imigue41"``...) or a Skeleton."""
+    from pymg.topology import Skeleton, get_layout, list_layouts
+
+    if isinstance(layout, Skeleton):
+        return layout
+    if not isinstance(layout, str):
+        raise TypeError(f"layout must be a layout name or a Skeleton, got {type(layout).__name__}")
+    if layout not in list_layouts():
+        raise ConfigError(f"unknown layout {layout!r}; known: {', '.join(list_layouts())}")
+    return get_layout(layout)
+
+
+def skeleton_to_dict(skeleton: Any) -> dict[str, Any]:
+    """The Skeleton's defining fields as plain lists (stored in checkpoints)."""
+    out: dict[str, Any] = {}
+    for name in _SKELETON_FIELDS:
+        value = getattr(skeleton, name)
+        if isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        out[name] = value
+    return out
+
+
+def skeleton_from_dict(values: dict[str, Any]) -> Any:
+    """Inverse of :func:`skeleton_to_dict`; a shipped layout name returns the shipped Skeleton."""
+    from pymg.topology import Skeleton, get_layout, list_layouts
+
+    rebuilt = Skeleton(
+        name=values["name"],
+        joints=tuple(values["joints"]),
+        limbs=tuple(tuple(p) for p in values["limbs"]),
+        left_joints=tuple(values["left_joints"]),
+        right_joints=tuple(values["right_joints"]),
+        left_limbs=tuple(values["left_limbs"]),
+        right_limbs=tuple(values["right_limbs"]),
+        center=int(values["center"]),
+        source_indices=None
+        if values["source_indices"] is None
+        else tuple(values["source_indices"]),
+    )
+    if rebuilt.name in list_layouts() and skeleton_to_dict(get_layout(rebuilt.name)) == values:
+        return get_layout(rebuilt.name)
+    return rebuilt
+
+
+def _train_transform(cfg: Config, layout: Any) -> Any:
+    from pymg.data import Compose, Flip, PoseCompact, Resize, train_transform
+
+    d = cfg.data
+    if d.random_crop:
+        return train_transform(size=d.train_size, flip_prob=d.flip_prob, layout=layout)
+    # the test pipeline plus the flip: square crop around the person, resize, mirror
+    size = (d.train_size, d.train_size)
+    return Compose([PoseCompact(0.25, 10, 1.0, True), Resize(size), Flip(d.flip_prob, layout)])
+
+
+def _test_transform(cfg: Config) -> Any:
+    from pymg.data import test_transform
+
+    return test_transform(size=cfg.data.test_size)
+
+
+def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[str]]:
+    """Training set (``None`` when ``train=False``), test set and the K class names.
+
+    ``cfg.data.source`` is a dataset file (PYSKL ``.pkl`` or pymg ``.npz``) or ``"synthetic"``.
+
+    Raises:
+        FileNotFoundError: the source file does not exist.
+        ConfigError: the classes in the data do not fit ``cfg.model.num_classes``.
+    """
+    from pymg.data import PoseDataset, SyntheticMicroGestures
+
+    d = cfg.data
+    layout = resolve_layout(d.layout)
+    source: Any
+    if d.source == "synthetic":
+        source = SyntheticMicroGestures(
+            num_classes=d.synthetic_classes,
+            num_clips=d.synthetic_clips,
+            layout=d.layout,
+            seed=d.synthetic_seed,
+        )
+        names = [str(n) for n in source.class_names]
+    else:
+        if not d.source:
+            raise ConfigError("data.source is empty: set it to a dataset file or 'synthetic'")
+        path = Path(d.source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"dataset file not found: {path} (set data.source; `pymg prepare` writes one)"
+            )
+        source = str(path)
+        names = []
+    train_set = None
+    if train:
+        train_set = PoseDataset(
+            source,
+            split=d.train_split,
+            layout=layout,
+            transform=_train_transform(cfg, layout),
+            num_persons=d.num_persons,
+            seed=cfg.runtime.seed,
+        )
+    test_set = PoseDataset(
+        source,
+        split=d.test_split,
+        layout=layout,
+        transform=_test_transform(cfg),
+        num_persons=d.num_persons,
+    )
+    if not names:
+        names = class_names_for(cfg.model.num_classes, getattr(test_set, "class_names", None))
+    for split, ds in ((d.train_split, train_set), (d.test_split, test_set)):
+        if ds is not None and int(ds.num_classes) > cfg.model.num_classes:
+            raise ConfigError(
+                f"split {split!r} has labels up to {int(ds.num_classes) - 1} but "
+                f"model.num_classes = {cfg.model.num_classes}"
+            )
+    if len(names) != cfg.model.num_classes:
+        raise ConfigError(
+            f"the data has {len(names)} classes but model.num_classes = {cfg.model.num_classes}"
+        )
+    return train_set, test_set, names
+
+
+def class_names_for(num_classes: int, names: Sequence[str] | None = None) -> list[str]:
+    """``names`` when given, iMiGUE's names for K = 32, else ``"class 0"``, ``"class 1"``..."""
+    if names is not None and len(names) > 0:
+        return [str(n) for n in names]
+    if num_classes == 32:
+        from pymg.labels import IMIGUE_CLASSES
+
+        return list(IMIGUE_CLASSES)
+    return [f"class {i}" for i in range(num_classes)]
+
+
+def label_embeddings_for(cfg: Config) -> torch.Tensor | None:
+    """The [K, D] label-embedding table when ``loss.semantic`` is on, else ``None``."""
+    if not cfg.loss.semantic:
+        return None
+    from pymg.labels import load_label_embeddings
+
+    table = load_label_embeddings(cfg.loss.embeddings)
+    if table.ndim != 2 or table.shape[0] != cfg.model.num_classes:
+        raise ConfigError(
+            f"loss.embeddings {cfg.loss.embeddings!r} has shape {tuple(table.shape)}; expected "
+            f"[{cfg.model.num_classes}, D] (one row per class), or set loss.semantic = false"
+        )
+    return table.float()
+
+
+def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> nn.Module:
+    """PoseC3D or ST-GCN as configured; ``embed_dim`` adds the semantic embedding branch."""
+    from pymg.models import STGCN, PoseC3D
+
+    m = cfg.model
+    if cfg.model.embed_dim > 0:
+        embed_dim = cfg.model.embed_dim
+    model: nn.Module
+    if m.arch == "posec3d":
+        model = PoseC3D(
+            layout,
+            stream=m.stream,
+            num_classes=m.num_classes,
+            clip_len=m.clip_len,
+            size=cfg.data.train_size,
+            sigma=m.sigma,
+            base_channels=m.base_channels,
+            stage_blocks=tuple(m.stage_blocks),
+            embed_dim=embed_dim,
+            dropout=m.dropout,
+            strategy=m.strategy,
+        )
+    elif m.arch == "stgcn":
+        model = STGCN(
+            layout,
+            num_classes=m.num_classes,
+            partition=m.partition,
+            clip_len=m.clip_len,
+            embed_dim=embed_dim,
+            dropout=m.dropout,
+            strategy=m.strategy,
+        )
+    else:  # pragma: no cover - the config loader checks the choices
+        raise ConfigError(f"model.arch must be 'posec3d' or 'stgcn', got {m.arch!r}")
+    if m.pretrained:
+        from pymg.models import load_pyskl_checkpoint
+
+        path = Path(m.pretrained).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"model.pretrained not found: {path}")
+        load_pyskl_checkpoint(model, str(path), strict=False)
+    return model
+
+
+def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Module:
+    """Cross-entropy (+ weighted semantic embedding loss when ``label_embeddings`` is given)."""
+    from pymg.losses import SemanticEmbeddingLoss
+
+    return SemanticEmbeddingLoss(
+        label_embeddings,
+        weight=cfg.loss.weight,
+        distance=cfg.loss.distance,
+        label_smoothing=cfg.loss.label_smoothing,
+    )

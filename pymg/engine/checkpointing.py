@@ -1,0 +1,127 @@
+"""Checkpoint files: atomic writes, safe loading, and capture/restore of every RNG state.
+
+A pymg checkpoint is a ``torch.save`` dict of plain values and tensors (loadable with
+``torch.load(weights_only=True)``)::
+
+    {"format": "pymg-checkpoint", "version": 1,
+     "config": {...}            # pymg.engine.config_to_dict(cfg)
+     "layout": {...}            # the Skeleton's fields (so custom layouts round-trip)
+     "class_names": [str]*K,
+     "model": state_dict,        # un-wrapped (no "module." prefix)
+     "optimizer": ..., "schedule": {...}, "epoch": int (epochs completed),
+     "iteration": int, "best": {"metric": str, "value": float, "epoch": int},
+     "rng": {...}}               # see capture_rng_state
+
+Only the model and metadata are needed for inference (:class:`pymg.engine.Recognizer`).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "CHECKPOINT_FORMAT",
+    "capture_rng_state",
+    "load_checkpoint",
+    "restore_rng_state",
+    "save_checkpoint",
+]
+
+CHECKPOINT_FORMAT = "pymg-checkpoint"
+CHECKPOINT_VERSION = 1
+
+
+def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
+    """Write ``payload`` to ``path`` atomically (temporary file in the same folder + os.replace).
+
+    A crash mid-write leaves the previous file intact. Adds the ``format``/``version`` keys.
+    Returns the path written.
+    """
+    if not isinstance(payload, dict):
+        raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(data, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return out
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a pymg checkpoint written by :func:`save_checkpoint` (``weights_only`` loading).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a pymg checkpoint (e.g. a raw PYSKL state dict: use
+            ``pymg.models.load_pyskl_checkpoint`` for those).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {p}")
+    try:
+        data = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:
+        raise ValueError(f"cannot read checkpoint {p}: {exc}".splitlines()[0]) from exc
+    if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(
+            f"{p} is not a pymg checkpoint (for PYSKL/mmaction2 weights set model.pretrained)"
+        )
+    if int(data.get("version", 0)) > CHECKPOINT_VERSION:
+        raise ValueError(f"{p} was written by a newer pymg (format version {data['version']})")
+    return data
+
+
+def capture_rng_state() -> dict[str, Any]:
+    """Snapshot the Python, NumPy (legacy global), torch CPU and CUDA RNG states.
+
+    Everything is stored as tensors / lists of ints so the dict survives ``weights_only`` loading.
+    """
+    version, mt_state, gauss = random.getstate()
+    np_state = np.random.get_state(legacy=True)  # noqa: NPY002
+    if not isinstance(np_state, tuple):  # pragma: no cover - legacy=True always gives a tuple
+        raise RuntimeError("unexpected numpy RNG state")
+    state: dict[str, Any] = {
+        "python": [version, list(mt_state), gauss],
+        "numpy": [
+            np_state[0],
+            torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            int(np_state[2]),
+            int(np_state[3]),
+            float(np_state[4]),
+        ],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states captured by :func:`capture_rng_state` (CUDA only when available)."""
+    if not isinstance(state, dict) or not {"python", "numpy", "torch"} <= state.keys():
+        raise ValueError("state must be a dict from capture_rng_state()")
+    version, mt_state, gauss = state["python"]
+    random.setstate((version, tuple(mt_state), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np_keys = keys.numpy().astype(np.uint32)
+    np.random.set_state((name, np_keys, pos, has_gauss, cached))  # noqa: NPY002
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():
+        states = state["cuda"]
+        if len(states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all([s.cpu() for s in states])

@@ -1,0 +1,341 @@
+"""Evaluation: multi-clip + flip test, score files, two-stream fusion, submission CSV, reports.
+
+Test-time views: each clip is aligned to ``num_clips`` temporal views (and, with ``flip``, their
+horizontal mirrors); the model's softmax is taken per view and the views are averaged.
+
+Files (all written by rank 0):
+
+* score file ``*.npz``: ``scores`` float32 [N, K] (class probabilities), ``labels`` int64 [N]
+  (-1 when unknown), ``clip_ids`` str [N], ``class_names`` str [K]. Read with :func:`load_scores`.
+* submission ``*.csv`` (MiGA layout chosen by pymg): a header line ``clip_id,label`` then one row
+  per clip, ``label`` being the 1-based iMiGUE class number (``C1`` -> 1 ... ``C32`` -> 32), i.e.
+  the predicted 0-based index + 1. Clip ids are the dataset's ``frame_dir`` values.
+* report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``) and
+  ``<prefix>confusion.png``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Subset
+
+from pymg.engine.distributed import DistContext, all_gather_objects
+from pymg.engine.metrics import fuse_scores, plot_confusion, summarize
+
+__all__ = [
+    "ScoreSet",
+    "autocast",
+    "fuse_score_files",
+    "load_scores",
+    "mirror_batch",
+    "predict_batch",
+    "predict_dataset",
+    "save_scores",
+    "write_report",
+    "write_submission",
+]
+
+
+@dataclass
+class ScoreSet:
+    """Scores of one evaluation: ``scores`` [N, K], ``labels`` [N] (-1 = unknown), ids, names."""
+
+    scores: np.ndarray
+    labels: np.ndarray
+    clip_ids: list[str]
+    class_names: list[str]
+
+    def __post_init__(self) -> None:
+        n = self.scores.shape[0]
+        if self.scores.ndim != 2 or self.labels.shape != (n,) or len(self.clip_ids) != n:
+            raise ValueError(
+                "ScoreSet needs scores [N, K], labels [N] and N clip ids; got "
+                f"{self.scores.shape}, {self.labels.shape} and {len(self.clip_ids)}"
+            )
+        if len(self.class_names) != self.scores.shape[1]:
+            raise ValueError(
+                f"ScoreSet has K={self.scores.shape[1]} scores but {len(self.class_names)} names"
+            )
+
+    @property
+    def has_labels(self) -> bool:
+        """True when every clip has a known label (so metrics can be computed)."""
+        return bool(self.labels.size) and bool((self.labels >= 0).all())
+
+
+def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager[Any]:
+    """Mixed-precision context: ``amp`` is ``"off"``, ``"bf16"``, ``"fp16"`` or ``"auto"``
+    (bf16 on CUDA, off on CPU)."""
+    if amp == "auto":
+        amp = "bf16" if device.type == "cuda" else "off"
+    if amp == "off":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
+    if dtype is None:
+        raise ValueError(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {amp!r}")
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _unwrap(model: nn.Module) -> Any:
+    return model.module if hasattr(model, "module") else model
+
+
+@torch.no_grad()
+def predict_batch(
+    model: nn.Module,
+    batch: dict[str, Any],
+    *,
+    num_clips: int = 1,
+    flip: bool = False,
+    size: int | None = None,
+    amp: str = "off",
+) -> Tensor:
+    """Class probabilities of a collated batch, averaged over temporal views and flips.
+
+    Args:
+        model: a :class:`pymg.models.PoseC3D` or :class:`pymg.models.STGCN` (DDP-wrapped is fine).
+        batch: ``{"keypoint": [N,M,T,V,2], "score": [N,M,T,V], "length": [N], ...}`` already on
+            the model's device (keypoints in [0, size) output coordinates).
+        num_clips: temporal views per clip.
+        flip: also average the horizontally mirrored views (left/right channels swapped).
+        size: PoseC3D heatmap side for this evaluation (default: the model's training size).
+            Keypoint models (ST-GCN) are mirrored with :func:`mirror_batch`.
+        amp: autocast mode, see :func:`autocast`.
+
+    Returns:
+        float32 Tensor [N, K]: mean over the views of softmax(logits).
+    """
+    from pymg.models import PoseC3D
+
+    if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < 1:
+        raise ValueError(f"num_clips must be a positive integer, got {num_clips!r}")
+    net = _unwrap(model)
+    n = int(batch["keypoint"].shape[0])
+    with autocast(batch["keypoint"].device, amp):
+        if isinstance(net, PoseC3D):
+            with _heatmap_size(net, size):
+                heat = net.make_heatmaps(batch, num_clips=num_clips, training=False, flip=flip)
+            logits = net.forward_heatmaps(heat)
+        else:  # ST-GCN and other keypoint models: mirror in pixel space, as the data Flip does
+            batches = [batch, mirror_batch(batch, net.layout.joint_flip_perm)] if flip else [batch]
+            inputs = [net.make_input(b, num_clips=num_clips, training=False) for b in batches]
+            logits = torch.cat([net.forward_tensor(x).view(n, num_clips, -1) for x in inputs], 1)
+    if not isinstance(logits, Tensor):
+        raise TypeError(f"the model returned {type(logits).__name__}, expected logits [N', K]")
+    # rows are grouped per sample (clip-major, then flip), so view(N, views, K) keeps samples apart
+    return logits.float().softmax(-1).view(n, -1, logits.shape[-1]).mean(dim=1)
+
+
+def mirror_batch(batch: dict[str, Any], perm: Sequence[int]) -> dict[str, Any]:
+    """Horizontally mirrored copy of a keypoint batch (test-time flip of keypoint models).
+
+    ``x -> W - x`` for present points (missing points, both coordinates 0, stay 0), joints and
+    scores permuted left <-> right with ``perm``; ``W`` is each sample's ``meta["img_shape"][1]``.
+
+    Shape:
+        - batch: ``keypoint [N, M, T, V, 2]``, ``score [N, M, T, V]``, ``meta`` (N dicts)
+        - output: the same keys and shapes
+    """
+    kp, sc = batch["keypoint"], batch["score"]
+    metas = batch.get("meta")
+    if not metas or len(metas) != kp.shape[0] or any("img_shape" not in m for m in metas):
+        raise ValueError("flipping keypoints needs batch['meta'][i]['img_shape'] for every sample")
+    width = torch.tensor([float(m["img_shape"][1]) for m in metas], device=kp.device)
+    width = width.view(-1, 1, 1, 1)
+    present = (kp != 0).any(dim=-1)
+    x = torch.where(present, width - kp[..., 0], kp[..., 0])
+    mirrored = torch.stack([x, kp[..., 1]], dim=-1)
+    index = torch.as_tensor(list(perm), dtype=torch.long, device=kp.device)
+    return dict(batch, keypoint=mirrored.index_select(3, index), score=sc.index_select(3, index))
+
+
+@contextlib.contextmanager
+def _heatmap_size(net: Any, size: int | None) -> Iterator[None]:
+    """Temporarily draw PoseC3D heatmaps at ``size`` (the test resolution)."""
+    if size is None:
+        yield
+        return
+    previous = net.size
+    net.size = int(size)
+    try:
+        yield
+    finally:
+        net.size = previous
+
+
+def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
+
+
+def _iter_batches(
+    dataset: Any, batch_size: int, num_workers: int, ctx: DistContext
+) -> Iterator[tuple[list[int], dict[str, Any]]]:
+    from pymg.data import collate
+
+    indices = list(range(ctx.rank, len(dataset), ctx.world_size))
+    loader = DataLoader(
+        Subset(dataset, indices),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=num_workers,
+        collate_fn=collate,
+        pin_memory=ctx.device.type == "cuda",
+    )
+    start = 0
+    for batch in loader:
+        count = int(batch["label"].shape[0])
+        yield indices[start : start + count], batch
+        start += count
+
+
+def predict_dataset(
+    model: nn.Module,
+    dataset: Any,
+    class_names: Sequence[str],
+    ctx: DistContext,
+    *,
+    num_clips: int = 1,
+    flip: bool = False,
+    batch_size: int = 4,
+    num_workers: int = 0,
+    size: int | None = None,
+    amp: str = "off",
+) -> ScoreSet:
+    """Scores of every clip of ``dataset`` (each rank scores a shard; all ranks get the result).
+
+    Returns:
+        A :class:`ScoreSet` in dataset order; clip ids come from ``meta["frame_dir"]``.
+    """
+    was_training = model.training
+    model.eval()
+    shard: list[tuple[int, np.ndarray, int, str]] = []
+    try:
+        for idx, batch in _iter_batches(dataset, batch_size, num_workers, ctx):
+            probs = predict_batch(
+                model,
+                _to_device(batch, ctx.device),
+                num_clips=num_clips,
+                flip=flip,
+                size=size,
+                amp=amp,
+            )
+            probs_np = probs.cpu().numpy()
+            for j, i in enumerate(idx):
+                meta = batch["meta"][j] if "meta" in batch else {}
+                clip_id = str(meta.get("frame_dir", i))
+                shard.append((i, probs_np[j], int(batch["label"][j]), clip_id))
+    finally:
+        model.train(was_training)
+    rows = sorted((r for part in all_gather_objects(shard) for r in part), key=lambda r: r[0])
+    k = len(class_names)
+    scores = np.stack([r[1] for r in rows]) if rows else np.zeros((0, k), np.float32)
+    return ScoreSet(
+        scores=scores.astype(np.float32),
+        labels=np.asarray([r[2] for r in rows], dtype=np.int64),
+        clip_ids=[r[3] for r in rows],
+        class_names=list(class_names),
+    )
+
+
+def save_scores(result: ScoreSet, path: str | Path) -> Path:
+    """Write a score file (``.npz``; layout in the module docstring). Returns the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("wb") as handle:
+        np.savez(
+            handle,
+            scores=result.scores.astype(np.float32),
+            labels=result.labels.astype(np.int64),
+            clip_ids=np.asarray(result.clip_ids, dtype=str),
+            class_names=np.asarray(result.class_names, dtype=str),
+        )
+    return out
+
+
+def load_scores(path: str | Path) -> ScoreSet:
+    """Read a score file written by :func:`save_scores` (or ``pymg test``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"score file not found: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as data:
+            missing = {"scores", "labels", "clip_ids", "class_names"} - set(data.files)
+            if missing:
+                raise ValueError(f"{p} is not a pymg score file (missing {sorted(missing)})")
+            return ScoreSet(
+                scores=data["scores"].astype(np.float32),
+                labels=data["labels"].astype(np.int64),
+                clip_ids=[str(c) for c in data["clip_ids"]],
+                class_names=[str(c) for c in data["class_names"]],
+            )
+    except (OSError, EOFError) as exc:
+        raise ValueError(f"cannot read score file {p}: {exc}") from exc
+
+
+def fuse_score_files(
+    paths: Sequence[str | Path], weights: Sequence[float] | None = None
+) -> ScoreSet:
+    """Weighted fusion (default 1:1) of score files of the same clips (e.g. joint + limb).
+
+    Clips are matched by id (the order may differ between files); every file must hold the same
+    clip ids and class names. Returns a ScoreSet in the first file's order.
+    """
+    if len(paths) < 2:
+        raise ValueError(f"fusion needs at least two score files, got {len(paths)}")
+    sets = [load_scores(p) for p in paths]
+    first = sets[0]
+    aligned = [first.scores]
+    for path, other in zip(paths[1:], sets[1:], strict=True):
+        if other.class_names != first.class_names:
+            raise ValueError(f"{path} has other class names than {paths[0]}")
+        if sorted(other.clip_ids) != sorted(first.clip_ids) or len(set(first.clip_ids)) != len(
+            first.clip_ids
+        ):
+            raise ValueError(f"{path} does not hold the same (unique) clip ids as {paths[0]}")
+        position = {c: i for i, c in enumerate(other.clip_ids)}
+        order = np.asarray([position[c] for c in first.clip_ids], dtype=np.int64)
+        aligned.append(other.scores[order])
+    fused = fuse_scores(aligned, weights).astype(np.float32)
+    return ScoreSet(fused, first.labels.copy(), list(first.clip_ids), list(first.class_names))
+
+
+def write_submission(result: ScoreSet, path: str | Path) -> Path:
+    """Write ``clip_id,label`` rows (1-based class numbers) for the MiGA leaderboard."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    predictions = result.scores.argmax(axis=1) + 1
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["clip_id", "label"])
+        for clip_id, label in zip(result.clip_ids, predictions, strict=True):
+            writer.writerow([clip_id, int(label)])
+    return out
+
+
+def write_report(
+    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool = True
+) -> dict[str, Any]:
+    """Metrics of a labelled ScoreSet to ``<prefix>metrics.json`` (+ ``<prefix>confusion.png``).
+
+    Returns the metrics dict (:func:`pymg.engine.metrics.summarize` plus ``class_names``).
+    """
+    if not result.has_labels:
+        raise ValueError("the scores carry no labels (-1): metrics need labelled clips")
+    metrics = summarize(result.scores, result.labels, result.class_names)
+    metrics["class_names"] = list(result.class_names)
+    folder = Path(out_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{prefix}metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    if png:
+        plot_confusion(metrics["confusion"], folder / f"{prefix}confusion.png", result.class_names)
+    return metrics

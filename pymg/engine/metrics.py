@@ -1,0 +1,208 @@
+"""Classification metrics on score arrays (NumPy), score fusion and the confusion-matrix picture.
+
+Conventions: ``scores`` is [N, K] (probabilities or logits; only their order matters for the
+accuracies), ``labels`` is an integer array [N] with values in ``[0, K)``. A confusion matrix is
+int64 [K, K] with rows = true class and columns = predicted class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "confusion_matrix",
+    "fuse_scores",
+    "mean_class_accuracy",
+    "per_class_accuracy",
+    "plot_confusion",
+    "summarize",
+    "topk_accuracy",
+]
+
+
+def _check_scores_labels(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+    s = np.asarray(scores)
+    y = np.asarray(labels)
+    if s.ndim != 2 or s.shape[1] == 0:
+        raise ValueError(f"scores must be a 2-D array [N, K] with K >= 1, got shape {s.shape}")
+    if not np.issubdtype(s.dtype, np.number):
+        raise TypeError(f"scores must be numeric, got dtype {s.dtype}")
+    if y.ndim != 1 or y.shape[0] != s.shape[0]:
+        raise ValueError(f"labels must be a 1-D array [N] with N={s.shape[0]}, got shape {y.shape}")
+    if y.size and not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"labels must be integers, got dtype {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= s.shape[1]):
+        raise ValueError(f"labels must lie in [0, {s.shape[1]}), got range [{y.min()}, {y.max()}]")
+    if s.shape[0] == 0:
+        raise ValueError("scores must hold at least one sample (N >= 1)")
+    return s.astype(np.float64, copy=False), y.astype(np.int64, copy=False)
+
+
+def topk_accuracy(scores: Any, labels: Any, k: int = 1) -> float:
+    """Fraction of samples whose true label is among the ``k`` highest scores.
+
+    Args:
+        scores: [N, K] scores. Ties are broken toward the lower class index.
+        labels: [N] integer labels in ``[0, K)``.
+        k: 1 <= k; values above K count every sample as correct.
+
+    Returns:
+        Accuracy in [0, 1].
+    """
+    s, y = _check_scores_labels(scores, labels)
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return float((top == y[:, None]).any(axis=1).mean())
+
+
+def confusion_matrix(predictions: Any, labels: Any, num_classes: int) -> np.ndarray:
+    """Count matrix [K, K]: entry (i, j) = number of samples of true class i predicted as j.
+
+    Args:
+        predictions: [N] predicted class indices in ``[0, K)``.
+        labels: [N] true class indices in ``[0, K)``.
+        num_classes: K.
+    """
+    p = np.asarray(predictions)
+    y = np.asarray(labels)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if p.ndim != 1 or y.shape != p.shape:
+        raise ValueError(
+            f"predictions and labels must be 1-D arrays of one length, got {p.shape} and {y.shape}"
+        )
+    for name, arr in (("predictions", p), ("labels", y)):
+        if arr.size and not np.issubdtype(arr.dtype, np.integer):
+            raise TypeError(f"{name} must be integers, got dtype {arr.dtype}")
+        if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+            got = f"[{arr.min()}, {arr.max()}]"
+            raise ValueError(f"{name} must lie in [0, {num_classes}), got {got}")
+    flat = y.astype(np.int64) * num_classes + p.astype(np.int64)
+    counts = np.bincount(flat, minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes).astype(np.int64)
+
+
+def per_class_accuracy(cm: Any) -> np.ndarray:
+    """Recall of each class from a confusion matrix [K, K]: float64 [K], NaN for absent classes."""
+    m = np.asarray(cm)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"cm must be a square matrix [K, K], got shape {m.shape}")
+    totals = m.sum(axis=1).astype(np.float64)
+    out = np.full(m.shape[0], np.nan)
+    present = totals > 0
+    out[present] = np.diag(m)[present] / totals[present]
+    return out
+
+
+def mean_class_accuracy(cm: Any) -> float:
+    """Mean of :func:`per_class_accuracy` over the classes that occur (rows with samples)."""
+    acc = per_class_accuracy(cm)
+    if np.isnan(acc).all():
+        raise ValueError("cm holds no samples")
+    return float(np.nanmean(acc))
+
+
+def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+    """All metrics of one evaluation as a JSON-ready dict.
+
+    Args:
+        scores: [N, K] class scores (the argmax is the prediction).
+        labels: [N] true labels.
+        class_names: optional K names used as keys of ``per_class``.
+
+    Returns:
+        ``{"num_samples", "top1", "top5", "mean_class_accuracy", "per_class": {name: acc|None},
+        "confusion": [[int]*K]*K}`` (top5 is top-min(5, K)).
+    """
+    s, y = _check_scores_labels(scores, labels)
+    k = s.shape[1]
+    if class_names is not None and len(class_names) != k:
+        raise ValueError(f"class_names must have K={k} entries, got {len(class_names)}")
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    pred = np.argmax(s, axis=1)
+    cm = confusion_matrix(pred, y, k)
+    per_class = per_class_accuracy(cm)
+    return {
+        "num_samples": int(s.shape[0]),
+        "top1": topk_accuracy(s, y, 1),
+        "top5": topk_accuracy(s, y, min(5, k)),
+        "mean_class_accuracy": mean_class_accuracy(cm),
+        "per_class": {
+            n: (None if np.isnan(a) else float(a)) for n, a in zip(names, per_class, strict=True)
+        },
+        "confusion": cm.tolist(),
+    }
+
+
+def fuse_scores(scores: Sequence[Any], weights: Sequence[float] | None = None) -> np.ndarray:
+    """Weighted average of several [N, K] score arrays (e.g. joint and limb probabilities).
+
+    Args:
+        scores: S arrays of identical shape [N, K].
+        weights: S non-negative weights (default all 1); normalised to sum to 1.
+
+    Returns:
+        float64 [N, K] = sum_s w_s * scores_s / sum_s w_s.
+    """
+    if len(scores) == 0:
+        raise ValueError("scores must hold at least one [N, K] array")
+    arrays = [np.asarray(s, dtype=np.float64) for s in scores]
+    if arrays[0].ndim != 2:
+        raise ValueError(f"scores[0] must be [N, K], got shape {arrays[0].shape}")
+    for i, a in enumerate(arrays):
+        if a.shape != arrays[0].shape:
+            raise ValueError(f"scores[{i}] has shape {a.shape}, expected {arrays[0].shape}")
+    w = np.ones(len(arrays)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(arrays),):
+        raise ValueError(f"weights must have {len(arrays)} entries, got {w.shape}")
+    if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
+    fused = sum(wi * a for wi, a in zip(w, arrays, strict=True))
+    return np.asarray(fused) / w.sum()
+
+
+def plot_confusion(
+    cm: Any, path: str | Path, class_names: Sequence[str] | None = None, normalize: bool = True
+) -> Path:
+    """Write the confusion matrix [K, K] as a PNG (needs matplotlib: ``pip install pymg[viz]``).
+
+    Rows are true classes, columns predictions; with ``normalize`` each row is divided by its
+    count (absent classes stay 0). Returns the written path.
+    """
+    m = np.asarray(cm, dtype=np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1]:
+        raise ValueError(f"cm must be a square matrix [K, K], got shape {m.shape}")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plot_confusion needs matplotlib: pip install 'pymg[viz]'") from exc
+    k = m.shape[0]
+    if normalize:
+        totals = m.sum(axis=1, keepdims=True)
+        m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
+    names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
+    size = min(4 + 0.35 * k, 20)
+    fig, ax = plt.subplots(figsize=(size, size))
+    try:
+        image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+        ax.set_xticks(range(k), labels=names, rotation=90, fontsize=7)
+        ax.set_yticks(range(k), labels=names, fontsize=7)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+        fig.tight_layout()
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(out, dpi=100)
+    finally:
+        plt.close(fig)
+    return out

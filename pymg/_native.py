@@ -157,6 +157,20 @@ def _points(kp: torch.Tensor, sc: torch.Tensor) -> tuple[int, int, int, int]:
     return n, m, t, v
 
 
+def _heatmap_out(
+    out: torch.Tensor, layout: str, nct: tuple[int, int, int], device: torch.device
+) -> tuple[int, int, int]:
+    """Checks a heatmap output ``out`` [N, C, T, H, W]; returns (H, W, the kernel's dtype code)."""
+    if out.dim() != 5:
+        raise ValueError(f"out must have shape {layout}, got {tuple(out.shape)}")
+    h, w = int(out.shape[3]), int(out.shape[4])
+    codes = output_dtypes()
+    if out.dtype not in codes:
+        raise TypeError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
+    _check("out", out, out.dtype, (*nct, h, w), device)
+    return h, w, codes[out.dtype]
+
+
 def joint_heatmaps_into(
     kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
 ) -> torch.Tensor:
@@ -175,17 +189,11 @@ def joint_heatmaps_into(
     """
     mod = _require()
     n, m, t, v = _points(kp, sc)
-    if out.dim() != 5:
-        raise ValueError(f"out must have shape [N, V, T, H, W], got {tuple(out.shape)}")
-    h, w = int(out.shape[3]), int(out.shape[4])
-    codes = output_dtypes()
-    if out.dtype not in codes:
-        raise TypeError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
-    _check("out", out, out.dtype, (n, v, t, h, w), kp.device)
+    h, w, code = _heatmap_out(out, "[N, V, T, H, W]", (n, v, t), kp.device)
     device, stream, threads = _launch_target(kp.device)
     mod.joint_heatmaps(
         kp.data_ptr(), sc.data_ptr(), out.data_ptr(), n, m, t, v, h, w,
-        float(sigma), float(eps), codes[out.dtype], device, stream, threads,
+        float(sigma), float(eps), code, device, stream, threads,
     )  # fmt: skip
     return out
 
@@ -217,17 +225,11 @@ def limb_heatmaps_into(
         raise ValueError("limbs must be an int32 CPU tensor of shape [L, 2]")
     num_limbs = int(limbs.shape[0])
     _check("limbs", limbs, torch.int32, (num_limbs, 2), torch.device("cpu"))
-    if out.dim() != 5:
-        raise ValueError(f"out must have shape [N, L, T, H, W], got {tuple(out.shape)}")
-    h, w = int(out.shape[3]), int(out.shape[4])
-    codes = output_dtypes()
-    if out.dtype not in codes:
-        raise TypeError(f"out must be float32, float16 or bfloat16, got {out.dtype}")
-    _check("out", out, out.dtype, (n, num_limbs, t, h, w), kp.device)
+    h, w, code = _heatmap_out(out, "[N, L, T, H, W]", (n, num_limbs, t), kp.device)
     device, stream, threads = _launch_target(kp.device)
     mod.limb_heatmaps(
         kp.data_ptr(), sc.data_ptr(), limbs.data_ptr(), num_limbs, out.data_ptr(), n, m, t, v, h, w,
-        float(sigma), float(eps), codes[out.dtype], device, stream, threads,
+        float(sigma), float(eps), code, device, stream, threads,
     )  # fmt: skip
     return out
 

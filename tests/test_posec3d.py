@@ -216,7 +216,8 @@ def test_posec3d_errors() -> None:
     model = PoseC3D("coco17", num_classes=3, **TINY)
     with pytest.raises(ValueError, match="V=17 joints"):
         model.make_heatmaps({"keypoint": torch.zeros(1, 1, 4, 18, 2)})
-    with pytest.raises(ValueError, match=r"batch\['keypoint'\] must be a Tensor"):
+    no_keypoint = r"batch\['keypoint'\]: expected a Tensor \[N, M, T, V, 2\]"
+    with pytest.raises(ValueError, match=no_keypoint):
         model({"score": torch.zeros(1, 1, 4, 17)})
     with pytest.raises(ValueError, match=r"\[N, 17, T, H, W\]"):
         model(torch.zeros(1, 16, 16, 32, 32))
@@ -340,3 +341,23 @@ def test_two_posec3d_streams_end_to_end() -> None:
         expected = (joint(batch).softmax(1) + limb(batch).softmax(1)) / 2
     assert probs.shape == (2, 6)
     torch.testing.assert_close(probs, expected)
+
+
+@needs_ops
+def test_align_batch_fills_missing_scores_and_lengths() -> None:
+    from pymg.models import align_batch
+    from pymg.topology import get_layout
+
+    layout = get_layout("coco17")
+    kp = torch.rand(2, 1, 9, 17, 2, generator=torch.Generator().manual_seed(0)) * 30
+    full = {
+        "keypoint": kp,
+        "score": torch.ones(2, 1, 9, 17),
+        "length": torch.tensor([9, 9]),
+    }
+    want = align_batch(full, layout, 5, strategy="uniform", num_clips=2)
+    got = align_batch({"keypoint": kp}, layout, 5, strategy="uniform", num_clips=2)
+    assert got[0].shape == (4, 1, 5, 17, 2) and got[1].shape == (4, 1, 5, 17)
+    torch.testing.assert_close(got, want, rtol=0, atol=0)
+    with pytest.raises(TypeError, match="batch must be a dict with 'keypoint', got list"):
+        align_batch([kp], layout, 5, strategy="uniform")

@@ -7,6 +7,7 @@ and PYSKL/mmaction2 checkpoint import/export.
 1994080
 """
 
+from pymg.models.batch import align_batch
 from pymg.models.checkpoint import (
     CheckpointReport,
     export_pyskl_state_dict,
@@ -30,6 +31,7 @@ __all__ = [
     "ResNet3dSlowOnly",
     "STGCNBackbone",
     "TwoStream",
+    "align_batch",
     "export_pyskl_state_dict",
     "fuse_scores",
     "load_pyskl_checkpoint",

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import Tensor, nn
 
+from pymg.models.batch import align_batch
 from pymg.models.heads import I3DHead
 from pymg.models.resnet3d import ResNet3dSlowOnly
 from pymg.ops.positions import STRATEGIES
@@ -161,41 +162,19 @@ class PoseC3D(nn.Module):
               row ``(n * num_clips + k) * F + f`` is sample ``n``, clip ``k``, flip ``f`` (0: none),
               so ``out.view(N, -1, ...)`` groups every view of one sample.
         """
-        from pymg.ops import align_frames, flip_heatmaps, joint_heatmaps, limb_heatmaps
+        from pymg.ops import flip_heatmaps, joint_heatmaps, limb_heatmaps
 
-        if not isinstance(batch, Mapping):
-            raise TypeError(f"batch must be a dict with 'keypoint', got {type(batch).__name__}")
         _positive_int("num_clips", num_clips)
-        keypoint = batch.get("keypoint")
-        if not isinstance(keypoint, Tensor) or keypoint.dim() != 5 or keypoint.shape[-1] != 2:
-            got = tuple(keypoint.shape) if isinstance(keypoint, Tensor) else type(keypoint).__name__
-            raise ValueError(f"batch['keypoint'] must be a Tensor [N, M, T, V, 2], got {got}")
-        n, _, t, v, _ = keypoint.shape
-        if v != self.layout.num_joints:
-            raise ValueError(
-                f"batch['keypoint'] must have V={self.layout.num_joints} joints for layout "
-                f"{self.layout.name!r}, got V={v}"
-            )
-        device = self._device()
-        keypoint = keypoint.to(device=device, dtype=torch.float32)
-        score = batch.get("score")
-        if score is not None:
-            score = torch.as_tensor(score).to(device=device, dtype=torch.float32)
-        length = batch.get("length")
-        if length is None:
-            length = torch.full((n,), t, dtype=torch.int64, device=device)
-        else:
-            length = torch.as_tensor(length).to(device=device, dtype=torch.int64)
-        kp, sc = align_frames(
-            keypoint,
-            score,
-            length,
+        kp, sc = align_batch(
+            batch,
+            self.layout,
             self.clip_len,
             strategy=self.strategy,
             num_clips=num_clips,
             training=training,
             generator=generator,
             eps=self.eps,
+            device=self._device(),
         )
         dtype = self.heatmap_dtype or torch.float32
         size = (self.size, self.size)

@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pymg.ops import STRATEGIES, align_frames
+from pymg.models.batch import align_batch
+from pymg.ops import STRATEGIES
 from pymg.topology import Skeleton, get_layout, graph_partitions
 
 __all__ = ["STGCN", "STGCNBackbone", "STGCNBlock", "GCNHead", "GraphConv", "TemporalConv"]
@@ -404,33 +405,16 @@ class STGCN(nn.Module):
                 f"batch input builds 3 channels (x, y, score) but the model has in_channels="
                 f"{self.in_channels}; pass a ready tensor [N, M, T, V, {self.in_channels}] instead"
             )
-        keypoint = batch.get("keypoint")
-        if not isinstance(keypoint, Tensor) or keypoint.ndim != 5 or keypoint.shape[-1] != 2:
-            got = tuple(keypoint.shape) if isinstance(keypoint, Tensor) else type(keypoint).__name__
-            raise ValueError(f"batch['keypoint']: expected a Tensor [N, M, T, V, 2], got {got}")
-        n, m, t, v, _ = keypoint.shape
-        if v != self.num_joints:
-            raise ValueError(
-                f"batch['keypoint']: expected V={self.num_joints} joints for layout "
-                f"{self.layout.name!r}, got V={v}"
-            )
-        keypoint = keypoint.to(torch.float32)
-        score = batch.get("score")
-        if score is None:
-            score = torch.ones(keypoint.shape[:-1], dtype=torch.float32, device=keypoint.device)
-        length = batch.get("length")
-        if length is None:
-            length = torch.full((n,), t, dtype=torch.int64, device=keypoint.device)
-        kp, sc = align_frames(
-            keypoint,
-            score,
-            length,
+        kp, sc = align_batch(
+            batch,
+            self.layout,
             self.clip_len,
             strategy=self.strategy,
             num_clips=num_clips,
             training=training,
             generator=generator,
         )
+        n = kp.shape[0] // num_clips
         wh = _image_sizes(batch, n, self.size).to(kp.device)
         wh = wh.repeat_interleave(num_clips, dim=0).view(-1, 1, 1, 1, 2)
         xy = kp * (2.0 / wh) - 1.0

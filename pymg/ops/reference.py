@@ -24,7 +24,7 @@ Memory: work is chunked over output planes (N*C*T planes of H*W) so that tempora
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import torch
 
@@ -67,8 +67,22 @@ def _planes(t: torch.Tensor) -> torch.Tensor:
     return t.permute(1, 0, 3, 2, *range(4, t.dim())).reshape(m, n * c * tt, *t.shape[4:])
 
 
-def _chunk(plane_elements: int) -> int:
-    return max(1, _CHUNK_ELEMENTS // max(plane_elements, 1))
+def _plane_chunks(planes: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor]]:
+    """Walks output planes [P, H, W] in chunks of about ``_CHUNK_ELEMENTS`` elements.
+
+    Yields ``(p0, p1, acc)``: a float32 work buffer [p1 - p0, H, W] (uninitialised) for planes
+    p0..p1-1. A float32 ``planes`` is written in place; other dtypes get a scratch buffer that is
+    rounded into ``planes`` once the caller has filled it (when the next chunk is requested).
+    """
+    p_count, h, w = planes.shape
+    step = max(1, _CHUNK_ELEMENTS // max(h * w, 1))
+    direct = planes.dtype == torch.float32
+    for p0 in range(0, p_count, step):
+        p1 = min(p0 + step, p_count)
+        acc = planes[p0:p1] if direct else torch.empty((p1 - p0, h, w), device=planes.device)
+        yield p0, p1, acc
+        if not direct:
+            planes[p0:p1].copy_(acc)
 
 
 def joint_heatmaps_into(
@@ -92,17 +106,10 @@ def joint_heatmaps_into(
     ex = torch.where(mask_x, torch.exp(-((gx - x[..., None]) ** 2) * inv), zero)
     ey = torch.where(mask_y, torch.exp(-((gy - y[..., None]) ** 2) * inv), zero)
     ey = ey * torch.where(valid, scores, zero)[..., None]
-    planes = out.view(p_count, h, w)
-    step = _chunk(h * w)
-    for p0 in range(0, p_count, step):
-        p1 = min(p0 + step, p_count)
-        direct = planes.dtype == torch.float32  # write float32 outputs in place, no copy
-        acc = planes[p0:p1] if direct else torch.empty((p1 - p0, h, w), device=kp.device)
+    for p0, p1, acc in _plane_chunks(out.view(p_count, h, w)):
         torch.mul(ey[0, p0:p1, :, None], ex[0, p0:p1, None, :], out=acc)
         for m in range(1, m_count):
             torch.maximum(acc, ey[m, p0:p1, :, None] * ex[m, p0:p1, None, :], out=acc)
-        if not direct:
-            planes[p0:p1].copy_(acc)
 
 
 def _window_bounds(
@@ -211,17 +218,10 @@ def limb_heatmaps_into(
     sa = _planes(sc[:, :, :, index[:, 0]])  # [M, P]
     sb = _planes(sc[:, :, :, index[:, 1]])
     m_count, p_count = sa.shape
-    planes = out.view(p_count, h, w)
-    step = _chunk(h * w)
-    for p0 in range(0, p_count, step):
-        p1 = min(p0 + step, p_count)
-        direct = planes.dtype == torch.float32  # write float32 outputs in place, no copy
-        acc = planes[p0:p1] if direct else torch.empty((p1 - p0, h, w), device=kp.device)
+    for p0, p1, acc in _plane_chunks(out.view(p_count, h, w)):
         acc.zero_()
         for m in range(m_count):
             _draw_limbs(acc, a[m, p0:p1], b[m, p0:p1], sa[m, p0:p1], sb[m, p0:p1], sigma, eps)
-        if not direct:
-            planes[p0:p1].copy_(acc)
 
 
 def gather_frames_into(

@@ -1,8 +1,7 @@
-"""Formats: safe PYSKL pickles, native .npz, raw MiGA xlsx/csv, OpenPose JSON, validation."""
+"""Formats: safe PYSKL pickles, native .npz, validation (raw releases: test_release_*.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import subprocess
@@ -15,19 +14,13 @@ from pymg.data import MalformedClipError, MalformedDataWarning, PoseDataset, Uns
 from pymg.data.formats import (
     NativeClips,
     check_annotation,
-    clips_from_video,
-    default_subject_parser,
     load_pyskl,
-    map_miga_label,
-    read_label_csv,
-    read_openpose_json_dir,
-    read_openpose_xlsx,
     safe_load,
     safe_loads,
     save_native,
     save_pyskl,
 )
-from pymg.data.prepare import prepare_miga, prepare_pyskl
+from pymg.data.prepare import prepare_pyskl
 from pymg.topology import get_layout
 
 
@@ -269,151 +262,7 @@ def test_save_native_skip_counts(tmp_path):
     assert summary["skipped"] == 2 and summary["clips"] == 5
 
 
-# ----------------------------------------------------------------------------- raw MiGA
-def _frames137(t: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    pts = rng.uniform(1, 700, size=(t, 137, 3)).astype(np.float32)
-    pts[..., 2] = rng.uniform(0, 1, size=(t, 137))
-    pts[:, 50] = 0  # a missing point
-    return pts
-
-
-def _write_xlsx(path, pts: np.ndarray, index_column: bool = False) -> None:
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    sheet = book.active
-    header = [f"{a}{k}" for k in range(137) for a in ("x", "y", "c")]
-    sheet.append((["frame"] if index_column else []) + header)
-    for t, row in enumerate(pts.reshape(len(pts), -1).tolist()):
-        sheet.append(([t] if index_column else []) + row)
-    book.save(path)
-
-
-@pytest.mark.parametrize("index_column", [False, True])
-def test_read_openpose_xlsx(tmp_path, index_column):
-    pts = _frames137(4, 1)
-    _write_xlsx(tmp_path / "v_openpose.xlsx", pts, index_column)
-    kp, sc = read_openpose_xlsx(tmp_path / "v_openpose.xlsx")
-    assert kp.shape == (1, 4, 137, 2) and sc.shape == (1, 4, 137)
-    np.testing.assert_array_equal(kp[0], pts[..., :2])
-    np.testing.assert_array_equal(sc[0], pts[..., 2])
-
-
-def test_read_openpose_xlsx_errors(tmp_path):
-    openpyxl = pytest.importorskip("openpyxl")
-    book = openpyxl.Workbook()
-    book.active.append(["h"])
-    book.active.append([1.0] * 30)
-    book.save(tmp_path / "short.xlsx")
-    with pytest.raises(ValueError, match=r"short\.xlsx: row 2 has 30 values, expected 411"):
-        read_openpose_xlsx(tmp_path / "short.xlsx")
-    (tmp_path / "junk.xlsx").write_bytes(b"not a zip")
-    with pytest.raises(ValueError, match=r"junk\.xlsx: unreadable \.xlsx"):
-        read_openpose_xlsx(tmp_path / "junk.xlsx")
-
-
-def _write_json_frame(folder, frame: int, people: list[np.ndarray], drop_face: bool = False):
-    doc = {"version": 1.3, "people": []}
-    for pts in people:
-        person = {
-            "pose_keypoints_2d": pts[0:25].ravel().tolist(),
-            "face_keypoints_2d": [] if drop_face else pts[25:95].ravel().tolist(),
-            "hand_left_keypoints_2d": pts[95:116].ravel().tolist(),
-            "hand_right_keypoints_2d": pts[116:137].ravel().tolist(),
-        }
-        doc["people"].append(person)
-    (folder / f"vid_{frame:012d}_keypoints.json").write_text(json.dumps(doc))
-
-
-def test_read_openpose_json_dir(tmp_path):
-    pts = _frames137(3, 2).astype(np.float64)
-    other = _frames137(1, 3)[0].astype(np.float64)
-    folder = tmp_path / "vid"
-    folder.mkdir()
-    _write_json_frame(folder, 2, [pts[0]])
-    _write_json_frame(folder, 10, [pts[1], other])  # numeric order: 2, 10, 11
-    _write_json_frame(folder, 11, [pts[2]], drop_face=True)
-    kp, sc = read_openpose_json_dir(folder)
-    assert kp.shape == (2, 3, 137, 2) and sc.shape == (2, 3, 137)
-    want = pts.astype(np.float32)
-    want[2, 25:95] = 0
-    np.testing.assert_array_equal(kp[0], want[..., :2])
-    np.testing.assert_array_equal(sc[0], want[..., 2])
-    np.testing.assert_array_equal(kp[1, 1], other[:, :2].astype(np.float32))
-    assert not kp[1, [0, 2]].any() and not sc[1, [0, 2]].any()
-    assert read_openpose_json_dir(folder, max_persons=1)[0].shape[0] == 1
-    (folder / "vid_000000000012_keypoints.json").write_text("{broken")
-    with pytest.raises(ValueError, match=r"vid_000000000012_keypoints\.json: unreadable"):
-        read_openpose_json_dir(folder)
-
-
-def test_labels_and_clips_from_video(tmp_path):
-    (tmp_path / "l.csv").write_text("label,start_frame,end_frame\n3,0,2\n99,4,7\n")
-    segs = read_label_csv(tmp_path / "l.csv")
-    assert segs == [(3, 0, 2), (99, 4, 7)]
-    assert [map_miga_label(r) for r in (1, 31, 99, 32)] == [0, 30, 31, 31]
-    with pytest.raises(ValueError, match="raw MiGA label"):
-        map_miga_label(40)
-    pts = _frames137(10, 4)[None]
-    layout = get_layout("imigue41")
-    clips = clips_from_video(pts[..., :2], pts[..., 2], segs, video="v7", subject=7,
-                             joint_indices=layout.source_indices)  # fmt: skip
-    assert [c["label"] for c in clips] == [2, 31]
-    assert [c["total_frames"] for c in clips] == [3, 4]  # end inclusive
-    idx = list(layout.source_indices)
-    np.testing.assert_array_equal(clips[1]["keypoint"], pts[:, 4:8, idx, :2])
-    np.testing.assert_array_equal(clips[1]["keypoint_score"], pts[:, 4:8, idx, 2])
-    assert clips[1]["frame_dir"] == "v7_0001" and clips[1]["subject"] == 7
-    with pytest.raises(MalformedClipError, match=r"clip 'v7_0000': frames 5..12 outside"):
-        clips_from_video(pts[..., :2], pts[..., 2], [(1, 5, 12)], video="v7")
-    with pytest.raises(MalformedClipError, match="end_frame 2 before start_frame 5"):
-        clips_from_video(pts[..., :2], pts[..., 2], [(1, 5, 2)], video="v7")
-    with pytest.raises(MalformedClipError, match="unknown raw label 77"):
-        clips_from_video(pts[..., :2], pts[..., 2], [(77, 0, 2)], video="v7")
-
-
-def test_default_subject_parser():
-    assert default_subject_parser("subject12_0003") == 12
-    assert default_subject_parser("S05-talk") == 5
-    assert default_subject_parser("37_0001") == 37
-    assert default_subject_parser("video") is None
-
-
-def test_prepare_miga_end_to_end(tmp_path):
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    _write_xlsx(raw / "2_a_openpose.xlsx", _frames137(12, 5))
-    (raw / "2_a_label.csv").write_text("1,0,4\n5,5,11\n")
-    folder = raw / "1_b"
-    folder.mkdir()
-    pts = _frames137(6, 6)
-    for t in range(6):
-        _write_json_frame(folder, t, [pts[t]])
-    (raw / "1_b_label.csv").write_text("99,1,3\n")
-    summary = prepare_miga(raw, tmp_path / "out.npz", layout="imigue22")
-    assert summary["clips"] == 3 and summary["splits"] == {"train": 2, "test": 1}
-    assert summary["skipped"] == 0 and summary["layout"] == "imigue22"
-    train = PoseDataset(tmp_path / "out.npz", split="train", layout="imigue22")
-    test = PoseDataset(tmp_path / "out.npz", split="test", layout="imigue22")
-    assert len(train) == 2 and len(test) == 1 and train.num_classes == 32
-    item = test[0]
-    idx = list(get_layout("imigue22").source_indices)
-    np.testing.assert_array_equal(item["keypoint"][0], pts[1:4][:, idx, :2])
-    assert item["label"] == 31 and item["meta"]["subject"] == 1
-    # a broken video is skipped and counted
-    (raw / "3_c_label.csv").write_text("1,0,3\n")
-    (raw / "3_c_openpose.xlsx").write_bytes(b"junk")
-    with pytest.raises(MalformedClipError, match="clip '3_c'"):
-        prepare_miga(raw, tmp_path / "out2.npz")
-    with pytest.warns(MalformedDataWarning, match="skipped 1"):
-        summary = prepare_miga(raw, tmp_path / "out2.npz", on_error="skip", subject_of={
-            "2_a": 2, "1_b": 1, "3_c": 3})  # fmt: skip
-    assert summary["skipped"] == 1 and summary["clips"] == 3
-    (raw / "4_d_label.csv").write_text("1,0,3\n")
-    with pytest.raises(FileNotFoundError, match="no keypoints for video '4_d'"):
-        prepare_miga(raw, tmp_path / "out3.npz")
-
-
+# ----------------------------------------------------------------------------- PYSKL -> native
 def test_prepare_pyskl_subsets_layout(tmp_path):
     anns = [make_ann(f"c{i}", i, 4, v=137, seed=i) for i in range(3)]
     save_pyskl(tmp_path / "a.pkl", anns, {"train": ["c0", "c1"], "test": ["c2"]})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -184,12 +183,19 @@ def test_fusion_rejects_mismatched_files(tmp_path: Path) -> None:
 
 
 def test_submission_csv_layout(tmp_path: Path) -> None:
-    ids = [f"v{i}_0001" for i in range(5)]
+    ids = [f"00{i}4_{i}" for i in range(5)]
     path = write_submission(_set(SCORES, LABELS, ids), tmp_path / "sub.csv")
-    with path.open(newline="") as handle:
-        rows = list(csv.reader(handle))
-    assert rows[0] == ["clip_id", "label"]
-    assert rows[1:] == [[ids[i], str(int(SCORES[i].argmax()) + 1)] for i in range(5)]
+    lines = path.read_text(encoding="utf-8").split("\n")
+    assert lines[-1] == ""  # newline-terminated, no blank rows, no header
+    assert lines[:-1] == [f"{ids[i]},{int(SCORES[i].argmax())}" for i in range(5)]
+
+
+def test_submission_refuses_nan_scores(tmp_path: Path) -> None:
+    scores = SCORES.copy()
+    scores[2, 1] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf \\(first at clip 'c'\\)"):
+        write_submission(_set(scores, LABELS, list("abcde")), tmp_path / "sub.csv")
+    assert not (tmp_path / "sub.csv").exists()
 
 
 def test_report_and_png(tmp_path: Path) -> None:

@@ -12,7 +12,6 @@ torch.Size([41, 2])
 from pymg.data.collate import collate
 from pymg.data.dataset import PoseDataset, select_persons
 from pymg.data.formats import (
-    IMIGUE_TRAIN_SUBJECTS,
     OPENPOSE137,
     MalformedClipError,
     MalformedDataWarning,
@@ -24,7 +23,8 @@ from pymg.data.formats import (
     save_native,
     save_pyskl,
 )
-from pymg.data.prepare import prepare_miga, prepare_pyskl
+from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.transforms import (
     Compose,
@@ -46,19 +46,21 @@ __all__ = [
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
+    "PrepareWarning",
     "PoseCompact",
     "PoseDataset",
     "PoseState",
     "PoseTransform",
     "RandomResizedCrop",
     "Resize",
+    "SplitError",
     "SyntheticMicroGestures",
     "UnsafePickleError",
     "check_annotation",
     "collate",
     "load_pyskl",
-    "prepare_miga",
     "prepare_pyskl",
+    "prepare_release",
     "safe_load",
     "save_native",
     "save_pyskl",

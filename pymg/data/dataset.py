@@ -270,6 +270,16 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         """frame_dir of every item, in order."""
         return [_item_name(self._items, i) for i in self._indices]
 
+    @property
+    def labels(self) -> np.ndarray:
+        """int64 [N], the label of every item (-1 = unlabelled), read without loading keypoints
+        where the source allows it."""
+        items = self._items
+        stored = items.labels if isinstance(items, NativeClips) else getattr(items, "labels", None)
+        if stored is not None:
+            return np.asarray(stored, np.int64)[self._indices]
+        return np.asarray([int(items[i].get("label", -1)) for i in self._indices], np.int64)
+
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch used in the per-sample random generators."""
         self.epoch = int(epoch)

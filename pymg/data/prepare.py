@@ -1,201 +1,332 @@
-"""Build pymg's native clip file from raw MiGA/iMiGUE releases or PYSKL pickles.
+"""``pymg prepare``: a raw MiGA / iMiGUE release, or a PYSKL pickle, -> one native ``.npz`` file.
 
-``prepare_miga`` is what ``pymg prepare`` runs. The native format is described in
-:mod:`pymg.data.formats.native`.
+:func:`prepare_release` reads every video of a release (:mod:`pymg.data.release`), cuts it into
+clips with its label file, keeps the layout's joints (checked against what the source carries,
+:mod:`pymg.data.formats.sources`), assigns splits (:mod:`pymg.data.splits`) and writes the native
+file (:mod:`pymg.data.formats.native`). Clip ids are the challenge's: ``<video>_<k>``, ``k`` the
+0-based row of the clip in the video's label file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pymg.data.formats.checks import MalformedClipError, SkipLog, check_on_error
 from pymg.data.formats.joints import OPENPOSE137, joint_index_map, layout_name, resolve_layout
+from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
+from pymg.data.formats.light_hand import read_light_hand_csv
+from pymg.data.formats.miga_xlsx import read_openpose_xlsx
 from pymg.data.formats.native import save_native
-from pymg.data.formats.openpose import (
-    IMIGUE_TRAIN_SUBJECTS,
-    clips_from_video,
-    default_subject_parser,
-    imigue_split,
-    read_label_csv,
-    read_openpose_json_dir,
-    read_openpose_xlsx,
-)
+from pymg.data.formats.openpose_json import read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl
+from pymg.data.formats.sources import VideoKeypoints, layout_indices
+from pymg.data.prepare_report import PrepareWarning, SplitStats, video_notes
+from pymg.data.release import ReleaseVideo, find_release_videos
+from pymg.data.splits import (
+    IMIGUE_TRAIN_SUBJECTS,
+    SPLIT_HELP,
+    SplitError,
+    lookup_video,
+    read_split_files,
+    read_subjects_csv,
+)
 
-__all__ = ["find_miga_videos", "prepare_miga", "prepare_pyskl"]
-
-_LABEL_SUFFIX = "_label.csv"
+__all__ = ["PrepareWarning", "clips_from_video", "prepare_pyskl", "prepare_release"]
 
 
-def find_miga_videos(raw_dir: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
-    """Find ``(video, label_csv, keypoint_source)`` triples under ``raw_dir`` (recursively).
+def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeypoints:
+    """Read a release video's keypoints with the reader of its kind."""
+    if video.kind == "xlsx":
+        return read_openpose_xlsx(video.keypoints)
+    if video.kind == "light_hand":
+        return read_light_hand_csv(video.keypoints, hand_order=hand_order)
+    if video.kind == "json":
+        return read_openpose_json_dir(video.keypoints)
+    raise ValueError(f"unknown source kind {video.kind!r}")
 
-    A video ``<vid>`` is a ``<vid>_label.csv`` next to ``<vid>_openpose.xlsx`` or a folder
-    ``<vid>/`` or ``<vid>_json/`` of OpenPose ``*_keypoints.json`` files.
 
-    Raises:
-        FileNotFoundError: ``raw_dir`` missing, or a label file without keypoints (names it).
+def clips_from_video(
+    keys: VideoKeypoints,
+    segments: Sequence[Segment] | None,
+    *,
+    video: str,
+    indices: np.ndarray | None,
+    img_shape: tuple[int, int],
+    frame_base: int = 0,
+) -> list[dict[str, Any] | MalformedClipError]:
+    """Cut a video into clip annotations (one per label row; None: the whole video, unlabelled).
+
+    Args:
+        keys: the video's keypoints (``keypoint`` [M, F, 137, 2]).
+        segments: the label file's rows, or None when the video has no label file.
+        video: the video id; clip ``k`` is ``f"{video}_{k}"``.
+        indices: OpenPose-137 index per output joint, or None to keep all 137.
+        img_shape: (H, W) of the video.
+        frame_base: number of the first frame in the label file (0 or 1).
+
+    Returns:
+        Per row, a PYSKL-style annotation (``keypoint`` [M, T, V, 2], ``keypoint_score``
+        [M, T, V], ``label`` (-1 unlabelled), ``frame_dir``, ``total_frames``, ``img_shape``,
+        ``original_shape``, ``video``, ``start_frame``) or the :class:`MalformedClipError` that
+        row raised (a segment starting after the last frame, an unknown class). A segment that
+        ends after the last keypoint frame is padded with frames without detections (OpenPose
+        writes nothing for trailing frames it skipped).
     """
-    root = Path(raw_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"raw MiGA folder not found: {root}")
-    out = []
-    for csv_path in sorted(root.rglob("*" + _LABEL_SUFFIX)):
-        video = csv_path.name[: -len(_LABEL_SUFFIX)]
-        candidates = [
-            csv_path.with_name(f"{video}_openpose.xlsx"),
-            csv_path.with_name(video),
-            csv_path.with_name(f"{video}_json"),
-        ]
-        found = next((c for c in candidates if c.exists()), None)
-        if found is None:
-            raise FileNotFoundError(
-                f"{csv_path}: no keypoints for video {video!r} (looked for "
-                f"{', '.join(c.name for c in candidates)})"
+    frames = keys.num_frames
+    if segments is None:
+        segments = [Segment(None, frame_base, frame_base + frames - 1, 0)]
+    out: list[dict[str, Any] | MalformedClipError] = []
+    for k, seg in enumerate(segments):
+        name = f"{video}_{k}"
+        s, e = seg.start - frame_base, seg.end - frame_base
+        where = f"line {seg.line}: " if seg.line else ""
+        if s < 0 or s >= frames:
+            out.append(
+                MalformedClipError(
+                    name,
+                    f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} "
+                    f"keypoint frames (first frame numbered {frame_base})",
+                )
             )
-        out.append((video, csv_path, found))
+            continue
+        try:
+            label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
+        except ValueError as exc:
+            out.append(MalformedClipError(name, f"{where}{exc}"))
+            continue
+        kp, sc = keys.keypoint[:, s : e + 1], keys.score[:, s : e + 1]
+        if indices is not None:
+            kp, sc = kp[:, :, indices], sc[:, :, indices]
+        if e >= frames:
+            pad = e + 1 - frames
+            kp = np.concatenate([kp, np.zeros((kp.shape[0], pad, *kp.shape[2:]), kp.dtype)], 1)
+            sc = np.concatenate([sc, np.zeros((sc.shape[0], pad, sc.shape[2]), sc.dtype)], 1)
+        out.append(
+            {
+                "frame_dir": name,
+                "label": label,
+                "total_frames": e - s + 1,
+                "img_shape": tuple(img_shape),
+                "original_shape": tuple(img_shape),
+                "keypoint": np.ascontiguousarray(kp, np.float32),
+                "keypoint_score": np.ascontiguousarray(sc, np.float32),
+                "video": video,
+                "start_frame": int(seg.start),
+            }
+        )
     return out
 
 
-def _subject(video: str, subject_of: Any) -> int | None:
-    if subject_of is None:
-        return default_subject_parser(video)
-    if isinstance(subject_of, Mapping):
-        value = subject_of.get(video)
-        return None if value is None else int(value)
-    if callable(subject_of):
-        value = subject_of(video)
-        return None if value is None else int(value)
-    raise TypeError(f"subject_of must be a callable or a mapping, got {type(subject_of).__name__}")
+class _SplitRule:
+    """Assigns a split to each clip by one of the three rules of :mod:`pymg.data.splits`."""
+
+    def __init__(
+        self,
+        videos: Sequence[ReleaseVideo],
+        split_files: Sequence[str] | Mapping[str, Sequence[str]] | None,
+        split_rest: str | None,
+        subjects: str | os.PathLike[str] | Mapping[str, int] | None,
+        train_subjects: Sequence[int],
+    ) -> None:
+        if split_files and subjects is not None:
+            raise SplitError("give either split files or subjects, not both")
+        self.ids: dict[str, str] | None = None
+        self.subjects: Mapping[str, int] | None = None
+        self.rest = split_rest
+        self.train_subjects = {int(s) for s in train_subjects}
+        if split_files:
+            table = (
+                {str(k): [str(i) for i in v] for k, v in split_files.items()}
+                if isinstance(split_files, Mapping)
+                else read_split_files([os.fspath(s) for s in split_files])
+            )
+            self.ids = {i: name for name, ids in table.items() for i in ids}
+            self.kind = "split file"
+        elif subjects is not None:
+            self.subjects = (
+                subjects if isinstance(subjects, Mapping) else read_subjects_csv(subjects)
+            )
+            self.kind = "subjects"
+        elif any(v.folder_split for v in videos):
+            unsplit = [v.video for v in videos if v.folder_split is None]
+            if unsplit:
+                raise SplitError(
+                    f"videos {unsplit[:5]} are under no train/validate/test folder while others "
+                    f"are; {SPLIT_HELP}"
+                )
+            self.kind = "folders"
+        else:
+            raise SplitError(f"no split could be determined: {SPLIT_HELP}")
+
+    def subject(self, video: ReleaseVideo) -> int | None:
+        """The video's subject id (subjects rule only)."""
+        if self.subjects is None:
+            return None
+        subject = lookup_video(self.subjects, video.video)
+        if subject is None:
+            raise MalformedClipError(video.video, "video not in the subjects file")
+        return subject
+
+    def split(self, video: ReleaseVideo, clip_id: str) -> str | None:
+        """Split of one clip (None: in no split)."""
+        if self.ids is not None:
+            found = self.ids.get(clip_id, self.ids.get(video.video))
+            return found if found is not None else self.rest
+        if self.subjects is not None:
+            return "train" if self.subject(video) in self.train_subjects else "test"
+        return video.folder_split
 
 
-def _progress(items: list[Any], enabled: bool, desc: str) -> Any:
+def _progress(items: list[Any], enabled: bool) -> Any:
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=desc, unit="video")
+    return tqdm(items, desc="prepare", unit="video")
 
 
-def prepare_miga(
+def prepare_release(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
     layout: Any = "imigue41",
     *,
-    subject_of: Callable[[str], int | None] | Mapping[str, int] | None = None,
+    split_files: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+    split_rest: str | None = None,
+    subjects: str | os.PathLike[str] | Mapping[str, int] | None = None,
     train_subjects: Sequence[int] = IMIGUE_TRAIN_SUBJECTS,
     img_shape: tuple[int, int] = (720, 1280),
+    hand_order: str = "right_left",
     frame_base: int = 0,
     dtype: Any = np.float32,
     on_error: str = "raise",
     progress: bool = False,
     class_names: Sequence[str] | None = None,
+    echo: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Convert a raw MiGA release into a native ``.npz`` clip file.
+    """Convert a raw MiGA / iMiGUE release into a native ``.npz`` clip file.
 
     Args:
-        raw_dir: folder holding ``<vid>_label.csv`` with ``<vid>_openpose.xlsx`` or an OpenPose
-            JSON folder per video (searched recursively).
+        raw_dir: the release folder (see :mod:`pymg.data.release` for what is found in it).
         out_path: the ``.npz`` to write.
-        layout: joint layout to store (Skeleton/name with ``source_indices``), or
-            ``"openpose137"`` to keep all 137 points (subset later with ``PoseDataset(layout=)``);
-            None means ``"imigue41"``.
-        subject_of: video name -> subject id (callable or mapping); default
-            :func:`~pymg.data.formats.default_subject_parser`.
-        train_subjects: subject ids of the ``"train"`` split; every other subject is ``"test"``.
-        img_shape: (H, W) of the videos.
-        frame_base: number of the first frame in the label CSVs (0 or 1).
+        layout: joint layout to store (a name or Skeleton with ``source_indices``), or
+            ``"openpose137"`` to keep all 137 points.
+        split_files: ``["NAME=FILE" | "FILE.json", ...]`` or ``{split: [ids]}``; see
+            :mod:`pymg.data.splits`.
+        split_rest: split of the clips no split file names (None: no split).
+        subjects: a ``video,subject`` CSV or ``{video: subject}`` (cross-subject protocol).
+        train_subjects: subject ids of ``"train"`` under ``subjects``; the rest are ``"test"``.
+        img_shape: (H, W) of the videos (points well outside it are reported).
+        hand_order: fingertip order of ``_light_hand.csv`` files (``"right_left"``).
+        frame_base: number of the first frame in the label files (0 or 1).
         dtype: float32 or float16 storage.
-        on_error: ``"raise"`` or ``"skip"`` malformed videos/clips (skips are counted).
-        progress: show a tqdm bar.
-        class_names: stored class names (default: the 32 iMiGUE classes when available).
+        on_error: ``"raise"`` or ``"skip"`` malformed videos, files and rows (counted).
+        progress: show a progress bar.
+        class_names: stored class names (default: the 32 iMiGUE classes).
+        echo: receives the report lines (per-split table, warnings); None sends the warnings
+            through :mod:`warnings` (:class:`PrepareWarning`) and prints nothing.
 
     Returns:
-        ``{"clips": N, "splits": {"train": n, "test": n}, "skipped": k, "videos": n,
-        "path": str, "layout": name}``.
+        ``{"path", "layout", "videos", "clips", "skipped", "split_rule", "splits": {name:
+        {"videos", "clips", "frames", "missing": {part: share}}}, "warnings": [str]}``.
+
+    Raises:
+        SplitError: no split rule applies (names the options).
+        LayoutSourceError: the layout needs points the source does not carry.
+        MalformedClipError: a malformed video, file or row (with ``on_error="raise"``).
     """
     policy = check_on_error(on_error)
-    if layout is None:
-        layout = "imigue41"
-    if layout == OPENPOSE137:
-        indices = None
-    else:
-        target = resolve_layout(layout)
-        indices = joint_index_map(OPENPOSE137, target, 137)
+    h, w = (int(v) for v in img_shape)
+    if h <= 0 or w <= 0:
+        raise ValueError(f"img_shape must be two positive integers (H, W), got {img_shape}")
+    keep_all = isinstance(layout, str) and layout.lower() == OPENPOSE137
+    target = None if keep_all else resolve_layout(layout)
     if class_names is None:
-        try:
-            from pymg.labels import IMIGUE_CLASSES
+        from pymg.labels import IMIGUE_CLASSES
 
-            class_names = list(IMIGUE_CLASSES)
-        except ImportError:  # pragma: no cover - labels module absent
-            class_names = None
+        class_names = list(IMIGUE_CLASSES)
     log = SkipLog()
-    videos = find_miga_videos(raw_dir)
+    videos, problems = find_release_videos(raw_dir)
+    for err in problems:
+        if policy == "raise":
+            raise err
+        log.add(err)
+    rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
+    stats = SplitStats(target)
+    notes: list[str] = []
     clips: list[dict[str, Any]] = []
-    splits: dict[str, list[str]] = {"train": [], "test": []}
-    for video, csv_path, source in _progress(videos, progress, "prepare"):
+    splits: dict[str, list[str]] = {}
+    unsplit = 0
+    for video in _progress(videos, progress):
         try:
-            subject = _subject(video, subject_of)
-            if subject is None:
-                raise MalformedClipError(video, "cannot tell the subject id; pass subject_of=")
             try:
-                segments = read_label_csv(csv_path)
-                if source.is_dir():
-                    kp, sc = read_openpose_json_dir(source)
-                else:
-                    kp, sc = read_openpose_xlsx(source)
+                subject = rule.subject(video)
+                segments = read_label_csv(video.labels) if video.labels is not None else None
+                keys = read_video(video, hand_order)
             except (ValueError, OSError) as exc:
-                raise MalformedClipError(video, str(exc)) from exc
+                if isinstance(exc, MalformedClipError):
+                    raise
+                raise MalformedClipError(video.video, str(exc)) from exc
         except MalformedClipError as err:
             if policy == "raise":
                 raise
             log.add(err)
             continue
-        split = imigue_split(subject, train_subjects)
-        for k, seg in enumerate(segments):
-            try:
-                (clip,) = clips_from_video(
-                    kp,
-                    sc,
-                    [seg],
-                    video=video,
-                    joint_indices=indices,
-                    subject=subject,
-                    img_shape=img_shape,
-                    frame_base=frame_base,
-                )
-            except MalformedClipError as err:
-                err = MalformedClipError(f"{video}_{k:04d}", err.problem)
+        indices = None if target is None else layout_indices(target, keys.carried, keys.source)
+        notes += video_notes(video.video, keys, target, indices, (h, w))
+        for item in clips_from_video(
+            keys, segments, video=video.video, indices=indices, img_shape=(h, w),
+            frame_base=frame_base,
+        ):  # fmt: skip
+            if isinstance(item, MalformedClipError):
                 if policy == "raise":
-                    raise err from None
-                log.add(err)
+                    raise item
+                log.add(item)
                 continue
-            clip["frame_dir"] = f"{video}_{k:04d}"
-            clips.append(clip)
-            splits[split].append(clip["frame_dir"])
+            if subject is not None:
+                item["subject"] = subject
+            split = rule.split(video, item["frame_dir"])
+            if split is None:
+                unsplit += 1
+            else:
+                splits.setdefault(split, []).append(item["frame_dir"])
+                stats.add(split, video.video, item)
+            clips.append(item)
+    if unsplit:
+        notes.append(f"{unsplit} clip(s) are named by no split file (stored, in no split)")
+    name = OPENPOSE137 if target is None else target.name
     summary = save_native(
-        out_path,
-        clips,
-        splits=splits,
-        layout=layout_name(layout),
-        class_names=class_names,
-        dtype=dtype,
+        out_path, clips, splits=splits, layout=name, class_names=class_names, dtype=dtype,
         on_error=policy,
-    )
-    log.warn(os.fspath(raw_dir))
-    return {
-        "clips": summary["clips"],
-        "splits": {k: len(v) for k, v in splits.items()},
-        "skipped": log.count + summary["skipped"],
-        "videos": len(videos),
+    )  # fmt: skip
+    for clip, problem in log.skipped[:20]:
+        notes.append(f"skipped {clip}: {problem}")
+    if log.count > 20:
+        notes.append(f"... and {log.count - 20} more skipped")
+    report = {
         "path": summary["path"],
-        "layout": layout_name(layout),
+        "layout": name,
+        "videos": len(videos),
+        "clips": summary["clips"],
+        "skipped": log.count + summary["skipped"],
+        "split_rule": rule.kind,
+        "splits": stats.table(),
+        "warnings": notes,
     }
+    if echo is None:
+        for note in notes:
+            warnings.warn(note, PrepareWarning, stacklevel=2)
+    else:
+        for line in stats.lines():
+            echo(line)
+        for note in notes:
+            echo(f"warning: {note}")
+    return report
 
 
 def prepare_pyskl(
@@ -207,6 +338,7 @@ def prepare_pyskl(
     class_names: Sequence[str] | None = None,
     dtype: Any = np.float32,
     on_error: str = "raise",
+    trim_padding: bool = True,
 ) -> dict[str, Any]:
     """Convert a PYSKL annotation pickle (read safely) into a native ``.npz`` file.
 
@@ -216,11 +348,13 @@ def prepare_pyskl(
         layout: store only this layout's joints (None: keep the joints as stored).
         source_layout: layout of the stored joints when ``layout`` is given (None: infer from V).
         class_names, dtype, on_error: see :func:`~pymg.data.formats.save_native`.
+        trim_padding: drop trailing all-zero frames (fixed-length padding, e.g. MiGA'23's
+            pickles padded to 90 frames); False keeps them.
 
     Returns:
         ``{"clips": N, "splits": {name: n}, "skipped": k, "path": str, "layout": name}``.
     """
-    annotations, splits = load_pyskl(pkl_path)
+    annotations, splits = load_pyskl(pkl_path)  # TODO(merge 9b): trim_padding
     stored = layout_name(source_layout)
     if layout is not None:
         target = resolve_layout(layout)
@@ -263,3 +397,8 @@ def _subset(ann: Any, idx: np.ndarray) -> Any:
         if isinstance(value, np.ndarray) and value.ndim >= 3 and value.shape[2] > idx.max():
             out[key] = value[:, :, idx]
     return out
+
+
+def echo_stderr(line: str) -> None:
+    """Print one report line to stderr (the CLI's ``echo``)."""
+    print(line, file=sys.stderr)

@@ -7,9 +7,9 @@ Files (all written by rank 0):
 
 * score file ``*.npz``: ``scores`` float32 [N, K] (class probabilities), ``labels`` int64 [N]
   (-1 when unknown), ``clip_ids`` str [N], ``class_names`` str [K]. Read with :func:`load_scores`.
-* submission ``*.csv`` (MiGA layout chosen by pymg): a header line ``clip_id,label`` then one row
-  per clip, ``label`` being the 1-based iMiGUE class number (``C1`` -> 1 ... ``C32`` -> 32), i.e.
-  the predicted 0-based index + 1. Clip ids are the dataset's ``frame_dir`` values.
+* submission ``*.csv`` (the MiGA challenge's layout): no header, one ``clip_id,pred`` row per
+  clip, ``pred`` the predicted 0-based class (iMiGUE's ``C1`` -> 0 ... ``C32`` -> 31), e.g.
+  ``0054_0,30``. Clip ids are the dataset's ``frame_dir`` values.
 * report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``) and
   ``<prefix>confusion.png``.
 """
@@ -310,13 +310,30 @@ def fuse_score_files(
 
 
 def write_submission(result: ScoreSet, path: str | Path) -> Path:
-    """Write ``clip_id,label`` rows (1-based class numbers) for the MiGA leaderboard."""
+    """Write the challenge's submission file: one ``clip_id,pred`` row per clip, no header.
+
+    ``pred`` is the predicted 0-based class (0..K-1; iMiGUE's class ``C(i+1)`` is ``i``), clip
+    ids are the dataset's ``frame_dir`` values (``<video>_<k>`` for releases made by
+    ``pymg prepare``), e.g. ``0054_0,30``.
+
+    Args:
+        result: scores [N, K] and N clip ids.
+        path: the ``.csv`` to write (folders are created).
+
+    Raises:
+        ValueError: the scores hold NaN or inf (a broken model or score file).
+    """
+    if not np.isfinite(result.scores).all():
+        bad = int(np.flatnonzero(~np.isfinite(result.scores).all(axis=1))[0])
+        raise ValueError(
+            f"scores hold NaN or inf (first at clip {result.clip_ids[bad]!r}): "
+            "refusing to write a submission from them"
+        )
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    predictions = result.scores.argmax(axis=1) + 1
+    predictions = result.scores.argmax(axis=1)
     with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["clip_id", "label"])
+        writer = csv.writer(handle, lineterminator="\n")
         for clip_id, label in zip(result.clip_ids, predictions, strict=True):
             writer.writerow([clip_id, int(label)])
     return out

@@ -217,6 +217,12 @@ def _train(
     resume_path = _resolve_resume(resume, work_dir)
     seed_everything(rt.seed)  # identical initial weights on every rank
     train_set, test_set, class_names = build_datasets(cfg)
+    unlabelled = int((train_set.labels < 0).sum())
+    if unlabelled:
+        raise ConfigError(
+            f"split {cfg.data.train_split!r} of {cfg.data.source!r} holds {unlabelled} unlabelled "
+            "clip(s) (label -1): train on a labelled split (data.train_split)"
+        )
     layout = resolve_layout(cfg.data.layout)
     embeddings = label_embeddings_for(cfg)
     embed_dim = None if embeddings is None else int(embeddings.shape[1])
@@ -387,10 +393,14 @@ def _train(
         )
         improved = False
         interval = cfg.test.val_interval
+        val = None
         if interval > 0 and ((epoch + 1) % interval == 0 or epoch + 1 == cfg.schedule.epochs):
+            val = evaluate(cfg.test.val_num_clips, cfg.test.val_flip)
+        if val is not None and not val.has_labels:
+            message += f"  ({cfg.data.test_split!r} is unlabelled: no validation metrics)"
+        elif val is not None:
             from pymg.engine.metrics import summarize
 
-            val = evaluate(cfg.test.val_num_clips, cfg.test.val_flip)
             metrics = summarize(val.scores, val.labels, class_names)
             top1 = metrics["top1"]
             log.write(

@@ -1,8 +1,10 @@
-"""Readers and writers of clip data: PYSKL pickles (safely), raw OpenPose/MiGA files, native .npz.
+"""Readers and writers of clip data: raw release files (MiGA'25 ``.xlsx``, iMiGUE
+``_light_hand.csv``, OpenPose JSON, label CSVs), PYSKL pickles (read safely) and the native .npz.
 
-Every loader yields PYSKL-style annotation dicts (``keypoint`` float32 [M, T, V, 2],
-``keypoint_score`` float32 [M, T, V], ``label``, ``frame_dir``, ...); :func:`check_annotation`
-validates one and names the clip and the problem when it is malformed.
+Raw readers return :class:`VideoKeypoints` (a video's frames in the OpenPose-137 point space and
+the points the format carries); clip loaders yield PYSKL-style annotation dicts (``keypoint``
+float32 [M, T, V, 2], ``keypoint_score`` float32 [M, T, V], ``label``, ``frame_dir``, ...), and
+:func:`check_annotation` validates one, naming the clip and the problem when it is malformed.
 """
 
 from pymg.data.formats.checks import (
@@ -13,37 +15,41 @@ from pymg.data.formats.checks import (
     check_on_error,
 )
 from pymg.data.formats.joints import OPENPOSE137, joint_index_map, resolve_layout
+from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
+from pymg.data.formats.light_hand import light_hand_points, read_light_hand_csv
+from pymg.data.formats.miga_xlsx import read_openpose_xlsx
 from pymg.data.formats.native import NativeClips, save_native
-from pymg.data.formats.openpose import (
-    IMIGUE_TRAIN_SUBJECTS,
-    clips_from_video,
-    default_subject_parser,
-    imigue_split,
-    map_miga_label,
-    read_label_csv,
-    read_openpose_json_dir,
-    read_openpose_xlsx,
-)
+from pymg.data.formats.openpose_json import json_frame_number, read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl, save_pyskl
 from pymg.data.formats.safe_pickle import UnsafePickleError, safe_load, safe_loads
+from pymg.data.formats.sources import (
+    LayoutSourceError,
+    VideoKeypoints,
+    buildable_layouts,
+    layout_indices,
+)
 
 __all__ = [
-    "IMIGUE_TRAIN_SUBJECTS",
     "OPENPOSE137",
+    "LayoutSourceError",
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
+    "Segment",
     "SkipLog",
     "UnsafePickleError",
+    "VideoKeypoints",
+    "buildable_layouts",
     "check_annotation",
     "check_on_error",
-    "clips_from_video",
-    "default_subject_parser",
-    "imigue_split",
     "joint_index_map",
+    "json_frame_number",
+    "layout_indices",
+    "light_hand_points",
     "load_pyskl",
     "map_miga_label",
     "read_label_csv",
+    "read_light_hand_csv",
     "read_openpose_json_dir",
     "read_openpose_xlsx",
     "resolve_layout",

@@ -121,7 +121,8 @@ def check_annotation(
             without any score, scores are 1 for every point.
         index: position of the clip in its source, used in messages when it has no ``frame_dir``.
         num_joints: expected V, or None for any.
-        num_classes: labels must lie in ``[0, num_classes)``; None checks only ``label >= 0``.
+        num_classes: labels must lie in ``[0, num_classes)`` or be -1 (an unlabelled clip, e.g.
+            a challenge test split); None checks only ``label >= -1``.
         require_label: if False a missing label becomes -1.
         nan_as_missing: treat NaN/inf coordinates as missing points (set to 0 with score 0)
             instead of rejecting the clip.
@@ -198,9 +199,11 @@ def check_annotation(
         if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
             raise MalformedClipError(clip, f"label must be an int, got {label!r}")
         label = int(label)
-        if label < 0 or (num_classes is not None and label >= num_classes):
+        if label < -1 or (num_classes is not None and label >= num_classes):
             bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-            raise MalformedClipError(clip, f"label {label} out of range {bound}")
+            raise MalformedClipError(
+                clip, f"label {label} out of range {bound} (-1 marks an unlabelled clip)"
+            )
     elif require_label:
         raise MalformedClipError(clip, "missing key 'label'")
     else:

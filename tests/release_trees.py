@@ -1,0 +1,116 @@
+"""Writers of small raw releases laid out exactly as the real ones (for the release tests).
+
+* iMiGUE / MiGA'23: ``imigue_skeleton_{train,validate,test}/<NNNN>/<NNNN>_light_hand.csv`` (no
+  header, 106 columns: frame number, 25 BODY_25 points, 5 right then 5 left fingertips, each
+  x, y, conf) and ``<NNNN>_label.csv`` (no header, ``class,start,end``, 0-based, end inclusive).
+* MiGA'25: ``<video>_openpose.xlsx`` (a header row, then 411 values per frame) next to
+  ``<video>_label.csv``, all videos in one folder.
+* OpenPose JSON: ``<video>/<video>_<12-digit frame>_keypoints.json``, one file per frame.
+
+Every video's points come from :func:`video_points`, so a test can recompute what any frame
+and joint must hold.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+RIGHT_TIPS = [116 + k for k in (4, 8, 12, 16, 20)]
+LEFT_TIPS = [95 + k for k in (4, 8, 12, 16, 20)]
+LIGHT_HAND_POINTS = list(range(25)) + RIGHT_TIPS + LEFT_TIPS
+
+
+def video_points(video: str, frames: int) -> np.ndarray:
+    """Deterministic OpenPose-137 points of a video: float32 [F, 137, 3] (x, y, conf > 0)."""
+    rng = np.random.default_rng(int("".join(c for c in video if c.isdigit()) or "7"))
+    pts = np.empty((frames, 137, 3), np.float32)
+    pts[..., 0] = rng.uniform(10, 1270, (frames, 137))
+    pts[..., 1] = rng.uniform(10, 710, (frames, 137))
+    pts[..., 2] = rng.uniform(0.05, 1.0, (frames, 137))
+    return np.round(pts, 3)
+
+
+def write_labels(path: Path, rows: Iterable[Sequence[object]], header: str | None = None) -> None:
+    """A label CSV: optional header line, then the rows as written."""
+    lines = [header] if header else []
+    lines += [",".join(str(c) for c in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def write_light_hand(path: Path, pts: np.ndarray, numbers: Sequence[int] | None = None) -> None:
+    """A ``_light_hand.csv``: row = frame number + the 35 points of ``pts`` [F, 137, 3]."""
+    numbers = list(range(len(pts))) if numbers is None else list(numbers)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        for n, frame in zip(numbers, pts, strict=True):
+            writer.writerow([n, *(f"{v:.3f}" for v in frame[LIGHT_HAND_POINTS].reshape(-1))])
+
+
+def write_xlsx(path: Path, pts: np.ndarray, index_column: bool = False) -> None:
+    """A MiGA'25 ``_openpose.xlsx``: a header row, then 411 (or 412) values per frame."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    header = [f"p{i}_{c}" for i in range(137) for c in "xyc"]
+    sheet.append((["frame"] if index_column else []) + header)
+    for t, frame in enumerate(pts):
+        values = [float(v) for v in frame.reshape(-1)]
+        sheet.append(([t] if index_column else []) + values)
+    book.save(path)
+
+
+def openpose_person(frame: np.ndarray, face: bool = True, hands: bool = True) -> dict:
+    """An OpenPose JSON person from one frame of points [137, 3]."""
+    flat = [float(v) for v in frame.reshape(-1)]
+    return {
+        "person_id": [-1],
+        "pose_keypoints_2d": flat[: 25 * 3],
+        "face_keypoints_2d": flat[25 * 3 : 95 * 3] if face else [],
+        "hand_left_keypoints_2d": flat[95 * 3 : 116 * 3] if hands else [],
+        "hand_right_keypoints_2d": flat[116 * 3 :] if hands else [],
+    }
+
+
+def write_json_video(folder: Path, video: str, pts: np.ndarray, numbers: Sequence[int]) -> None:
+    """OpenPose JSON files for the frames ``numbers`` (frame ``numbers[i]`` holds ``pts[i]``)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for n, frame in zip(numbers, pts, strict=True):
+        doc = {"version": 1.3, "people": [openpose_person(frame)]}
+        (folder / f"{video}_{n:012d}_keypoints.json").write_text(json.dumps(doc))
+
+
+IMIGUE_VIDEOS = {
+    # video: (folder split, frames, label rows or None for an unlabelled 2-column file)
+    "0004": ("train", 60, [(1, 0, 9), (99, 10, 29), (17, 30, 59)]),
+    "0187": ("train", 40, [(31, 0, 14), (5, 15, 39)]),
+    "0002": ("validate", 30, [(22, 0, 11), (99, 12, 29)]),
+    "0054": ("test", 50, None),
+}
+
+
+def make_imigue_release(root: Path, videos: dict = IMIGUE_VIDEOS) -> Path:
+    """The public iMiGUE skeleton layout; the test videos' label files hold only start,end."""
+    for video, (split, frames, rows) in videos.items():
+        folder = root / f"imigue_skeleton_{split}" / video
+        folder.mkdir(parents=True)
+        write_light_hand(folder / f"{video}_light_hand.csv", video_points(video, frames))
+        if rows is None:
+            write_labels(folder / f"{video}_label.csv", [(0, 19), (20, 49)])
+        else:
+            write_labels(folder / f"{video}_label.csv", rows)
+    return root
+
+
+def make_miga25_release(root: Path, videos: dict[str, int], labels: dict[str, list]) -> Path:
+    """MiGA'25: ``<video>_openpose.xlsx`` + ``<video>_label.csv`` side by side in ``root``."""
+    root.mkdir(parents=True, exist_ok=True)
+    for video, frames in videos.items():
+        write_xlsx(root / f"{video}_openpose.xlsx", video_points(video, frames))
+        write_labels(root / f"{video}_label.csv", labels[video])
+    return root

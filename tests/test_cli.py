@@ -95,7 +95,7 @@ def test_info(capsys: pytest.CaptureFixture[str]) -> None:
         (["fuse", "a.npz", "b.npz", "--weights", "1"], "--weights got 1 values for 2 score files"),
         (["fuse", "a.npz", "b.npz"], "score file not found: a.npz"),
         (["viz", "skeleton", "missing.npz"], "dataset file not found: missing.npz"),
-        (["prepare", "missing_dir", "--out", "x.npz"], "raw MiGA folder or a PYSKL .pkl"),
+        (["prepare", "missing_dir", "--out", "x.npz"], "input must be a release folder or a PYSKL .pkl"),
         (["train", "demo", "--resume", "--work-dir", "empty_dir"], "no checkpoint to resume"),
     ],
 )  # fmt: skip
@@ -140,9 +140,8 @@ def test_train_test_fuse_round_trip(
     )
     with (tmp_path / "fused" / "fused_predictions.csv").open(newline="") as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["clip_id", "label"]
-    assert [r[0] for r in rows[1:]] == [str(c) for c in joint["clip_ids"]]
-    assert [int(r[1]) for r in rows[1:]] == list(fused["scores"].argmax(1) + 1)
+    assert [r[0] for r in rows] == [str(c) for c in joint["clip_ids"]]  # no header
+    assert [int(r[1]) for r in rows] == list(fused["scores"].argmax(1))  # 0-based
     assert "fused: top1" in capsys.readouterr().out
 
 

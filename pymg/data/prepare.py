@@ -20,12 +20,12 @@ import numpy as np
 from pymg.data.formats.checks import MalformedClipError, SkipLog, check_on_error
 from pymg.data.formats.joints import OPENPOSE137, joint_index_map, layout_name, resolve_layout
 from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
-from pymg.data.formats.light_hand import read_light_hand_csv
+from pymg.data.formats.light_hand import light_hand_points, read_light_hand_csv
 from pymg.data.formats.miga_xlsx import read_openpose_xlsx
 from pymg.data.formats.native import save_native
 from pymg.data.formats.openpose_json import read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl
-from pymg.data.formats.sources import VideoKeypoints, layout_indices
+from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints, layout_indices
 from pymg.data.prepare_report import PrepareWarning, SplitStats, video_notes
 from pymg.data.release import ReleaseVideo, find_release_videos
 from pymg.data.splits import (
@@ -38,6 +38,15 @@ from pymg.data.splits import (
 )
 
 __all__ = ["PrepareWarning", "clips_from_video", "prepare_pyskl", "prepare_release"]
+
+
+SOURCE_POINTS: dict[str, np.ndarray] = {
+    "xlsx": ALL_POINTS,
+    "json": ALL_POINTS,
+    "light_hand": np.isin(np.arange(137), light_hand_points()),
+}
+"""The OpenPose-137 points each kind of release file carries (bool [137])."""
+SOURCE_NAMES = {"xlsx": "OpenPose xlsx", "json": "OpenPose JSON", "light_hand": "light_hand CSV"}
 
 
 def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeypoints:
@@ -256,6 +265,9 @@ def prepare_release(
         if policy == "raise":
             raise err
         log.add(err)
+    if target is not None:  # fail before reading any video: what each kind carries is fixed
+        for kind in sorted({v.kind for v in videos}):
+            layout_indices(target, SOURCE_POINTS[kind], SOURCE_NAMES[kind])
     rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
     stats = SplitStats(target)
     notes: list[str] = []

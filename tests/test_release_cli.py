@@ -1,0 +1,97 @@
+"""A new user's path on an iMiGUE-layout release, from the command line only:
+`pymg prepare` -> `pymg train` (tiny) -> `pymg test --split test` (unlabelled) -> submission."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from release_trees import make_imigue_release
+
+from pymg.cli import main
+from pymg.data import NativeClips
+
+TINY = [
+    'data.source="imigue22.npz"',
+    'data.layout="imigue22"',
+    'data.test_split="val"',
+    "model.num_classes=32",
+    "data.train_size=16",
+    "data.test_size=16",
+    "model.clip_len=4",
+    "model.base_channels=4",
+    "model.stage_blocks=[1, 1, 1]",
+    "optim.batch_size=2",
+    "schedule.epochs=1",
+    "test.num_clips=1",
+    "runtime.progress=false",
+]
+
+
+def _sets(items: list[str]) -> list[str]:
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_imigue_release(tmp_path / "iMiGUE")
+    assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
+    captured = capsys.readouterr()
+    assert "4 videos, 9 clips, layout imigue22, splits by folders" in captured.out
+    assert captured.err.splitlines()[0].split()[:4] == ["split", "videos", "clips", "frames"]
+    assert main(["train", "demo", "--work-dir", "run", *_sets(TINY)]) == 0
+    assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["num_samples"] == 2
+    capsys.readouterr()
+    assert main(["test", "run/latest.pt", "--split", "test", "--out", "sub"]) == 0
+    out = capsys.readouterr().out
+    assert "metrics" not in out  # an unlabelled split has no metrics
+    lines = (tmp_path / "sub" / "latest_test_predictions.csv").read_text().split("\n")
+    assert lines[-1] == "" and [line.split(",")[0] for line in lines[:-1]] == ["0054_0", "0054_1"]
+    assert all(0 <= int(line.split(",")[1]) <= 31 for line in lines[:-1])
+    assert not (tmp_path / "sub" / "latest_test_metrics.json").exists()
+
+
+def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_imigue_release(tmp_path / "iMiGUE")
+    assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
+    args = _sets([*TINY, 'data.train_split="test"'])
+    assert main(["train", "demo", "--work-dir", "run", *args]) == 2
+    assert "split 'test' of 'imigue22.npz' holds 2 unlabelled clip(s)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--layout", "imigue22"], "no split could be determined: .*--split-file NAME=FILE.*--subjects FILE"),
+        (["--layout", "imigue41"], "layout 'imigue41' needs 19 OpenPose point"),
+        (["--train-subjects", "1,2"], "--train-subjects needs --subjects FILE"),
+        (["--subjects", "s.csv", "--train-subjects", "a,b"], "--train-subjects takes comma"),
+    ],
+)
+def test_prepare_errors_point_to_cli_options(tmp_path, monkeypatch, capsys, extra, message):
+    import re
+
+    monkeypatch.chdir(tmp_path)
+    root = make_imigue_release(tmp_path / "interview")
+    for split in root.iterdir():  # a release without split folders
+        for video in split.iterdir():
+            video.rename(root / video.name)
+        split.rmdir()
+    (tmp_path / "s.csv").write_text("0004,2\n")
+    assert main(["prepare", "interview", "--out", "x.npz", *extra]) == 2
+    assert re.search(message, capsys.readouterr().err), message
+
+
+def test_prepare_split_file_and_subjects_from_cli(tmp_path, monkeypatch, capsys) -> None:
+    monkeypatch.chdir(tmp_path)
+    make_imigue_release(tmp_path / "rel")
+    (tmp_path / "test_id.txt").write_text("0054_0,0054_1,0054_1\n")
+    args = ["--layout", "imigue22", "--split-file", "test=test_id.txt", "--split-rest", "train"]
+    assert main(["prepare", "rel", "--out", "a.npz", *args]) == 0
+    assert NativeClips(tmp_path / "a.npz").splits["test"] == ["0054_0", "0054_1"]
+    (tmp_path / "subjects.csv").write_text("0004,2\n0187,9\n0002,2\n0054,9\n")
+    subj = ["--subjects", "subjects.csv", "--train-subjects", "9", "--img-shape", "720", "1280"]
+    assert main(["prepare", "rel", "--out", "b.npz", "--layout", "imigue22", *subj]) == 0
+    assert "splits by subjects (test 5, train 4)" in capsys.readouterr().out

@@ -6,6 +6,8 @@ validates one and names the clip and the problem when it is malformed.
 """
 
 from pymg.data.formats.checks import (
+    DEFAULT_MAX_ARRAY_BYTES,
+    ArrayTooLargeError,
     MalformedClipError,
     MalformedDataWarning,
     SkipLog,
@@ -24,12 +26,14 @@ from pymg.data.formats.openpose import (
     read_openpose_json_dir,
     read_openpose_xlsx,
 )
-from pymg.data.formats.pyskl import load_pyskl, save_pyskl
+from pymg.data.formats.pyskl import load_pyskl, save_pyskl, trim_zero_padding
 from pymg.data.formats.safe_pickle import UnsafePickleError, safe_load, safe_loads
 
 __all__ = [
+    "DEFAULT_MAX_ARRAY_BYTES",
     "IMIGUE_TRAIN_SUBJECTS",
     "OPENPOSE137",
+    "ArrayTooLargeError",
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
@@ -51,4 +55,5 @@ __all__ = [
     "safe_loads",
     "save_native",
     "save_pyskl",
+    "trim_zero_padding",
 ]

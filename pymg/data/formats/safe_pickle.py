@@ -20,6 +20,9 @@ guarded, and every check runs before the allocation:
 * every array (pickled state, ``_frombuffer``) and numpy scalar is held to the per-array cap
   (:data:`~pymg.data.formats.checks.DEFAULT_MAX_ARRAY_BYTES`, the ``max_array_bytes`` argument or
   ``$PYMG_MAX_ARRAY_BYTES``) and raises :class:`~pymg.data.formats.checks.ArrayTooLargeError`.
+* a dtype's pickled state (which sets numpy-internal flags, sizes and field offsets directly) must
+  describe a dtype numpy itself would make, and is applied once, before the dtype is used; so
+  raw bytes cannot be passed off as object pointers.
 * ``bytes(n)``/``bytearray(n)`` (n zero bytes) are refused, and no opcode may claim more bytes
   than the file still holds, so strings and bytes stay within the file's size.
 
@@ -223,15 +226,21 @@ class _RestrictedUnpickler(_PyUnpickler):
         super().__init__(self._input)
         self._source = source
         self._limit = max_array_bytes
+        # keyed by the admitted objects; the guards call numpy's functions through _NUMPY
         self._guards: dict[int, Any] = {
             id(np.ndarray): _NdarrayClass(source),
             id(bytearray): self._bytes_guard(bytearray),
             id(bytes): self._bytes_guard(bytes),
-            id(_NUMPY["_reconstruct"]): self._reconstruct,
-            id(_NUMPY["scalar"]): self._scalar,
+            id(ALLOWED_GLOBALS[("numpy._core.multiarray", "_reconstruct")]): self._reconstruct,
+            id(ALLOWED_GLOBALS[("numpy._core.multiarray", "scalar")]): self._scalar,
         }
-        if "_frombuffer" in _NUMPY:
-            self._guards[id(_NUMPY["_frombuffer"])] = self._frombuffer
+        frombuffer = ALLOWED_GLOBALS.get(("numpy._core.numeric", "_frombuffer"))
+        if frombuffer is not None:
+            self._guards[id(frombuffer)] = self._frombuffer
+        for key, obj in ALLOWED_GLOBALS.items():  # numpy.dtype and the numpy.dtypes classes
+            if obj is np.dtype or key[0] == "numpy.dtypes":
+                self._guards[id(obj)] = self._dtype_guard(obj)
+        self._unbuilt: dict[int, np.dtype] = {}  # dtypes made but not yet given their state
 
     # ------------------------------------------------------------------ globals
     def find_class(self, module: str, name: str) -> Any:  # noqa: D102
@@ -264,6 +273,70 @@ class _RestrictedUnpickler(_PyUnpickler):
 
         return construct
 
+    def _dtype_guard(self, make: Any) -> Any:
+        def construct(*args: Any) -> np.dtype:
+            dtype = make(*args)
+            if not isinstance(dtype, np.dtype):  # pragma: no cover - numpy always returns one
+                raise _CorruptPickle(f"{self._source}: {make!r} did not make a dtype")
+            self._unbuilt[id(dtype)] = dtype
+            return dtype
+
+        return construct
+
+    def _check_built(self, dtype: np.dtype) -> None:
+        """Refuse a dtype still waiting for its state (a later BUILD could change its size)."""
+        if id(dtype) in self._unbuilt:
+            raise _CorruptPickle(f"{self._source}: dtype {dtype} used before its state was set")
+
+    def _build_dtype(self, dtype: np.dtype, state: Any) -> None:
+        """Check a dtype's pickled state on a copy, then apply it.
+
+        The state sets numpy-internal flags (whether items are object pointers), sizes and field
+        offsets directly, so a forged one could make raw bytes act as object pointers or fields
+        reach past an item. It must describe a dtype that numpy itself would construct, and may be
+        applied once, to a dtype made just before and not used yet.
+        """
+        if self._unbuilt.pop(id(dtype), None) is None:
+            raise _CorruptPickle(f"{self._source}: state applied twice or to a dtype in use")
+        probe = np.dtype(dtype, copy=True)
+        probe.__setstate__(state)  # type: ignore[attr-defined]
+        bases = [f[0] for f in (probe.fields or {}).values()]
+        if probe.subdtype is not None:
+            bases.append(probe.subdtype[0])
+        for base in bases:
+            self._check_built(base)
+        try:
+            if probe.fields is not None:
+                names = list(probe.names or ())
+                fields = [probe.fields[n] for n in names]
+                spec: dict[str, Any] = {
+                    "names": names,
+                    "formats": [f[0] for f in fields],
+                    "offsets": [f[1] for f in fields],
+                    "itemsize": probe.itemsize,
+                }
+                if any(len(f) > 2 for f in fields):
+                    spec["titles"] = [f[2] if len(f) > 2 else None for f in fields]
+                ref = np.dtype(spec, align=probe.isalignedstruct)  # type: ignore[call-overload]
+            elif probe.subdtype is not None:
+                ref = np.dtype(probe.subdtype)
+            else:
+                ref = np.dtype(probe.str)
+        except (TypeError, ValueError) as exc:
+            raise _CorruptPickle(f"{self._source}: invalid dtype state {state!r} ({exc})") from None
+        if (ref, ref.itemsize, ref.alignment, ref.flags) != (
+            probe,
+            probe.itemsize,
+            probe.alignment,
+            probe.flags,
+        ):
+            raise _CorruptPickle(
+                f"{self._source}: dtype state {state!r} does not describe a dtype numpy would make "
+                f"(flags {probe.flags}, itemsize {probe.itemsize}; numpy's {ref}: flags "
+                f"{ref.flags}, itemsize {ref.itemsize})"
+            )
+        dtype.__setstate__(state)  # type: ignore[attr-defined]
+
     def _reconstruct(self, subtype: Any, shape: Any, dtype: Any) -> np.ndarray:
         if not isinstance(subtype, _NdarrayClass):
             raise UnsafePickleError(
@@ -284,6 +357,7 @@ class _RestrictedUnpickler(_PyUnpickler):
     def _scalar(self, dtype: Any, *obj: Any) -> Any:
         if not isinstance(dtype, np.dtype):
             raise _CorruptPickle(f"{self._source}: numpy scalar with dtype {dtype!r}")
+        self._check_built(dtype)
         self._check_size(dtype.itemsize, f"a numpy scalar of dtype {dtype}")
         if not obj and not dtype.hasobject:
             raise _CorruptPickle(f"{self._source}: numpy scalar of dtype {dtype} without data")
@@ -292,6 +366,7 @@ class _RestrictedUnpickler(_PyUnpickler):
     def _frombuffer(self, buf: Any, dtype: Any, shape: Any, *rest: Any) -> np.ndarray:
         if not isinstance(dtype, np.dtype) or dtype.hasobject:
             raise _CorruptPickle(f"{self._source}: array buffer with dtype {dtype!r}")
+        self._check_built(dtype)
         dims = _shape(shape, self._source, "an array buffer")
         nbytes = math.prod(dims) * dtype.itemsize
         self._check_size(nbytes, f"a pickled array of shape {list(dims)} and dtype {dtype}")
@@ -316,6 +391,7 @@ class _RestrictedUnpickler(_PyUnpickler):
         shape, dtype, _, raw = state[-4:]
         if not isinstance(dtype, np.dtype):
             raise _CorruptPickle(f"{self._source}: array state with dtype {dtype!r}")
+        self._check_built(dtype)
         dims = _shape(shape, self._source, "a pickled array")
         count = math.prod(dims)
         nbytes = count * dtype.itemsize
@@ -342,6 +418,10 @@ class _RestrictedUnpickler(_PyUnpickler):
         state, inst = self.stack[-1], self.stack[-2]
         if callable(inst):
             raise _CorruptPickle(f"{self._source}: BUILD applied to the global {inst!r}")
+        if isinstance(inst, np.dtype):
+            self._build_dtype(inst, state)
+            self.stack.pop()
+            return
         if isinstance(inst, np.ndarray):
             self._check_array_state(state)
         _PyUnpickler.load_build(self)
@@ -355,6 +435,8 @@ class _RestrictedUnpickler(_PyUnpickler):
         _PyUnpickler.load_newobj_ex(self)
 
     def _check_class(self, cls: Any) -> None:
+        if isinstance(cls, _NdarrayClass):
+            cls()  # raises the refusal of numpy.ndarray
         if not isinstance(cls, type):
             raise UnsafePickleError(
                 getattr(cls, "__module__", "?") or "?",

@@ -38,6 +38,7 @@ import io
 import math
 import os
 import pickle
+import reprlib
 import struct
 from typing import Any, BinaryIO
 
@@ -202,6 +203,16 @@ class _BoundedInput:
         return line
 
 
+_REPR = reprlib.Repr()
+_REPR.maxtuple = _REPR.maxlist = 10
+_REPR.maxstring = _REPR.maxother = 80
+
+
+def _short(value: Any) -> str:
+    """A bounded repr of pickled (attacker-controlled) data for messages."""
+    return _REPR.repr(value)
+
+
 def _shape(value: Any, source: str, what: str) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
@@ -210,7 +221,7 @@ def _shape(value: Any, source: str, what: str) -> tuple[int, ...]:
         for d in value
     ):
         raise _CorruptPickle(
-            f"{source}: {what} has shape {value!r}, expected a tuple of non-negative ints"
+            f"{source}: {what} has shape {_short(value)}, expected a tuple of non-negative ints"
         )
     return tuple(int(d) for d in value)
 
@@ -255,7 +266,9 @@ class _RestrictedUnpickler(_PyUnpickler):
         return self._guards.get(id(obj), obj)
 
     def persistent_load(self, pid: Any) -> Any:  # noqa: D102
-        raise pickle.UnpicklingError(f"{self._source}: persistent ids are not allowed ({pid!r})")
+        raise pickle.UnpicklingError(
+            f"{self._source}: persistent ids are not allowed ({_short(pid)})"
+        )
 
     # ------------------------------------------------------------------ guards
     def _check_size(self, nbytes: int, what: str) -> None:
@@ -275,9 +288,10 @@ class _RestrictedUnpickler(_PyUnpickler):
 
     def _dtype_guard(self, make: Any) -> Any:
         def construct(*args: Any) -> np.dtype:
-            dtype = make(*args)
-            if not isinstance(dtype, np.dtype):  # pragma: no cover - numpy always returns one
+            made = make(*args)
+            if not isinstance(made, np.dtype):  # pragma: no cover - numpy always returns one
                 raise _CorruptPickle(f"{self._source}: {make!r} did not make a dtype")
+            dtype = np.dtype(made, copy=True)  # never numpy's shared builtin instances
             self._unbuilt[id(dtype)] = dtype
             return dtype
 
@@ -323,7 +337,9 @@ class _RestrictedUnpickler(_PyUnpickler):
             else:
                 ref = np.dtype(probe.str)
         except (TypeError, ValueError) as exc:
-            raise _CorruptPickle(f"{self._source}: invalid dtype state {state!r} ({exc})") from None
+            raise _CorruptPickle(
+                f"{self._source}: invalid dtype state {_short(state)} ({exc})"
+            ) from None
         if (ref, ref.itemsize, ref.alignment, ref.flags) != (
             probe,
             probe.itemsize,
@@ -331,8 +347,8 @@ class _RestrictedUnpickler(_PyUnpickler):
             probe.flags,
         ):
             raise _CorruptPickle(
-                f"{self._source}: dtype state {state!r} does not describe a dtype numpy would make "
-                f"(flags {probe.flags}, itemsize {probe.itemsize}; numpy's {ref}: flags "
+                f"{self._source}: dtype state {_short(state)} does not describe a dtype numpy "
+                f"would make (flags {probe.flags}, itemsize {probe.itemsize}; numpy's {ref}: flags "
                 f"{ref.flags}, itemsize {ref.itemsize})"
             )
         dtype.__setstate__(state)  # type: ignore[attr-defined]
@@ -343,7 +359,7 @@ class _RestrictedUnpickler(_PyUnpickler):
                 "numpy.core.multiarray",
                 "_reconstruct",
                 self._source,
-                reason=f"reconstruct an array of class {subtype!r} (only numpy.ndarray)",
+                reason=f"reconstruct an array of class {_short(subtype)} (only numpy.ndarray)",
             )
         dims = _shape(shape, self._source, "an array placeholder")
         if math.prod(dims) != 0:
@@ -356,7 +372,7 @@ class _RestrictedUnpickler(_PyUnpickler):
 
     def _scalar(self, dtype: Any, *obj: Any) -> Any:
         if not isinstance(dtype, np.dtype):
-            raise _CorruptPickle(f"{self._source}: numpy scalar with dtype {dtype!r}")
+            raise _CorruptPickle(f"{self._source}: numpy scalar with dtype {_short(dtype)}")
         self._check_built(dtype)
         self._check_size(dtype.itemsize, f"a numpy scalar of dtype {dtype}")
         if not obj and not dtype.hasobject:
@@ -365,7 +381,7 @@ class _RestrictedUnpickler(_PyUnpickler):
 
     def _frombuffer(self, buf: Any, dtype: Any, shape: Any, *rest: Any) -> np.ndarray:
         if not isinstance(dtype, np.dtype) or dtype.hasobject:
-            raise _CorruptPickle(f"{self._source}: array buffer with dtype {dtype!r}")
+            raise _CorruptPickle(f"{self._source}: array buffer with dtype {_short(dtype)}")
         self._check_built(dtype)
         dims = _shape(shape, self._source, "an array buffer")
         nbytes = math.prod(dims) * dtype.itemsize
@@ -390,7 +406,7 @@ class _RestrictedUnpickler(_PyUnpickler):
             )
         shape, dtype, _, raw = state[-4:]
         if not isinstance(dtype, np.dtype):
-            raise _CorruptPickle(f"{self._source}: array state with dtype {dtype!r}")
+            raise _CorruptPickle(f"{self._source}: array state with dtype {_short(dtype)}")
         self._check_built(dtype)
         dims = _shape(shape, self._source, "a pickled array")
         count = math.prod(dims)

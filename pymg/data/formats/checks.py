@@ -10,9 +10,10 @@ A *clip annotation* is a PYSKL-style dict::
 Python ``int`` label, tuple shapes) or raises :class:`MalformedClipError` naming the clip and the
 problem. :class:`SkipLog` counts the clips skipped under ``on_error="skip"`` and warns once.
 
-Every reader also caps the size of any one array it allocates (:data:`DEFAULT_MAX_ARRAY_BYTES`,
+The file readers that size arrays from the file's own description (the safe unpickler, the native
+``.npz`` reader) cap the size of any one array they allocate (:data:`DEFAULT_MAX_ARRAY_BYTES`,
 overridable per call with ``max_array_bytes=`` or with the ``PYMG_MAX_ARRAY_BYTES`` environment
-variable, see :func:`resolve_max_array_bytes`) and raises :class:`ArrayTooLargeError` *before*
+variable, see :func:`resolve_max_array_bytes`) and raise :class:`ArrayTooLargeError` *before*
 allocating, so a small hostile file cannot demand gigabytes of memory.
 """
 

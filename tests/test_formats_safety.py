@@ -290,6 +290,27 @@ def test_memory_and_other_errors_name_the_file(tmp_path, monkeypatch):
         safe_load(stream)
 
 
+class _Pipe:
+    """A binary stream that cannot seek (its size is unknown until read)."""
+
+    def __init__(self, data: bytes) -> None:
+        self._f = io.BytesIO(data)
+        self.name = "pipe"
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f.read(n)
+
+    def readline(self) -> bytes:
+        return self._f.readline()
+
+
+def test_unseekable_stream():
+    want = np.arange(5, dtype=np.float32)
+    np.testing.assert_array_equal(safe_load(_Pipe(pickle.dumps(want, protocol=4))), want)
+    with pytest.raises(pickle.UnpicklingError, match=r"pipe: .*asks for 1099511627776 bytes"):
+        safe_load(_Pipe(BINBYTES8))
+
+
 # ----------------------------------------------------------------------------- hostile .npz
 def npy_bytes(descr: str, shape: tuple[int, ...], data: bytes = b"") -> bytes:
     """A version-1.0 .npy file: magic, little-endian header length, padded dict header, data."""

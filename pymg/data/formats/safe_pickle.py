@@ -216,6 +216,8 @@ def _short(value: Any) -> str:
 def _shape(value: Any, source: str, what: str) -> tuple[int, ...]:
     if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
         value = (value,)
+    if type(value) is tuple and all(type(d) is int and d >= 0 for d in value):
+        return value  # the common case, as numpy writes it
     if not isinstance(value, (tuple, list)) or not all(
         isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and d >= 0
         for d in value
@@ -271,8 +273,13 @@ class _RestrictedUnpickler(_PyUnpickler):
         )
 
     # ------------------------------------------------------------------ guards
-    def _check_size(self, nbytes: int, what: str) -> None:
-        if nbytes > self._limit:
+    def _check_size(self, nbytes: int, dtype: np.dtype, dims: tuple[int, ...] | None) -> None:
+        if nbytes > self._limit:  # the message is only built here: this runs once per array
+            what = (
+                f"a numpy scalar of dtype {dtype}"
+                if dims is None
+                else f"a pickled array of shape {list(dims)} and dtype {dtype}"
+            )
             raise ArrayTooLargeError(self._source, what, nbytes, self._limit)
 
     def _bytes_guard(self, cls: type) -> Any:
@@ -374,7 +381,7 @@ class _RestrictedUnpickler(_PyUnpickler):
         if not isinstance(dtype, np.dtype):
             raise _CorruptPickle(f"{self._source}: numpy scalar with dtype {_short(dtype)}")
         self._check_built(dtype)
-        self._check_size(dtype.itemsize, f"a numpy scalar of dtype {dtype}")
+        self._check_size(dtype.itemsize, dtype, None)
         if not obj and not dtype.hasobject:
             raise _CorruptPickle(f"{self._source}: numpy scalar of dtype {dtype} without data")
         return _NUMPY["scalar"](dtype, *obj)
@@ -385,7 +392,7 @@ class _RestrictedUnpickler(_PyUnpickler):
         self._check_built(dtype)
         dims = _shape(shape, self._source, "an array buffer")
         nbytes = math.prod(dims) * dtype.itemsize
-        self._check_size(nbytes, f"a pickled array of shape {list(dims)} and dtype {dtype}")
+        self._check_size(nbytes, dtype, dims)
         try:
             held = memoryview(buf).nbytes
         except TypeError:
@@ -411,7 +418,7 @@ class _RestrictedUnpickler(_PyUnpickler):
         dims = _shape(shape, self._source, "a pickled array")
         count = math.prod(dims)
         nbytes = count * dtype.itemsize
-        self._check_size(nbytes, f"a pickled array of shape {list(dims)} and dtype {dtype}")
+        self._check_size(nbytes, dtype, dims)
         if dtype.hasobject:
             if not isinstance(raw, list) or len(raw) != count:
                 raise _CorruptPickle(

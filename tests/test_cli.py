@@ -95,7 +95,7 @@ def test_info(capsys: pytest.CaptureFixture[str]) -> None:
         (["fuse", "a.npz", "b.npz", "--weights", "1"], "--weights got 1 values for 2 score files"),
         (["fuse", "a.npz", "b.npz"], "score file not found: a.npz"),
         (["viz", "skeleton", "missing.npz"], "dataset file not found: missing.npz"),
-        (["prepare", "missing_dir", "--out", "x.npz"], "input must be a release folder or a PYSKL .pkl"),
+        (["prepare", "missing_dir", "--out", "x.npz"], "a release folder or a PYSKL"),
         (["train", "demo", "--resume", "--work-dir", "empty_dir"], "no checkpoint to resume"),
     ],
 )  # fmt: skip

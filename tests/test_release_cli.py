@@ -64,7 +64,7 @@ def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys) 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--layout", "imigue22"], "no split could be determined: .*--split-file NAME=FILE.*--subjects FILE"),
+        (["--layout", "imigue22"], "no split could be determined: .*--split-file .*--subjects"),
         (["--layout", "imigue41"], "layout 'imigue41' needs 19 OpenPose point"),
         (["--train-subjects", "1,2"], "--train-subjects needs --subjects FILE"),
         (["--subjects", "s.csv", "--train-subjects", "a,b"], "--train-subjects takes comma"),
@@ -95,3 +95,26 @@ def test_prepare_split_file_and_subjects_from_cli(tmp_path, monkeypatch, capsys)
     subj = ["--subjects", "subjects.csv", "--train-subjects", "9", "--img-shape", "720", "1280"]
     assert main(["prepare", "rel", "--out", "b.npz", "--layout", "imigue22", *subj]) == 0
     assert "splits by subjects (test 5, train 4)" in capsys.readouterr().out
+
+
+def test_prepare_trims_the_padding_of_miga23_pickles(tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+
+    from pymg.data.formats import save_pyskl
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    anns = []
+    for k, length in enumerate((37, 90, 12)):  # MiGA'23: every clip padded to 90 frames
+        kp = np.zeros((1, 90, 22, 2), np.float32)
+        sc = np.zeros((1, 90, 22), np.float32)
+        kp[:, :length] = rng.uniform(1, 700, (1, length, 22, 2))
+        sc[:, :length] = rng.uniform(0.1, 1, (1, length, 22))
+        anns.append({"frame_dir": f"0054_{k}", "label": k, "total_frames": 90,
+                     "img_shape": (720, 1280), "original_shape": (720, 1280),
+                     "keypoint": kp, "keypoint_score": sc})  # fmt: skip
+    save_pyskl(tmp_path / "train.pkl", anns, {"train": ["0054_0", "0054_1", "0054_2"]})
+    assert main(["prepare", "train.pkl", "--out", "t.npz"]) == 0
+    assert NativeClips(tmp_path / "t.npz").lengths.tolist() == [37, 90, 12]
+    assert main(["prepare", "train.pkl", "--out", "k.npz", "--keep-padding"]) == 0
+    assert NativeClips(tmp_path / "k.npz").lengths.tolist() == [90, 90, 90]

@@ -89,7 +89,9 @@ def test_split_file_in_test_id_form(tmp_path):
     assert splits["train"] == ["0004_0", "0004_1", "0004_2", "0054_0", "0054_1", "0187_0"]
     (tmp_path / "s.json").write_text('{"train": ["0004"], "test": ["0054"]}')
     with pytest.warns(PrepareWarning, match="4 clip\\(s\\) are named by no split file"):
-        prepare_release(root, tmp_path / "o2.npz", layout="imigue22", split_files=[str(tmp_path / "s.json")])
+        prepare_release(
+            root, tmp_path / "o2.npz", layout="imigue22", split_files=[str(tmp_path / "s.json")]
+        )
     assert NativeClips(tmp_path / "o2.npz").splits == {
         "train": ["0004_0", "0004_1", "0004_2"], "test": ["0054_0", "0054_1"]
     }  # fmt: skip
@@ -111,7 +113,7 @@ def test_subjects_cross_subject_protocol(tmp_path):
     with pytest.raises(MalformedClipError, match="clip '0002': video not in the subjects file"):
         prepare_release(root, tmp_path / "o.npz", layout="imigue22", subjects=table)
     with pytest.raises(SplitError, match="either split files or subjects"):
-        prepare_release(root, tmp_path / "o.npz", subjects=table, split_files=["x=y"])
+        prepare_release(root, tmp_path / "o.npz", "imigue22", subjects=table, split_files=["x=y"])
 
 
 def test_miga25_xlsx_release_builds_imigue41(tmp_path):
@@ -168,7 +170,9 @@ def test_joints_missing_in_most_frames_are_reported(tmp_path):
 
 def test_malformed_files_are_skippable_and_named(tmp_path):
     root = make_imigue_release(tmp_path / "release")
-    write_labels(root / "imigue_skeleton_train" / "0187" / "0187_label.csv", [(31, 0, 14), (5, 15, "inf")])
+    write_labels(
+        root / "imigue_skeleton_train" / "0187" / "0187_label.csv", [(31, 0, 14), (5, 15, "inf")]
+    )
     with pytest.raises(MalformedClipError, match=r"clip '0187': .*0187_label\.csv:2: end frame"):
         prepare_release(root, tmp_path / "o.npz", layout="imigue22")
     (root / "imigue_skeleton_train" / "0004" / "0004_label.csv").write_text("40,0,9\n1,10,200\n")

@@ -366,7 +366,7 @@ def prepare_pyskl(
     Returns:
         ``{"clips": N, "splits": {name: n}, "skipped": k, "path": str, "layout": name}``.
     """
-    annotations, splits = load_pyskl(pkl_path)  # TODO(merge 9b): trim_padding
+    annotations, splits = load_pyskl(pkl_path, trim_padding=trim_padding)
     stored = layout_name(source_layout)
     if layout is not None:
         target = resolve_layout(layout)

@@ -8,6 +8,8 @@ float32 [M, T, V, 2], ``keypoint_score`` float32 [M, T, V], ``label``, ``frame_d
 """
 
 from pymg.data.formats.checks import (
+    DEFAULT_MAX_ARRAY_BYTES,
+    ArrayTooLargeError,
     MalformedClipError,
     MalformedDataWarning,
     SkipLog,
@@ -20,7 +22,7 @@ from pymg.data.formats.light_hand import light_hand_points, read_light_hand_csv
 from pymg.data.formats.miga_xlsx import read_openpose_xlsx
 from pymg.data.formats.native import NativeClips, save_native
 from pymg.data.formats.openpose_json import json_frame_number, read_openpose_json_dir
-from pymg.data.formats.pyskl import load_pyskl, save_pyskl
+from pymg.data.formats.pyskl import load_pyskl, save_pyskl, trim_zero_padding
 from pymg.data.formats.safe_pickle import UnsafePickleError, safe_load, safe_loads
 from pymg.data.formats.sources import (
     LayoutSourceError,
@@ -30,7 +32,9 @@ from pymg.data.formats.sources import (
 )
 
 __all__ = [
+    "DEFAULT_MAX_ARRAY_BYTES",
     "OPENPOSE137",
+    "ArrayTooLargeError",
     "LayoutSourceError",
     "MalformedClipError",
     "MalformedDataWarning",
@@ -57,4 +61,5 @@ __all__ = [
     "safe_loads",
     "save_native",
     "save_pyskl",
+    "trim_zero_padding",
 ]

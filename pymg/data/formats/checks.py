@@ -9,10 +9,18 @@ A *clip annotation* is a PYSKL-style dict::
 :func:`check_annotation` turns such a dict into a normalised copy (float32 C-contiguous arrays,
 Python ``int`` label, tuple shapes) or raises :class:`MalformedClipError` naming the clip and the
 problem. :class:`SkipLog` counts the clips skipped under ``on_error="skip"`` and warns once.
+
+The file readers that size arrays from the file's own description (the safe unpickler, the native
+``.npz`` reader) cap the size of any one array they allocate (:data:`DEFAULT_MAX_ARRAY_BYTES`,
+overridable per call with ``max_array_bytes=`` or with the ``PYMG_MAX_ARRAY_BYTES`` environment
+variable, see :func:`resolve_max_array_bytes`) and raise :class:`ArrayTooLargeError` *before*
+allocating, so a small hostile file cannot demand gigabytes of memory.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
@@ -20,6 +28,9 @@ from typing import Any, Literal
 import numpy as np
 
 __all__ = [
+    "DEFAULT_MAX_ARRAY_BYTES",
+    "MAX_ARRAY_BYTES_ENV",
+    "ArrayTooLargeError",
     "MalformedClipError",
     "MalformedDataWarning",
     "OnError",
@@ -27,9 +38,65 @@ __all__ = [
     "check_annotation",
     "check_on_error",
     "clip_name",
+    "resolve_max_array_bytes",
 ]
 
 OnError = Literal["raise", "skip"]
+
+DEFAULT_MAX_ARRAY_BYTES = 2 * 1024**3
+"""Default cap on the bytes of any single array a reader allocates (2 GiB)."""
+
+MAX_ARRAY_BYTES_ENV = "PYMG_MAX_ARRAY_BYTES"
+"""Environment variable that overrides :data:`DEFAULT_MAX_ARRAY_BYTES` (bytes; suffixes K, M, G,
+T are binary multiples, e.g. ``8G``)."""
+
+_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
+
+
+def resolve_max_array_bytes(value: int | None = None) -> int:
+    """The per-array size cap in bytes: ``value`` if given, else ``$PYMG_MAX_ARRAY_BYTES``, else
+    :data:`DEFAULT_MAX_ARRAY_BYTES`.
+
+    Raises:
+        ValueError: ``value`` is not a positive int, or the environment variable is not a size
+            such as ``4294967296``, ``4G`` or ``512MiB``.
+    """
+    if value is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"max_array_bytes must be a positive int, got {value!r}")
+        return int(value)
+    text = os.environ.get(MAX_ARRAY_BYTES_ENV)
+    if text is None or not text.strip():
+        return DEFAULT_MAX_ARRAY_BYTES
+    match = _SIZE.fullmatch(text)
+    if match is None or int(match.group(1)) <= 0:
+        raise ValueError(
+            f"{MAX_ARRAY_BYTES_ENV}={text!r}: expected a positive size in bytes such as "
+            "4294967296, 4G or 512MiB"
+        )
+    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
+
+
+class ArrayTooLargeError(ValueError):
+    """An array in a data file needs more bytes than the per-array cap allows.
+
+    Raised from the array's header or pickled shape, before anything is allocated.
+
+    Attributes:
+        source: the file; member: the array within it (``.npz`` member or pickled array);
+        nbytes: bytes the array would need; limit: the cap in force.
+    """
+
+    def __init__(self, source: str, member: str, nbytes: int, limit: int) -> None:
+        super().__init__(
+            f"{source}: {member} needs {nbytes} bytes ({nbytes / 2**30:.3g} GiB), over the cap of "
+            f"{limit} bytes per array (raise it with max_array_bytes=... or the "
+            f"{MAX_ARRAY_BYTES_ENV} environment variable if the file is trusted)"
+        )
+        self.source = source
+        self.member = member
+        self.nbytes = nbytes
+        self.limit = limit
 
 
 class MalformedClipError(ValueError):

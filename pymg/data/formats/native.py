@@ -30,6 +30,7 @@ is read fully into memory instead.
 from __future__ import annotations
 
 import json
+import math
 import os
 import struct
 import zipfile
@@ -38,7 +39,14 @@ from typing import Any
 
 import numpy as np
 
-from pymg.data.formats.checks import MalformedClipError, SkipLog, check_annotation, check_on_error
+from pymg.data.formats.checks import (
+    ArrayTooLargeError,
+    MalformedClipError,
+    SkipLog,
+    check_annotation,
+    check_on_error,
+    resolve_max_array_bytes,
+)
 
 __all__ = ["NATIVE_FORMAT", "NATIVE_VERSION", "NativeClips", "save_native"]
 
@@ -182,36 +190,80 @@ def save_native(
     return {"clips": n, "frames": s, "skipped": log.count, "path": target}
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool) -> np.ndarray:
-    info = zf.getinfo(name + ".npy")
-    if mmap and info.compress_type == zipfile.ZIP_STORED:
-        with open(path, "rb") as f:
-            f.seek(info.header_offset)
-            local = f.read(30)
-            if len(local) != 30 or local[:4] != b"PK\x03\x04":
-                raise ValueError(f"bad zip local header for member {name!r}")
-            name_len, extra_len = struct.unpack("<HH", local[26:30])
-            f.seek(info.header_offset + 30 + name_len + extra_len)
-            version = np.lib.format.read_magic(f)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
-            start = f.tell()
-        if dtype.hasobject:
-            raise ValueError(f"member {name!r} holds Python objects; refused")
-        size = int(np.prod(shape)) * dtype.itemsize
-        if size > 0:
-            if start + size > os.path.getsize(path):
-                raise ValueError(f"member {name!r} is truncated")
-            return np.memmap(
-                path,
-                dtype=dtype,
-                mode="r",
-                offset=start,
-                shape=tuple(shape),
-                order="F" if fortran else "C",
-            )
+class _CountingReader:
+    """Counts the bytes read through it (the length of a ``.npy`` header)."""
+
+    def __init__(self, f: Any) -> None:
+        self._f = f
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._f.read(n)
+        self.count += len(data)
+        return data
+
+
+def _read_npy_header(f: Any, member: str) -> tuple[tuple[int, ...], bool, np.dtype, int]:
+    """``(shape, fortran_order, dtype, header bytes)`` of the ``.npy`` stream ``f``.
+
+    Reads only the magic string and the header (at most numpy's 10 kB header limit), so a
+    compressed member is not decompressed beyond them.
+    """
+    counter = _CountingReader(f)
+    version = np.lib.format.read_magic(counter)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(counter)
+    elif version in ((2, 0), (3, 0)):
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(counter)
+    else:
+        raise ValueError(f"member {member!r}: unsupported .npy format version {version}")
+    if any(d < 0 for d in shape):
+        raise ValueError(f"member {member!r}: negative dimension in shape {shape}")
+    if dtype.hasobject:
+        raise ValueError(f"member {member!r} holds Python objects; refused")
+    return tuple(int(d) for d in shape), bool(fortran), dtype, counter.count
+
+
+def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool, limit: int) -> np.ndarray:
+    """Read member ``name`` (``name.npy``) of the open ``.npz`` ``zf`` at ``path``.
+
+    The ``.npy`` header is parsed first and checked, before any data is read or decompressed,
+    against the member's uncompressed size in the zip directory (a header claiming more is a
+    truncated or hostile file) and, for members read into memory, against the per-array cap
+    ``limit`` (:class:`ArrayTooLargeError`). Uncompressed members are memory-mapped when ``mmap``;
+    they allocate nothing, so only the file size bounds them.
+    """
+    member = name + ".npy"
+    info = zf.getinfo(member)
+    with zf.open(info) as f:
+        shape, fortran, dtype, header_len = _read_npy_header(f, member)
+    nbytes = math.prod(shape) * dtype.itemsize
+    held = info.file_size - header_len
+    if nbytes > held:
+        raise ValueError(
+            f"member {member!r}: its header claims a {list(shape)} {dtype} array of {nbytes} bytes "
+            f"but the member holds only {max(held, 0)} bytes (truncated or corrupt file)"
+        )
+    if mmap and info.compress_type == zipfile.ZIP_STORED and nbytes > 0:
+        with open(path, "rb") as raw:
+            raw.seek(info.header_offset)
+            local = raw.read(30)
+        if len(local) != 30 or local[:4] != b"PK\x03\x04":
+            raise ValueError(f"bad zip local header for member {member!r}")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        start = info.header_offset + 30 + name_len + extra_len + header_len
+        if start + nbytes > os.path.getsize(path):
+            raise ValueError(f"member {member!r} is truncated")
+        return np.memmap(
+            path,
+            dtype=dtype,
+            mode="r",
+            offset=start,
+            shape=shape,
+            order="F" if fortran else "C",
+        )
+    if nbytes > limit:
+        raise ArrayTooLargeError(path, f"member {member!r} ({list(shape)} {dtype})", nbytes, limit)
     with zf.open(info) as f:
         return np.lib.format.read_array(f, allow_pickle=False)
 
@@ -222,6 +274,10 @@ class NativeClips(Sequence[dict[str, Any]]):
     Args:
         path: the ``.npz`` written by :func:`save_native`.
         mmap: memory-map uncompressed members (default) instead of reading them.
+        max_array_bytes: cap on the bytes of any member read into memory (compressed members,
+            or all with ``mmap=False``), checked from the ``.npy`` header before reading or
+            decompressing; None: ``$PYMG_MAX_ARRAY_BYTES`` or 2 GiB. Memory-mapped members
+            allocate nothing and are checked only against the file.
 
     Attributes:
         splits: ``{name: [frame_dir, ...]}``; layout: stored layout name or None;
@@ -234,9 +290,16 @@ class NativeClips(Sequence[dict[str, Any]]):
     Pickling (e.g. to spawn-started DataLoader workers) stores only the path and reopens.
     """
 
-    def __init__(self, path: str | os.PathLike[str], mmap: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        mmap: bool = True,
+        *,
+        max_array_bytes: int | None = None,
+    ) -> None:
         self.path = os.fspath(path)
         self.mmap = bool(mmap)
+        self.max_array_bytes = resolve_max_array_bytes(max_array_bytes)
         if not os.path.isfile(self.path):
             raise FileNotFoundError(f"native clip file not found: {self.path}")
         try:
@@ -244,9 +307,24 @@ class NativeClips(Sequence[dict[str, Any]]):
                 missing = [a for a in _ARRAYS if a + ".npy" not in zf.namelist()]
                 if missing:
                     raise ValueError(f"missing members {missing}")
-                arrays = {a: _read_member(self.path, zf, a, self.mmap) for a in _ARRAYS}
+                arrays = {
+                    a: _read_member(self.path, zf, a, self.mmap, self.max_array_bytes)
+                    for a in _ARRAYS
+                }
             meta = json.loads(str(arrays.pop("meta")[()]))
-        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        except ArrayTooLargeError:
+            raise
+        except MemoryError as exc:
+            raise MemoryError(f"{self.path}: out of memory reading the native clip file") from exc
+        except (
+            zipfile.BadZipFile,
+            ValueError,
+            OSError,
+            EOFError,
+            KeyError,
+            RuntimeError,  # encrypted members
+            NotImplementedError,  # unsupported compression
+        ) as exc:
             raise ValueError(f"{self.path}: unreadable native clip file ({exc})") from exc
         if meta.get("format") != NATIVE_FORMAT or meta.get("version") != NATIVE_VERSION:
             raise ValueError(
@@ -314,10 +392,12 @@ class NativeClips(Sequence[dict[str, Any]]):
         return ann
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"path": self.path, "mmap": self.mmap}
+        return {"path": self.path, "mmap": self.mmap, "max_array_bytes": self.max_array_bytes}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["path"], state["mmap"])  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            state["path"], state["mmap"], max_array_bytes=state.get("max_array_bytes")
+        )
 
     def __repr__(self) -> str:
         return f"NativeClips({self.path!r}, clips={len(self)}, layout={self.layout!r})"

@@ -87,6 +87,12 @@ def test_split_file_in_test_id_form(tmp_path):
     splits = NativeClips(tmp_path / "out.npz").splits
     assert splits["test"] == ["0002_0", "0002_1", "0187_1"]
     assert splits["train"] == ["0004_0", "0004_1", "0004_2", "0054_0", "0054_1", "0187_0"]
+    ids.write_text("0187_1,0002_0,0002_1,0002_1,0002_7,0300")
+    unknown = r"2 id\(s\) of the split files match no clip or video: 0002_7, 0300"
+    with pytest.warns(PrepareWarning, match=unknown):
+        prepare_release(
+            root, tmp_path / "o1.npz", "imigue22", split_files=[f"test={ids}"], split_rest="train"
+        )
     (tmp_path / "s.json").write_text('{"train": ["0004"], "test": ["0054"]}')
     with pytest.warns(PrepareWarning, match="4 clip\\(s\\) are named by no split file"):
         prepare_release(

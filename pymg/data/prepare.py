@@ -146,6 +146,7 @@ class _SplitRule:
         if split_files and subjects is not None:
             raise SplitError("give either split files or subjects, not both")
         self.ids: dict[str, str] | None = None
+        self.used: set[str] = set()
         self.subjects: Mapping[str, int] | None = None
         self.rest = split_rest
         self.train_subjects = {int(s) for s in train_subjects}
@@ -185,7 +186,9 @@ class _SplitRule:
     def split(self, video: ReleaseVideo, clip_id: str) -> str | None:
         """Split of one clip (None: in no split)."""
         if self.ids is not None:
-            found = self.ids.get(clip_id, self.ids.get(video.video))
+            key = clip_id if clip_id in self.ids else video.video
+            self.used.add(key)
+            found = self.ids.get(key)
             return found if found is not None else self.rest
         if self.subjects is not None:
             return "train" if self.subject(video) in self.train_subjects else "test"
@@ -311,6 +314,10 @@ def prepare_release(
             clips.append(item)
     if unsplit:
         notes.append(f"{unsplit} clip(s) are named by no split file (stored, in no split)")
+    unmatched = sorted(set(rule.ids or ()) - rule.used)
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (", ..." if len(unmatched) > 5 else "")
+        notes.append(f"{len(unmatched)} id(s) of the split files match no clip or video: {shown}")
     name = OPENPOSE137 if target is None else target.name
     summary = save_native(
         out_path, clips, splits=splits, layout=name, class_names=class_names, dtype=dtype,

@@ -86,11 +86,12 @@ def test_batch_input_shape_and_clip_len():
 def test_param_count_matches_hand_formula():
     layout = get_layout("imigue41")
     v = layout.num_joints
-    block = STGCNBlock(64, 128, 3, v, stride=2, residual=True)
+    A = torch.rand(3, v, v)
+    block = STGCNBlock(64, 128, A, stride=2, residual=True)
     assert _n_params(block) == _block_params(64, 128, 3, v, stride=2, residual=True)
-    same = STGCNBlock(64, 64, 3, v, stride=1, residual=True)
+    same = STGCNBlock(64, 64, A, stride=1, residual=True)
     assert _n_params(same) == _block_params(64, 64, 3, v, stride=1, residual=True)
-    first = STGCNBlock(3, 64, 3, v, stride=1, residual=False)
+    first = STGCNBlock(3, 64, A, stride=1, residual=False)
     assert _n_params(first) == _block_params(3, 64, 3, v, stride=1, residual=False)
 
     model = STGCN(layout, num_classes=32, embed_dim=300)
@@ -106,7 +107,8 @@ def test_param_count_matches_hand_formula():
 def test_pyskl_parameter_names():
     keys = set(STGCN("coco17", num_classes=60).state_dict())
     for key in (
-        "backbone.A",
+        "backbone.gcn.0.gcn.A",
+        "backbone.gcn.9.gcn.A",
         "backbone.data_bn.running_mean",
         "backbone.gcn.0.gcn.conv.weight",
         "backbone.gcn.0.gcn.PA",
@@ -120,16 +122,17 @@ def test_pyskl_parameter_names():
     assert not any(k.startswith("backbone.gcn.0.residual") for k in keys)  # no residual in block 1
     assert not any(k.startswith("backbone.gcn.1.residual") for k in keys)  # identity residual
     assert not any("embed" in k for k in keys)
+    assert "backbone.A" not in keys  # one partition per block, as PYSKL
 
 
 def test_graph_conv_matches_loops():
     torch.manual_seed(1)
-    layer = GraphConv(2, 3, num_subsets=2, num_joints=4).eval()
+    A = torch.rand(2, 4, 4)
+    layer = GraphConv(2, 3, A).eval()
     with torch.no_grad():
         layer.PA.uniform_(0.5, 1.5)
-    A = torch.rand(2, 4, 4)
     x = torch.randn(1, 2, 5, 4)
-    out = layer(x, A)
+    out = layer(x)
     w = layer.conv.weight.detach()[:, :, 0, 0]  # [K*C_out, C_in]
     b = layer.conv.bias.detach()
     pa = layer.PA.detach()
@@ -153,7 +156,7 @@ def test_gradients_reach_all_parameters():
     x = torch.randn(3, 2, 10, 22, 3)
     logits, embedding = model(x, return_embedding=True)
     (logits.square().sum() + embedding.square().sum()).backward()
-    A = model.backbone.A
+    A = model.backbone.A  # every block holds the same fixed partition
     for name, param in model.named_parameters():
         assert param.grad is not None, name
         assert bool(torch.isfinite(param.grad).all()), name
@@ -172,11 +175,12 @@ def test_partition_buffer_follows_to():
     layout = get_layout("imigue41")
     model = STGCN(layout, **TINY)
     expected = torch.from_numpy(graph_partitions(layout, "spatial"))
-    torch.testing.assert_close(model.backbone.A, expected, rtol=0, atol=0)
-    assert "backbone.A" in dict(model.named_buffers())
+    for block in model.backbone.gcn:
+        torch.testing.assert_close(block.gcn.A, expected, rtol=0, atol=0)
+    assert "backbone.gcn.0.gcn.A" in dict(model.named_buffers())
     assert all(p is not model.backbone.A for p in model.parameters())
     model.to(torch.float64)
-    assert model.backbone.A.dtype == torch.float64
+    assert all(block.gcn.A.dtype == torch.float64 for block in model.backbone.gcn)
     assert model(torch.randn(1, 1, 8, 41, 3, dtype=torch.float64)).dtype == torch.float64
     assert model(_batch(2, 9, 41)).dtype == torch.float64  # the batch input follows the model
     meta = STGCN(layout, **TINY).to("meta")

@@ -265,6 +265,7 @@ class STGCN(nn.Module):
         gcn_with_res: residual inside each graph conv (ST-GCN++).
         tcn_type: ``"unit_tcn"`` (9x1 conv) or ``"mstcn"`` (ST-GCN++'s multi-scale TCN).
         tcn_dropout: dropout at the end of each temporal conv (all blocks but the first).
+        ch_ratio: width multiplier at every inflate block (2).
         strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
         size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
             ``meta["img_shape"]`` from the batch.
@@ -299,6 +300,7 @@ class STGCN(nn.Module):
         gcn_with_res: bool = False,
         tcn_type: str = "unit_tcn",
         tcn_dropout: float = 0.0,
+        ch_ratio: float = 2,
         strategy: str = "uniform",
         size: tuple[int, int] | None = None,
     ):
@@ -343,6 +345,7 @@ class STGCN(nn.Module):
             gcn_with_res=gcn_with_res,
             tcn_type=tcn_type,
             tcn_dropout=tcn_dropout,
+            ch_ratio=ch_ratio,
         )
         self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout, embed_dim)
 

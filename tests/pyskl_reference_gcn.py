@@ -169,7 +169,9 @@ class Block(nn.Module):
                  adaptive: str, with_res: bool, tcn: str):  # fmt: skip
         super().__init__()
         self.gcn = UnitGCN(cin, cout, A, adaptive, with_res)
-        self.tcn = UnitTCN(cout, cout, 9, stride) if tcn == "unit_tcn" else MSTCN(cout, cout, stride)
+        self.tcn = (
+            UnitTCN(cout, cout, 9, stride) if tcn == "unit_tcn" else MSTCN(cout, cout, stride)
+        )
         self.relu = nn.ReLU()
         self.mode = "none" if not residual else ("id" if cin == cout and stride == 1 else "conv")
         if self.mode == "conv":
@@ -181,9 +183,19 @@ class Block(nn.Module):
 
 
 class Backbone(nn.Module):
-    def __init__(self, layout: str, mode: str, in_channels: int = 3, base_channels: int = 64,
-                 num_stages: int = 10, inflate_stages=(5, 8), down_stages=(5, 8),
-                 adaptive: str = "importance", with_res: bool = False, tcn: str = "unit_tcn"):  # fmt: skip
+    def __init__(
+        self,
+        layout: str,
+        mode: str,
+        in_channels: int = 3,
+        base_channels: int = 64,
+        num_stages: int = 10,
+        inflate_stages: tuple[int, ...] = (5, 8),
+        down_stages: tuple[int, ...] = (5, 8),
+        adaptive: str = "importance",
+        with_res: bool = False,
+        tcn: str = "unit_tcn",
+    ):
         super().__init__()
         A = torch.tensor(pyskl_graph(layout, mode), dtype=torch.float32)
         self.data_bn = nn.BatchNorm1d(in_channels * A.shape[1])

@@ -10,8 +10,8 @@ import pytest
 from pymg.topology import (
     IMIGUE41,
     Skeleton,
-    get_layout,
     gcn_edges,
+    get_layout,
     graph_partitions,
     hop_distance,
     list_layouts,

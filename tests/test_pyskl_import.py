@@ -162,7 +162,14 @@ def test_hand_stgcnpp_shapes_and_learned_partitions(tmp_path: Path) -> None:
     config.write_text(gcn_config("handmp", "spatial", 40, GCN_CASES["stgcnpp_hand"][4]))
     model = from_pyskl(config, ref.state_dict())
     assert isinstance(model, STGCN) and len(model.backbone.gcn) == 6
-    assert [b.gcn.conv.out_channels // 3 for b in model.backbone.gcn] == [64, 64, 128, 128, 256, 256]
+    assert [b.gcn.conv.out_channels // 3 for b in model.backbone.gcn] == [
+        64,
+        64,
+        128,
+        128,
+        256,
+        256,
+    ]
     names = dict(model.named_parameters())
     for i in range(6):  # gcn_adaptive='init': each block learned its own partition
         assert f"backbone.gcn.{i}.gcn.A" in names
@@ -254,7 +261,9 @@ def test_config_needing_execution_is_refused_without_running(tmp_path: Path) -> 
         gcn_config("coco", "stgcn_spatial", 60, "")
         + f"hook = __import__('os').system('touch {marker}')\n"
     )
-    with pytest.raises(PysklConfigError, match=r"evil\.py:27: a call to __import__\('os'\)\.system\(\.\.\.\)"):
+    with pytest.raises(
+        PysklConfigError, match=r"evil\.py:27: a call to __import__\('os'\)\.system\(\.\.\.\)"
+    ):
         from_pyskl(config)
     assert not marker.exists()
     config.write_text("import os\nos.system('touch " + str(marker) + "')\nmodel = dict()\n")

@@ -144,7 +144,7 @@ def import_pyskl(
             "convention": report.convention,
         },
     }
-    path = save_checkpoint(payload, out)
+    path = save_checkpoint(payload, Path(out))
     return {
         "path": str(path),
         "family": spec.family,

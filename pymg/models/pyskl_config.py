@@ -24,7 +24,9 @@ from typing import Any
 
 __all__ = ["PysklConfigError", "merge_configs", "parse_pyskl_config", "read_pyskl_config"]
 
-_ALLOWED = "literal values, dict(...)/list(...) calls with literal arguments and names assigned earlier"
+_ALLOWED = (
+    "literal values, dict(...)/list(...) calls with literal arguments and names assigned earlier"
+)
 
 
 class PysklConfigError(ValueError):

@@ -185,7 +185,11 @@ def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
     partition: Any = strategy if max_hop == 1 else graph_partitions(layout, strategy, max_hop)
     num_stages = int(backbone.get("num_stages", 10))
     for key, value in backbone.items():
-        if isinstance(value, (list, tuple)) and len(value) == num_stages and key[:4] in ("gcn_", "tcn_"):
+        if (
+            isinstance(value, (list, tuple))
+            and len(value) == num_stages
+            and key[:4] in ("gcn_", "tcn_")
+        ):
             raise PysklConfigError(
                 f"model.backbone.{key}: per-stage values are not supported by pymg"
             )

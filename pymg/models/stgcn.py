@@ -124,10 +124,10 @@ class STGCNBackbone(nn.Module):
         if num_blocks < 1:
             raise ValueError(f"num_blocks: expected >= 1, got {num_blocks}")
         inflate_blocks = tuple(down_blocks if inflate_blocks is None else inflate_blocks)
-        for name, blocks in (("down_blocks", down_blocks), ("inflate_blocks", inflate_blocks)):
-            if any(not 2 <= b <= num_blocks for b in blocks):
+        for name, indices in (("down_blocks", down_blocks), ("inflate_blocks", inflate_blocks)):
+            if any(not 2 <= b <= num_blocks for b in indices):
                 raise ValueError(
-                    f"{name}: expected 1-based indices in [2, {num_blocks}], got {tuple(blocks)}"
+                    f"{name}: expected 1-based indices in [2, {num_blocks}], got {tuple(indices)}"
                 )
         if temporal_kernel < 1 or temporal_kernel % 2 == 0:
             raise ValueError(f"temporal_kernel: expected a positive odd int, got {temporal_kernel}")
@@ -139,15 +139,17 @@ class STGCNBackbone(nn.Module):
         self.num_joints = num_joints
         self.in_channels = in_channels
         self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
-        common = {
+        common: dict[str, Any] = {
             "temporal_kernel": temporal_kernel,
             "adaptive": adaptive,
             "gcn_with_res": gcn_with_res,
             "tcn_type": tcn_type,
         }
-        blocks = []
+        blocks: list[STGCNBlock] = []
         if in_channels != base_channels:
-            blocks.append(STGCNBlock(in_channels, base_channels, partition, residual=False, **common))
+            blocks.append(
+                STGCNBlock(in_channels, base_channels, partition, residual=False, **common)
+            )
         c_in, inflations = base_channels, 0
         for index in range(2, num_blocks + 1):
             inflations += index in inflate_blocks
@@ -163,7 +165,10 @@ class STGCNBackbone(nn.Module):
     @property
     def A(self) -> Tensor:
         """The first block's partition ``[K, V, V]`` (every block holds its own copy)."""
-        return self.gcn[0].gcn.A
+        first = self.gcn[0]
+        if not isinstance(first, STGCNBlock):  # pragma: no cover - built above
+            raise TypeError("backbone.gcn[0] is not an STGCNBlock")
+        return first.gcn.A
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
         # pymg < 0.2 stored one shared partition as "A": hand it to every block that lacks one

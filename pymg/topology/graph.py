@@ -17,7 +17,14 @@ __all__ = [
     "hop_distance",
 ]
 
-PARTITION_STRATEGIES = ("spatial", "spatial_exact", "inward_outward", "uniform", "distance", "binary")
+PARTITION_STRATEGIES = (
+    "spatial",
+    "spatial_exact",
+    "inward_outward",
+    "uniform",
+    "distance",
+    "binary",
+)
 
 PYSKL_GRAPH_MODES: dict[str, str] = {
     "stgcn_spatial": "spatial",

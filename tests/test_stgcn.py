@@ -346,3 +346,38 @@ def test_errors():
     two_channel = STGCN("imigue22", in_channels=2, **TINY)
     with pytest.raises(ValueError, match="batch input builds 3 channels"):
         two_channel(_batch(1, 8, 22))
+
+
+def test_state_dict_of_pymg_0_1_with_one_shared_partition_loads() -> None:
+    """pymg < 0.2 saved one ``backbone.A``; ``load_state_dict`` spreads it over the blocks."""
+    src = STGCN("imigue22", num_classes=3, **TINY)
+    state = {k: v for k, v in src.state_dict().items() if not k.endswith(".gcn.A")}
+    state["backbone.A"] = torch.from_numpy(graph_partitions(get_layout("imigue22"), "spatial_exact"))
+    dst = STGCN("imigue22", num_classes=3, **TINY)
+    dst.load_state_dict(state)  # strict
+    for block in dst.backbone.gcn:
+        torch.testing.assert_close(block.gcn.A, state["backbone.A"], rtol=0, atol=0)
+    assert not torch.equal(dst.backbone.A, src.backbone.A)  # the old default differs on imigue22
+
+
+def test_stgcn_plus_plus_structure() -> None:
+    from pymg.models.stgcn import MultiScaleTCN, stgcn_plus_plus
+
+    model = stgcn_plus_plus("coco17", num_classes=4, num_blocks=4, down_blocks=(3,))
+    names = dict(model.named_parameters())
+    assert all(f"backbone.gcn.{i}.gcn.A" in names for i in range(4))  # learned partitions
+    assert "backbone.gcn.0.gcn.PA" not in names
+    assert isinstance(model.backbone.gcn[1].tcn, MultiScaleTCN)
+    assert "backbone.gcn.2.gcn.down.0.weight" in names  # 64 -> 128 inside the graph conv
+    torch.testing.assert_close(
+        model.backbone.A, torch.from_numpy(graph_partitions(get_layout("coco"), "inward_outward"))
+    )
+    x = torch.randn(2, 1, 9, 17, 3)
+    assert model.eval()(x).shape == (2, 4)
+    assert model.backbone(x).shape == (2, 1, 128, 5, 17)
+    with pytest.raises(ValueError, match="tcn_type: expected one of"):
+        STGCN("coco17", tcn_type="tcn")
+    with pytest.raises(ValueError, match="adaptive: expected one of"):
+        STGCN("coco17", gcn_adaptive="learned")
+    with pytest.raises(ValueError, match="inflate_blocks: expected 1-based indices"):
+        STGCN("coco17", num_blocks=4, down_blocks=(2,), inflate_blocks=(7,))

@@ -281,3 +281,20 @@ def test_stgcn_mmaction2_convention(stgcn_pair: tuple[nn.Module, nn.Module]) -> 
     assert set(mm) == set(export_pyskl_state_dict(posec3d)) and "cls_head.fc_cls.weight" in mm
     with pytest.raises(ValueError, match="convention: expected one of"):
         export_pyskl_state_dict(a, convention="mmaction")
+
+
+def test_bare_stgcn_backbone_from_a_recognizer_checkpoint(
+    stgcn_pair: tuple[nn.Module, nn.Module],
+) -> None:
+    a, _ = stgcn_pair
+    stgcn = pytest.importorskip("pymg.models.stgcn")
+    state = export_pyskl_state_dict(a, convention="mmaction2")
+    backbone = stgcn.STGCNBackbone(
+        a.backbone.A.clone() * 0, base_channels=8, num_blocks=3, down_blocks=(2,)
+    )
+    report = load_pyskl_checkpoint(backbone, state)
+    assert_same_state(a.backbone, backbone)  # the per-block partitions included
+    # mmaction2's cls_head.fc is read under PYSKL's name, then skipped by the bare backbone
+    assert report.convention == "mmaction2"
+    assert sorted(report.skipped_keys) == ["cls_head.fc_cls.bias", "cls_head.fc_cls.weight"]
+    assert set(export_pyskl_state_dict(backbone)) == {k for k in state if k.startswith("backbone.")}

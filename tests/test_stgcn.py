@@ -352,7 +352,9 @@ def test_state_dict_of_pymg_0_1_with_one_shared_partition_loads() -> None:
     """pymg < 0.2 saved one ``backbone.A``; ``load_state_dict`` spreads it over the blocks."""
     src = STGCN("imigue22", num_classes=3, **TINY)
     state = {k: v for k, v in src.state_dict().items() if not k.endswith(".gcn.A")}
-    state["backbone.A"] = torch.from_numpy(graph_partitions(get_layout("imigue22"), "spatial_exact"))
+    state["backbone.A"] = torch.from_numpy(
+        graph_partitions(get_layout("imigue22"), "spatial_exact")
+    )
     dst = STGCN("imigue22", num_classes=3, **TINY)
     dst.load_state_dict(state)  # strict
     for block in dst.backbone.gcn:

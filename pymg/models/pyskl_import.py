@@ -120,6 +120,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _num_classes(head: Mapping[str, Any]) -> int:
+    value = head.get("num_classes")
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PysklConfigError(
+            f"model.cls_head.num_classes: expected a positive int, got {value!r}"
+        )
+    return value
+
+
 def _pipeline_step(cfg: Mapping[str, Any], step: str) -> dict[str, Any] | None:
     """The first ``step`` of the test pipeline (else the val one, else the train one)."""
     for name in ("test_pipeline", "val_pipeline", "train_pipeline"):
@@ -189,6 +198,7 @@ def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
             isinstance(value, (list, tuple))
             and len(value) == num_stages
             and key[:4] in ("gcn_", "tcn_")
+            and key != "tcn_ms_cfg"  # a list of branches, not per-stage values
         ):
             raise PysklConfigError(
                 f"model.backbone.{key}: per-stage values are not supported by pymg"
@@ -229,7 +239,7 @@ def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
         test["num_person"] = int(fmt.get("num_person", 2))
     plus = kwargs["gcn_adaptive"] == "init" and kwargs["tcn_type"] == "mstcn"
     family = "stgcn++" if plus else "stgcn"
-    return PysklSpec(family, layout, int(head["num_classes"]), kwargs, test)
+    return PysklSpec(family, layout, _num_classes(head), kwargs, test)
 
 
 def _posec3d_layout(in_channels: int, stream: str, skeletons: Any) -> Any:
@@ -284,7 +294,7 @@ def _posec3d_spec(model: Mapping[str, Any], cfg: Mapping[str, Any], layout: Any)
             "GeneratePoseTarget: pymg builds joint OR limb heatmaps (with_kp xor with_limb)"
         )
     stream = "joint" if with_kp else "limb"
-    in_channels = int(backbone["in_channels"])
+    in_channels = int(backbone.get("in_channels", 3))
     if layout is None:
         layout = _posec3d_layout(in_channels, stream, target.get("skeletons"))
     kwargs: dict[str, Any] = {
@@ -310,7 +320,7 @@ def _posec3d_spec(model: Mapping[str, Any], cfg: Mapping[str, Any], layout: Any)
     sizes = [s.get("scale") for s in resize if s.get("type") == "Resize"]
     if sizes and isinstance(sizes[-1], (list, tuple)) and sizes[-1][0] == sizes[-1][1] > 0:
         kwargs["size"] = int(sizes[-1][0])
-    spec = PysklSpec("posec3d", layout, int(head["num_classes"]), kwargs, test)
+    spec = PysklSpec("posec3d", layout, _num_classes(head), kwargs, test)
     channels = layout.num_joints if stream == "joint" else layout.num_limbs
     if channels != in_channels:
         raise PysklConfigError(

@@ -250,6 +250,12 @@ def test_posec3d_logits_match_reference(convention: str, stream: str, tmp_path: 
     with torch.no_grad():
         assert rel_diff(model(heatmaps), ref(heatmaps)) < 1e-5
     assert n_params(model) == n_params(ref)
+    by_hand = PoseC3D(
+        model.layout, stream, num_classes=7, base_channels=8, stage_blocks=(1, 2, 1)
+    ).eval()
+    assert load_pyskl_checkpoint(by_hand, ckpt).missing_keys == []
+    with torch.no_grad():
+        assert rel_diff(by_hand(heatmaps), ref(heatmaps)) < 1e-5
     spec = pyskl_model_spec(config)
     assert spec.kwargs["size"] == 64 and spec.kwargs["clip_len"] == 48
     assert spec.test == {"stream": stream, "flip": True, "num_clips": 10}

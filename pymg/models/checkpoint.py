@@ -143,10 +143,11 @@ def _shorten(keys: Sequence[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
-def _normalise_source(
-    source: dict[str, Tensor], kmap: _KeyMap, report: CheckpointReport
-) -> dict[str, Tensor]:
-    """Rename mmaction2's GCN classifier, spread a shared ``backbone.A``, drop preprocessors."""
+def _normalise_source(source: dict[str, Tensor], report: CheckpointReport) -> dict[str, Tensor]:
+    """Read mmaction2's GCN classifier ``cls_head.fc`` as ``cls_head.fc_cls`` (PYSKL's name).
+
+    mmaction2's ``data_preprocessor.*`` entries are skipped (listed in ``report.skipped_keys``).
+    """
     out: dict[str, Tensor] = {}
     if any(k.startswith(_MMACTION_GCN_FC) for k in source):
         report.convention = "mmaction2"
@@ -190,12 +191,12 @@ def load_pyskl_checkpoint(
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     kmap = _key_map(model)
     report = CheckpointReport()
-    source = _normalise_source(read_state_dict(path_or_state_dict), kmap, report)
+    source = _normalise_source(read_state_dict(path_or_state_dict), report)
     target = model.state_dict()
     if kmap.prefix and source and not any(k.startswith(kmap.prefix) for k in source):
         # a bare backbone's own state dict (no "backbone." prefix): names map as they are
         source = {kmap.prefix + k: v for k, v in source.items()}
-    if kmap.gcn and "backbone.A" in source:  # pymg < 0.2: one partition shared by every block
+    if kmap.gcn and "backbone.A" in source:  # older pymg: one partition shared by all blocks
         shared = source.pop("backbone.A")
         blocks = {m.group(1) for k in target if (m := _BLOCK_A.match(kmap.prefix + k))}
         for i in sorted(blocks, key=int):

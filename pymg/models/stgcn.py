@@ -171,7 +171,7 @@ class STGCNBackbone(nn.Module):
         return first.gcn.A
 
     def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        # pymg < 0.2 stored one shared partition as "A": hand it to every block that lacks one
+        # older pymg stored one shared partition as "A": hand it to every block that lacks one
         shared = state_dict.pop(prefix + "A", None)
         if shared is not None:
             for i in range(len(self.gcn)):

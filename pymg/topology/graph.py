@@ -164,7 +164,7 @@ def graph_partitions(
           ST-GCN, PYSKL and mmaction2 (``mode='stgcn_spatial'``): joints farther away count as
           ``inf``, so "equally far". This equals PYSKL's matrices on every PYSKL layout.
         * ``"spatial_exact"``: the same with exact (uncapped) hop distances to the center (pymg's
-          default before 0.2; the same as ``exact_center_distance=True``).
+          default before it followed PYSKL; the same as ``exact_center_distance=True``).
         * ``"inward_outward"``: PYSKL/mmaction2 ``mode='spatial'`` (ST-GCN++): K = 3, the identity,
           the inward edges ``M[parent, child] = 1`` and the outward ones ``M[child, parent] = 1``,
           each column-normalised (``max_hop`` is ignored).

@@ -1,8 +1,8 @@
 """The ``pymg`` command (console script; also ``python -m pymg``).
 
 Subcommands: ``demo``, ``prepare``, ``train``, ``test``, ``fuse``, ``bench``, ``viz``, ``info``,
-``configs``. Errors reach the user as one line on stderr with exit code 2; ``--debug`` re-raises
-them with the full traceback.
+``configs``, ``import``. Errors reach the user as one line on stderr with exit code 2; ``--debug``
+re-raises them with the full traceback.
 """
 
 from __future__ import annotations
@@ -244,6 +244,21 @@ def _cmd_configs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from pymg.engine.importing import import_pyskl
+
+    result = import_pyskl(
+        args.config, args.checkpoint, args.out, class_names=args.class_names, layout=args.layout
+    )
+    print(
+        f"wrote {result['path']}: {result['family']}, layout {result['layout']}, "
+        f"{result['num_classes']} classes ({result['convention']} checkpoint)"
+    )
+    for note in result["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    return 0
+
+
 # ----------------------------------------------------------------------------- parser
 def _add_set(p: argparse.ArgumentParser) -> None:
     p.add_argument(
@@ -398,6 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="build information: version, native kernels, CUDA, OpenMP")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("import", help="PYSKL/mmaction2 config + checkpoint -> pymg checkpoint")
+    p.add_argument("config", help="PYSKL or mmaction2 .py config (read, never executed)")
+    p.add_argument("checkpoint", help="its .pth checkpoint (PYSKL or mmaction2 1.x keys)")
+    p.add_argument("--out", required=True, help="pymg checkpoint to write (e.g. model.pt)")
+    p.add_argument("--class-names", default=None, help="text file, one class name per line")
+    p.add_argument("--layout", default=None, help="pymg layout (PoseC3D configs name none)")
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("configs", help="list shipped configs, or print one as TOML")
     p.add_argument("name", nargs="?", default=None, help="config to print")

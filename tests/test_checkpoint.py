@@ -230,12 +230,71 @@ def test_stgcn_round_trip_and_partition_copies(stgcn_pair: tuple[nn.Module, nn.M
     assert "backbone.A" not in state
     assert "backbone.gcn.1.gcn.PA" in state and "backbone.data_bn.running_mean" in state
     for i in range(3):
-        assert torch.equal(state[f"backbone.gcn.{i}.gcn.A"], a.backbone.A)
+        assert torch.equal(state[f"backbone.gcn.{i}.gcn.A"], a.backbone.gcn[i].gcn.A)
     report = load_pyskl_checkpoint(b, state)
     assert_same_state(a, b)
-    assert len(report.skipped_keys) == 3 and report.notes == []
-    state["backbone.gcn.2.gcn.A"] = state["backbone.gcn.2.gcn.A"] + 1
-    report = load_pyskl_checkpoint(b, state)
-    assert report.notes == [
-        "backbone.gcn.2.gcn.A differs from the model's partition (kept the model's)"
-    ]
+    assert report.skipped_keys == [] and report.notes == [] and report.convention == "pyskl"
+    # the checkpoint's partition wins over the model's (PYSKL's graph may differ from pymg's)
+    state["backbone.gcn.2.gcn.A"] = state["backbone.gcn.2.gcn.A"] * 0.5 + 0.25
+    load_pyskl_checkpoint(b, state)
+    assert torch.equal(b.backbone.gcn[2].gcn.A, state["backbone.gcn.2.gcn.A"])
+    assert not torch.equal(b.backbone.gcn[2].gcn.A, b.backbone.gcn[1].gcn.A)
+
+
+def test_stgcn_partition_shape_checked_and_optional(
+    stgcn_pair: tuple[nn.Module, nn.Module],
+) -> None:
+    a, b = stgcn_pair
+    state = export_pyskl_state_dict(a)
+    bad = dict(state, **{"backbone.gcn.1.gcn.A": torch.ones(1, 17, 17)})
+    with pytest.raises(
+        ValueError,
+        match=r"'backbone\.gcn\.1\.gcn\.A' \(the graph partition\) has shape \(1, 17, 17\) "
+        r"but the model expects \(3, 17, 17\)",
+    ):
+        load_pyskl_checkpoint(b, bad)
+    without = {k: v for k, v in state.items() if not k.endswith(".gcn.A")}
+    before = b.backbone.gcn[0].gcn.A.clone()
+    report = load_pyskl_checkpoint(b, without)  # strict: a fixed partition may be absent
+    assert report.notes == ["the checkpoint has no partition for 3 block(s); kept the model's"]
+    assert report.missing_keys == [] and torch.equal(b.backbone.gcn[0].gcn.A, before)
+    # pymg < 0.2 exported one shared "backbone.A": it is spread over the blocks
+    legacy = dict(without, **{"backbone.A": torch.full((3, 17, 17), 0.5)})
+    report = load_pyskl_checkpoint(b, legacy)
+    assert report.notes == [] and report.unexpected_keys == []
+    for block in b.backbone.gcn:
+        assert torch.equal(block.gcn.A, torch.full((3, 17, 17), 0.5))
+
+
+def test_stgcn_mmaction2_convention(stgcn_pair: tuple[nn.Module, nn.Module]) -> None:
+    a, b = stgcn_pair
+    state = export_pyskl_state_dict(a, convention="mmaction2", include_extras=False)
+    assert {"cls_head.fc.weight", "cls_head.fc.bias"} <= set(state)
+    assert not any(k.startswith("cls_head.fc_cls") for k in state)
+    state["data_preprocessor.mean"] = torch.zeros(3)  # mmaction2 wrappers may carry these
+    report = load_pyskl_checkpoint(b, {"state_dict": state, "meta": {"mmaction2": "1.2.0"}})
+    assert_same_state(a, b)
+    assert report.convention == "mmaction2" and report.skipped_keys == ["data_preprocessor.mean"]
+    # PoseC3D: mmaction2's I3DHead keeps fc_cls, so both conventions give the same keys
+    posec3d = tiny(20)
+    mm = export_pyskl_state_dict(posec3d, convention="mmaction2")
+    assert set(mm) == set(export_pyskl_state_dict(posec3d)) and "cls_head.fc_cls.weight" in mm
+    with pytest.raises(ValueError, match="convention: expected one of"):
+        export_pyskl_state_dict(a, convention="mmaction")
+
+
+def test_bare_stgcn_backbone_from_a_recognizer_checkpoint(
+    stgcn_pair: tuple[nn.Module, nn.Module],
+) -> None:
+    a, _ = stgcn_pair
+    stgcn = pytest.importorskip("pymg.models.stgcn")
+    state = export_pyskl_state_dict(a, convention="mmaction2")
+    backbone = stgcn.STGCNBackbone(
+        a.backbone.A.clone() * 0, base_channels=8, num_blocks=3, down_blocks=(2,)
+    )
+    report = load_pyskl_checkpoint(backbone, state)
+    assert_same_state(a.backbone, backbone)  # the per-block partitions included
+    # mmaction2's cls_head.fc is read under PYSKL's name, then skipped by the bare backbone
+    assert report.convention == "mmaction2"
+    assert sorted(report.skipped_keys) == ["cls_head.fc_cls.bias", "cls_head.fc_cls.weight"]
+    assert set(export_pyskl_state_dict(backbone)) == {k for k in state if k.startswith("backbone.")}

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from pymg.topology import (
     IMIGUE41,
     Skeleton,
+    gcn_edges,
     get_layout,
     graph_partitions,
     hop_distance,
@@ -102,7 +105,7 @@ def _reference_spatial(s: Skeleton, max_hop: int, exact: bool) -> np.ndarray:
     num = s.num_joints
     dist = np.full((num, num), INF)
     adj = np.eye(num)
-    for a, b in s.limbs:
+    for a, b in gcn_edges(s):  # the limbs (COCO: without the hip-hip limb, as PYSKL)
         adj[a, b] = adj[b, a] = 1
     reach = np.eye(num)
     for h in range(num):
@@ -140,10 +143,27 @@ def test_spatial_matches_loop_reference(name: str, max_hop: int, exact: bool) ->
     np.testing.assert_array_equal(a[:, perm][:, :, perm], a)
 
 
+def test_gcn_edges_orientation_and_coco_graph() -> None:
+    for name in list_layouts():
+        s = get_layout(name)
+        edges = gcn_edges(s)
+        undirected = {frozenset(e) for e in edges}
+        if name.startswith("coco17"):  # PYSKL's coco graph has no hip-hip edge
+            assert undirected == {frozenset(limb) for limb in s.limbs} - {frozenset((11, 12))}
+        else:
+            assert undirected == {frozenset(limb) for limb in s.limbs}
+        to_center = hop_distance(s.num_joints, None, edges=edges)[:, s.center]
+        assert all(to_center[child] >= to_center[parent] for child, parent in edges)
+    # a custom layout named like a shipped one keeps all its limbs
+    odd = replace(_skeleton(3, [(1, 0), (1, 2)], center=1), name="coco17")
+    assert gcn_edges(odd) == ((0, 1), (2, 1))  # oriented (child, parent)
+
+
 def test_exact_vs_capped_center_distance_differ_far_from_center() -> None:
     chain = _skeleton(5, [(0, 1), (1, 2), (2, 3), (3, 4)], center=0)
     exact = graph_partitions(chain, exact_center_distance=True)
-    capped = graph_partitions(chain, exact_center_distance=False)
+    np.testing.assert_array_equal(graph_partitions(chain, "spatial_exact"), exact)
+    capped = graph_partitions(chain)  # the default: capped, as ST-GCN / PYSKL
     # joint 2 feeds joint 3: 2 is closer to the center (2 < 3 hops), but capped both are inf
     assert exact[2, 2, 3] == pytest.approx(1 / 3) and exact[1, 2, 3] == 0
     assert capped[1, 2, 3] == pytest.approx(1 / 3) and capped[2, 2, 3] == 0

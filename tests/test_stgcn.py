@@ -86,11 +86,12 @@ def test_batch_input_shape_and_clip_len():
 def test_param_count_matches_hand_formula():
     layout = get_layout("imigue41")
     v = layout.num_joints
-    block = STGCNBlock(64, 128, 3, v, stride=2, residual=True)
+    A = torch.rand(3, v, v)
+    block = STGCNBlock(64, 128, A, stride=2, residual=True)
     assert _n_params(block) == _block_params(64, 128, 3, v, stride=2, residual=True)
-    same = STGCNBlock(64, 64, 3, v, stride=1, residual=True)
+    same = STGCNBlock(64, 64, A, stride=1, residual=True)
     assert _n_params(same) == _block_params(64, 64, 3, v, stride=1, residual=True)
-    first = STGCNBlock(3, 64, 3, v, stride=1, residual=False)
+    first = STGCNBlock(3, 64, A, stride=1, residual=False)
     assert _n_params(first) == _block_params(3, 64, 3, v, stride=1, residual=False)
 
     model = STGCN(layout, num_classes=32, embed_dim=300)
@@ -106,7 +107,8 @@ def test_param_count_matches_hand_formula():
 def test_pyskl_parameter_names():
     keys = set(STGCN("coco17", num_classes=60).state_dict())
     for key in (
-        "backbone.A",
+        "backbone.gcn.0.gcn.A",
+        "backbone.gcn.9.gcn.A",
         "backbone.data_bn.running_mean",
         "backbone.gcn.0.gcn.conv.weight",
         "backbone.gcn.0.gcn.PA",
@@ -120,16 +122,17 @@ def test_pyskl_parameter_names():
     assert not any(k.startswith("backbone.gcn.0.residual") for k in keys)  # no residual in block 1
     assert not any(k.startswith("backbone.gcn.1.residual") for k in keys)  # identity residual
     assert not any("embed" in k for k in keys)
+    assert "backbone.A" not in keys  # one partition per block, as PYSKL
 
 
 def test_graph_conv_matches_loops():
     torch.manual_seed(1)
-    layer = GraphConv(2, 3, num_subsets=2, num_joints=4).eval()
+    A = torch.rand(2, 4, 4)
+    layer = GraphConv(2, 3, A).eval()
     with torch.no_grad():
         layer.PA.uniform_(0.5, 1.5)
-    A = torch.rand(2, 4, 4)
     x = torch.randn(1, 2, 5, 4)
-    out = layer(x, A)
+    out = layer(x)
     w = layer.conv.weight.detach()[:, :, 0, 0]  # [K*C_out, C_in]
     b = layer.conv.bias.detach()
     pa = layer.PA.detach()
@@ -153,7 +156,7 @@ def test_gradients_reach_all_parameters():
     x = torch.randn(3, 2, 10, 22, 3)
     logits, embedding = model(x, return_embedding=True)
     (logits.square().sum() + embedding.square().sum()).backward()
-    A = model.backbone.A
+    A = model.backbone.A  # every block holds the same fixed partition
     for name, param in model.named_parameters():
         assert param.grad is not None, name
         assert bool(torch.isfinite(param.grad).all()), name
@@ -172,11 +175,12 @@ def test_partition_buffer_follows_to():
     layout = get_layout("imigue41")
     model = STGCN(layout, **TINY)
     expected = torch.from_numpy(graph_partitions(layout, "spatial"))
-    torch.testing.assert_close(model.backbone.A, expected, rtol=0, atol=0)
-    assert "backbone.A" in dict(model.named_buffers())
+    for block in model.backbone.gcn:
+        torch.testing.assert_close(block.gcn.A, expected, rtol=0, atol=0)
+    assert "backbone.gcn.0.gcn.A" in dict(model.named_buffers())
     assert all(p is not model.backbone.A for p in model.parameters())
     model.to(torch.float64)
-    assert model.backbone.A.dtype == torch.float64
+    assert all(block.gcn.A.dtype == torch.float64 for block in model.backbone.gcn)
     assert model(torch.randn(1, 1, 8, 41, 3, dtype=torch.float64)).dtype == torch.float64
     assert model(_batch(2, 9, 41)).dtype == torch.float64  # the batch input follows the model
     meta = STGCN(layout, **TINY).to("meta")
@@ -342,3 +346,40 @@ def test_errors():
     two_channel = STGCN("imigue22", in_channels=2, **TINY)
     with pytest.raises(ValueError, match="batch input builds 3 channels"):
         two_channel(_batch(1, 8, 22))
+
+
+def test_state_dict_of_pymg_0_1_with_one_shared_partition_loads() -> None:
+    """pymg < 0.2 saved one ``backbone.A``; ``load_state_dict`` spreads it over the blocks."""
+    src = STGCN("imigue22", num_classes=3, **TINY)
+    state = {k: v for k, v in src.state_dict().items() if not k.endswith(".gcn.A")}
+    state["backbone.A"] = torch.from_numpy(
+        graph_partitions(get_layout("imigue22"), "spatial_exact")
+    )
+    dst = STGCN("imigue22", num_classes=3, **TINY)
+    dst.load_state_dict(state)  # strict
+    for block in dst.backbone.gcn:
+        torch.testing.assert_close(block.gcn.A, state["backbone.A"], rtol=0, atol=0)
+    assert not torch.equal(dst.backbone.A, src.backbone.A)  # the old default differs on imigue22
+
+
+def test_stgcn_plus_plus_structure() -> None:
+    from pymg.models.stgcn import MultiScaleTCN, stgcn_plus_plus
+
+    model = stgcn_plus_plus("coco17", num_classes=4, num_blocks=4, down_blocks=(3,))
+    names = dict(model.named_parameters())
+    assert all(f"backbone.gcn.{i}.gcn.A" in names for i in range(4))  # learned partitions
+    assert "backbone.gcn.0.gcn.PA" not in names
+    assert isinstance(model.backbone.gcn[1].tcn, MultiScaleTCN)
+    assert "backbone.gcn.2.gcn.down.0.weight" in names  # 64 -> 128 inside the graph conv
+    torch.testing.assert_close(
+        model.backbone.A, torch.from_numpy(graph_partitions(get_layout("coco"), "inward_outward"))
+    )
+    x = torch.randn(2, 1, 9, 17, 3)
+    assert model.eval()(x).shape == (2, 4)
+    assert model.backbone(x).shape == (2, 1, 128, 5, 17)
+    with pytest.raises(ValueError, match="tcn_type: expected one of"):
+        STGCN("coco17", tcn_type="tcn")
+    with pytest.raises(ValueError, match="adaptive: expected one of"):
+        STGCN("coco17", gcn_adaptive="learned")
+    with pytest.raises(ValueError, match="inflate_blocks: expected 1-based indices"):
+        STGCN("coco17", num_blocks=4, down_blocks=(2,), inflate_blocks=(7,))

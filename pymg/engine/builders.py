@@ -221,8 +221,15 @@ def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> nn.Mo
             num_classes=m.num_classes,
             partition=m.partition,
             clip_len=m.clip_len,
+            in_channels=m.in_channels,
             embed_dim=embed_dim,
             dropout=m.dropout,
+            num_blocks=m.num_blocks,
+            down_blocks=tuple(m.down_blocks),
+            inflate_blocks=tuple(m.inflate_blocks),
+            gcn_adaptive=None if m.gcn_adaptive == "none" else m.gcn_adaptive,
+            gcn_with_res=m.gcn_with_res,
+            tcn_type=m.tcn_type,
             strategy=m.strategy,
         )
     else:  # pragma: no cover - the config loader checks the choices

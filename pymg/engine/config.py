@@ -87,7 +87,9 @@ class ModelConfig:
 
     ``stream`` picks joint or limb heatmaps (PoseC3D). ``embed_dim = 0`` means "take D from the
     label-embedding table when the semantic loss is on". ``pretrained`` optionally names a
-    PYSKL/mmaction2 checkpoint to start from.
+    PYSKL/mmaction2 checkpoint to start from. ``in_channels`` to ``tcn_type`` shape ST-GCN
+    (PYSKL's ``in_channels``, ``num_stages``, ``down_stages``, ``inflate_stages``,
+    ``gcn_adaptive``, ``gcn_with_res``, ``tcn_type``; ST-GCN++ = ``"init"``, true, ``"mstcn"``).
     """
 
     arch: str = "posec3d"
@@ -102,6 +104,13 @@ class ModelConfig:
     embed_dim: int = 0
     partition: str = "spatial"
     pretrained: str = ""
+    in_channels: int = 3
+    num_blocks: int = 10
+    down_blocks: tuple[int, ...] = (5, 8)
+    inflate_blocks: tuple[int, ...] = (5, 8)
+    gcn_adaptive: str = "importance"
+    gcn_with_res: bool = False
+    tcn_type: str = "unit_tcn"
 
 
 @dataclass
@@ -212,6 +221,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "model.arch": ("posec3d", "stgcn"),
     "model.stream": ("joint", "limb"),
     "model.strategy": ("uniform", "pyskl", "crop_pad"),  # == pymg.ops.STRATEGIES (tested)
+    "model.gcn_adaptive": ("importance", "init", "offset", "none"),
+    "model.tcn_type": ("unit_tcn", "mstcn"),
     "schedule.policy": ("cosine", "constant"),
     "loss.distance": ("mse", "cosine"),
     "runtime.device": ("auto", "cpu", "cuda"),

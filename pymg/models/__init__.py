@@ -1,5 +1,5 @@
-"""Recognizers: PoseC3D (ResNet3dSlowOnly + I3DHead on heatmap volumes), ST-GCN, two-stream fusion,
-and PYSKL/mmaction2 checkpoint import/export.
+"""Recognizers: PoseC3D (ResNet3dSlowOnly + I3DHead on heatmap volumes), ST-GCN / ST-GCN++,
+two-stream fusion, PYSKL/mmaction2 checkpoint import/export and config import (:func:`from_pyskl`).
 
 >>> from pymg.models import PoseC3D
 >>> model = PoseC3D("coco17", stream="joint", num_classes=60)
@@ -9,6 +9,7 @@ and PYSKL/mmaction2 checkpoint import/export.
 
 from pymg.models.batch import align_batch
 from pymg.models.checkpoint import (
+    CONVENTIONS,
     CheckpointReport,
     export_pyskl_state_dict,
     load_pyskl_checkpoint,
@@ -17,10 +18,13 @@ from pymg.models.checkpoint import (
 from pymg.models.fusion import TwoStream, fuse_scores
 from pymg.models.heads import I3DHead
 from pymg.models.posec3d import PoseC3D
+from pymg.models.pyskl_config import PysklConfigError, read_pyskl_config
+from pymg.models.pyskl_import import PysklSpec, from_pyskl, pyskl_model_spec
 from pymg.models.resnet3d import Bottleneck3d, ConvBN3d, ResNet3dSlowOnly
-from pymg.models.stgcn import STGCN, GCNHead, STGCNBackbone
+from pymg.models.stgcn import STGCN, GCNHead, STGCNBackbone, stgcn_plus_plus
 
 __all__ = [
+    "CONVENTIONS",
     "STGCN",
     "Bottleneck3d",
     "CheckpointReport",
@@ -28,12 +32,18 @@ __all__ = [
     "GCNHead",
     "I3DHead",
     "PoseC3D",
+    "PysklConfigError",
+    "PysklSpec",
     "ResNet3dSlowOnly",
     "STGCNBackbone",
     "TwoStream",
     "align_batch",
     "export_pyskl_state_dict",
+    "from_pyskl",
     "fuse_scores",
     "load_pyskl_checkpoint",
+    "pyskl_model_spec",
+    "read_pyskl_config",
     "read_state_dict",
+    "stgcn_plus_plus",
 ]

@@ -3,12 +3,17 @@
 pymg's recognizers name their modules as PYSKL does (``backbone.*``, ``cls_head.fc_cls.*``), so the
 mapping is mostly the identity. The differences handled here:
 
+* two key conventions: PYSKL names every classifier ``cls_head.fc_cls``; mmaction2 1.x names the
+  GCN head's ``cls_head.fc`` (its ``I3DHead`` keeps ``fc_cls``). Import reads both; export writes
+  either (``convention="pyskl"`` or ``"mmaction2"``);
 * a bare backbone (:class:`ResNet3dSlowOnly`, ``STGCNBackbone``) has no ``backbone.`` prefix; the
   checkpoint's ``cls_head.*`` keys are then skipped (a backbone's own unprefixed state dict loads
   as is);
-* ST-GCN: pymg stores the fixed graph partition once (``backbone.A``); PYSKL keeps a copy per block
-  (``backbone.gcn.{i}.gcn.A``). Import skips those copies (noting any that differ from the model's
-  partition); export writes them;
+* ST-GCN: every block holds its partition (``backbone.gcn.{i}.gcn.A``, a learned parameter with
+  ST-GCN++'s ``gcn_adaptive='init'``) as in PYSKL. Import takes the checkpoint's after checking
+  its shape; a checkpoint without them keeps the model's (noted in the report). An older pymg
+  export with one shared ``backbone.A`` is spread over the blocks;
+* mmaction2's ``data_preprocessor.*`` entries (input normalisation constants) are skipped;
 * keys pymg has and PYSKL lacks (the head's ``embed`` branch) are exported unless
   ``include_extras=False`` and are reported missing when a PYSKL checkpoint lacks them;
 * a ``module.`` prefix (DataParallel) is removed; BN ``num_batches_tracked`` may be absent.
@@ -32,13 +37,18 @@ from pymg.models.posec3d import PoseC3D
 from pymg.models.resnet3d import ResNet3dSlowOnly
 
 __all__ = [
+    "CONVENTIONS",
     "CheckpointReport",
     "read_state_dict",
     "load_pyskl_checkpoint",
     "export_pyskl_state_dict",
 ]
 
+CONVENTIONS = ("pyskl", "mmaction2")
+
 _BLOCK_A = re.compile(r"^backbone\.gcn\.(\d+)\.gcn\.A$")
+_MMACTION_GCN_FC = "cls_head.fc."
+_PYSKL_FC = "cls_head.fc_cls."
 
 
 @dataclass
@@ -51,7 +61,8 @@ class CheckpointReport:
         unexpected_keys: checkpoint keys with no place in the model (checkpoint names).
         skipped_keys: checkpoint keys deliberately ignored (``exclude``, redundant copies, heads
             of a bare backbone).
-        notes: human-readable remarks (e.g. a partition copy that differs from the model's).
+        notes: human-readable remarks (e.g. partitions kept from the model).
+        convention: ``"pyskl"`` or ``"mmaction2"`` (the classifier's key name in the checkpoint).
     """
 
     mapped: int = 0
@@ -59,29 +70,27 @@ class CheckpointReport:
     unexpected_keys: list[str] = field(default_factory=list)
     skipped_keys: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    convention: str = "pyskl"
 
 
 @dataclass(frozen=True)
 class _KeyMap:
     prefix: str  # what a pymg key lacks in front compared with PYSKL ("" or "backbone.")
-    derived: frozenset[str]  # pymg keys rebuilt from the layout, absent from PYSKL
-    stgcn_blocks: int  # >0: PYSKL stores one partition copy per block
+    gcn: bool  # a GCN: per-block partitions, mmaction2 names the classifier "fc"
     extras: tuple[str, ...]  # pymg key prefixes with no PYSKL counterpart
 
 
 def _key_map(model: nn.Module) -> _KeyMap:
+    from pymg.models.stgcn import STGCN, STGCNBackbone
+
     if isinstance(model, PoseC3D):
-        return _KeyMap("", frozenset(), 0, ("cls_head.embed.",))
+        return _KeyMap("", False, ("cls_head.embed.",))
     if isinstance(model, ResNet3dSlowOnly):
-        return _KeyMap("backbone.", frozenset(), 0, ())
-    try:
-        from pymg.models.stgcn import STGCN, STGCNBackbone
-    except ImportError:  # pragma: no cover - stgcn is part of the package
-        STGCN = STGCNBackbone = None  # type: ignore[assignment,misc]
-    if STGCN is not None and isinstance(model, STGCN):
-        return _KeyMap("", frozenset({"backbone.A"}), len(model.backbone.gcn), ("cls_head.embed.",))
-    if STGCNBackbone is not None and isinstance(model, STGCNBackbone):
-        return _KeyMap("backbone.", frozenset({"backbone.A"}), len(model.gcn), ())
+        return _KeyMap("backbone.", False, ())
+    if isinstance(model, STGCN):
+        return _KeyMap("", True, ("cls_head.embed.",))
+    if isinstance(model, STGCNBackbone):
+        return _KeyMap("backbone.", True, ())
     raise NotImplementedError(
         f"no PYSKL key mapping for {type(model).__name__}; supported: PoseC3D, ResNet3dSlowOnly, "
         "STGCN, STGCNBackbone"
@@ -134,6 +143,24 @@ def _shorten(keys: Sequence[str], limit: int = 8) -> str:
     return shown + (f", ... ({len(keys)} in all)" if len(keys) > limit else "")
 
 
+def _normalise_source(source: dict[str, Tensor], report: CheckpointReport) -> dict[str, Tensor]:
+    """Read mmaction2's GCN classifier ``cls_head.fc`` as ``cls_head.fc_cls`` (PYSKL's name).
+
+    mmaction2's ``data_preprocessor.*`` entries are skipped (listed in ``report.skipped_keys``).
+    """
+    out: dict[str, Tensor] = {}
+    if any(k.startswith(_MMACTION_GCN_FC) for k in source):
+        report.convention = "mmaction2"
+    for key, value in source.items():
+        if key.startswith("data_preprocessor."):
+            report.skipped_keys.append(key)
+        elif key.startswith(_MMACTION_GCN_FC):
+            out[_PYSKL_FC + key[len(_MMACTION_GCN_FC) :]] = value
+        else:
+            out[key] = value
+    return out
+
+
 def load_pyskl_checkpoint(
     model: nn.Module,
     path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any],
@@ -143,12 +170,15 @@ def load_pyskl_checkpoint(
 ) -> CheckpointReport:
     """Load a PYSKL / mmaction2 checkpoint into a pymg model, in place.
 
+    Both key conventions are read (PYSKL's ``cls_head.fc_cls`` and mmaction2 1.x's GCN
+    ``cls_head.fc``). ST-GCN partitions stored per block are loaded after a shape check.
+
     Args:
         model: :class:`PoseC3D`, :class:`ResNet3dSlowOnly`, ``STGCN`` or ``STGCNBackbone``.
         path_or_state_dict: checkpoint path, raw state dict or ``{"state_dict": ...}`` wrapper.
         strict: raise when keys are missing or unexpected (shape mismatches always raise).
-        exclude: checkpoint key prefixes to ignore, e.g. ``("cls_head.",)`` to keep a fresh
-            classifier when fine-tuning on another class count.
+        exclude: checkpoint key prefixes to ignore (PYSKL names), e.g. ``("cls_head.",)`` to keep
+            a fresh classifier when fine-tuning on another class count.
 
     Returns:
         a :class:`CheckpointReport`.
@@ -160,25 +190,21 @@ def load_pyskl_checkpoint(
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     kmap = _key_map(model)
-    source = read_state_dict(path_or_state_dict)
-    target = model.state_dict()
     report = CheckpointReport()
-    reference_a = target.get("A" if kmap.prefix else "backbone.A")
+    source = _normalise_source(read_state_dict(path_or_state_dict), report)
+    target = model.state_dict()
     if kmap.prefix and source and not any(k.startswith(kmap.prefix) for k in source):
         # a bare backbone's own state dict (no "backbone." prefix): names map as they are
         source = {kmap.prefix + k: v for k, v in source.items()}
+    if kmap.gcn and "backbone.A" in source:  # older pymg: one partition shared by all blocks
+        shared = source.pop("backbone.A")
+        blocks = {m.group(1) for k in target if (m := _BLOCK_A.match(kmap.prefix + k))}
+        for i in sorted(blocks, key=int):
+            source.setdefault(f"backbone.gcn.{i}.gcn.A", shared)
     to_load: dict[str, Tensor] = {}
     for key, value in source.items():
         if any(key.startswith(p) for p in exclude):
             report.skipped_keys.append(key)
-            continue
-        if kmap.stgcn_blocks and (_BLOCK_A.match(key) or key == "backbone.A"):
-            report.skipped_keys.append(key)
-            if reference_a is not None and (
-                value.shape != reference_a.shape
-                or not torch.allclose(value.float(), reference_a.float().cpu(), atol=1e-6)
-            ):
-                report.notes.append(f"{key} differs from the model's partition (kept the model's)")
             continue
         if kmap.prefix:
             if not key.startswith(kmap.prefix):
@@ -193,16 +219,24 @@ def load_pyskl_checkpoint(
             report.unexpected_keys.append(key)
             continue
         if tuple(value.shape) != tuple(target[name].shape):
+            what = " (the graph partition)" if _BLOCK_A.match(kmap.prefix + name) else ""
             raise ValueError(
-                f"checkpoint key {key!r} has shape {tuple(value.shape)} but the model expects "
-                f"{tuple(target[name].shape)} for {name!r}"
+                f"checkpoint key {key!r}{what} has shape {tuple(value.shape)} but the model "
+                f"expects {tuple(target[name].shape)} for {name!r}"
             )
         to_load[name] = value
-    derived = {k[len(kmap.prefix) :] if kmap.prefix else k for k in kmap.derived}
+    kept_a = [k for k in target if _BLOCK_A.match(kmap.prefix + k) and k not in to_load]
+    if kmap.gcn and kept_a and not any(any(k.startswith(p) for p in exclude) for k in kept_a):
+        report.notes.append(
+            f"the checkpoint has no partition for {len(kept_a)} block(s); kept the model's"
+        )
+    params = dict(model.named_parameters())
     report.missing_keys = [
         k
         for k in target
-        if k not in to_load and k not in derived and not k.endswith("num_batches_tracked")
+        if k not in to_load
+        and not k.endswith("num_batches_tracked")
+        and not (k in kept_a and k not in params)  # a fixed partition may be rebuilt
     ]
     if strict and (report.missing_keys or report.unexpected_keys):
         raise ValueError(
@@ -216,30 +250,34 @@ def load_pyskl_checkpoint(
     return report
 
 
-def export_pyskl_state_dict(model: nn.Module, *, include_extras: bool = True) -> dict[str, Tensor]:
-    """Export a pymg model's state in PYSKL's key layout (detached CPU copies).
+def export_pyskl_state_dict(
+    model: nn.Module, *, include_extras: bool = True, convention: str = "pyskl"
+) -> dict[str, Tensor]:
+    """Export a pymg model's state with PYSKL's or mmaction2 1.x's key names (detached CPU copies).
 
     Args:
         model: as for :func:`load_pyskl_checkpoint`.
         include_extras: keep pymg-only entries (the head's ``embed`` branch). Pass False for a
             dict that PYSKL/mmaction2 loads with ``strict=True``.
+        convention: ``"pyskl"`` (classifier ``cls_head.fc_cls``) or ``"mmaction2"`` (a GCN's
+            classifier is ``cls_head.fc``; PoseC3D's stays ``cls_head.fc_cls`` as in mmaction2's
+            ``I3DHead``).
 
     Returns:
-        ``{pyskl_key: Tensor}``; :func:`load_pyskl_checkpoint` restores it exactly.
+        ``{key: Tensor}`` with every block's partition ``backbone.gcn.{i}.gcn.A`` for ST-GCN;
+        :func:`load_pyskl_checkpoint` restores it exactly.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
+    if convention not in CONVENTIONS:
+        raise ValueError(f"convention: expected one of {CONVENTIONS}, got {convention!r}")
     kmap = _key_map(model)
     out: dict[str, Tensor] = {}
     for name, value in model.state_dict().items():
         key = kmap.prefix + name
-        if key in kmap.derived:
-            continue
         if not include_extras and any(key.startswith(p) for p in kmap.extras):
             continue
+        if kmap.gcn and convention == "mmaction2" and key.startswith(_PYSKL_FC):
+            key = _MMACTION_GCN_FC + key[len(_PYSKL_FC) :]
         out[key] = value.detach().cpu().clone()
-    if kmap.stgcn_blocks:
-        partition = model.state_dict()["A" if kmap.prefix else "backbone.A"].detach().cpu()
-        for i in range(kmap.stgcn_blocks):
-            out[f"backbone.gcn.{i}.gcn.A"] = partition.clone()
     return out

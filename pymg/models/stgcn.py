@@ -1,4 +1,4 @@
-"""ST-GCN (Yan et al., AAAI 2018) in the PYSKL configuration, for keypoint batches.
+"""ST-GCN (Yan et al., AAAI 2018) and ST-GCN++ (Duan et al., 2022) as in PYSKL, for keypoints.
 
 The network follows PYSKL's ``STGCN`` backbone + ``GCNHead``:
 
@@ -12,10 +12,13 @@ The network follows PYSKL's ``STGCN`` backbone + ``GCNHead``:
   embedding branch reads the pooled feature before dropout (semantic embedding loss,
   :class:`pymg.losses.SemanticEmbeddingLoss`).
 
-Parameter names mirror PYSKL (``backbone.data_bn``, ``backbone.gcn.{i}.gcn.conv/bn/PA``,
-``backbone.gcn.{i}.tcn.conv/bn``, ``backbone.gcn.{i}.residual.conv/bn``, ``cls_head.fc_cls``) so a
-PYSKL state dict maps one to one. The only difference: the fixed partition tensor is stored once
-as the buffer ``backbone.A`` instead of one copy per block.
+ST-GCN++ (:func:`stgcn_plus_plus`) is the same trunk with PYSKL's ``gcn_adaptive='init'`` (each
+block learns its own partition, initialised from ``mode='spatial'``), ``gcn_with_res=True`` and
+``tcn_type='mstcn'`` (see :mod:`pymg.models.gcn_blocks`).
+
+Parameter names are PYSKL's (``backbone.data_bn``, ``backbone.gcn.{i}.gcn.A/PA/conv/bn``,
+``backbone.gcn.{i}.tcn.*``, ``backbone.gcn.{i}.residual.conv/bn``, ``cls_head.fc_cls``), one
+partition copy per block included, so a PYSKL state dict maps one to one.
 """
 
 from __future__ import annotations
@@ -28,116 +31,29 @@ import torch
 from torch import Tensor, nn
 
 from pymg.models.batch import align_batch
+from pymg.models.gcn_blocks import (
+    ADAPTIVE_MODES,
+    TCN_TYPES,
+    GraphConv,
+    MultiScaleTCN,
+    STGCNBlock,
+    TemporalConv,
+)
 from pymg.ops import STRATEGIES
 from pymg.topology import Skeleton, get_layout, graph_partitions
 
-__all__ = ["STGCN", "STGCNBackbone", "STGCNBlock", "GCNHead", "GraphConv", "TemporalConv"]
+__all__ = [
+    "STGCN",
+    "GCNHead",
+    "GraphConv",
+    "MultiScaleTCN",
+    "STGCNBackbone",
+    "STGCNBlock",
+    "TemporalConv",
+    "stgcn_plus_plus",
+]
 
-
-class GraphConv(nn.Module):
-    """Spatial graph convolution with learnable edge importance (PYSKL ``unit_gcn``).
-
-    ``y = ReLU(BN(sum_k (W_k x) A_k * PA_k))``, the aggregation running over joints.
-
-    Args:
-        in_channels: input channels ``C_in``.
-        out_channels: output channels ``C_out``.
-        num_subsets: number of partition matrices ``K``.
-        num_joints: ``V``.
-
-    Shape:
-        - x: ``[B, C_in, T, V]``
-        - A: ``[K, V, V]`` (the fixed partition; ``A[k, v, w]`` carries joint ``v`` into ``w``)
-        - output: ``[B, C_out, T, V]``
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, num_subsets: int, num_joints: int):
-        super().__init__()
-        self.num_subsets = num_subsets
-        self.conv = nn.Conv2d(in_channels, out_channels * num_subsets, kernel_size=1)
-        # learnable edge importance, multiplied elementwise with the partition ("PA" as in PYSKL)
-        self.PA = nn.Parameter(torch.ones(num_subsets, num_joints, num_joints))
-        self.bn = nn.BatchNorm2d(out_channels)
-        self.act = nn.ReLU()
-
-    def forward(self, x: Tensor, A: Tensor) -> Tensor:
-        """Aggregate ``x`` [B, C_in, T, V] over the graph ``A`` [K, V, V] -> [B, C_out, T, V]."""
-        b, _, t, v = x.shape
-        y = self.conv(x).view(b, self.num_subsets, -1, t, v)
-        y = torch.einsum("nkctv,kvw->nctw", y, A * self.PA)
-        return self.act(self.bn(y))
-
-
-class TemporalConv(nn.Module):
-    """Temporal convolution over frames + BN (PYSKL ``unit_tcn``), no activation.
-
-    Args:
-        in_channels: ``C_in``.
-        out_channels: ``C_out``.
-        kernel_size: temporal kernel (odd), zero padding keeps ``T`` at stride 1.
-        stride: temporal stride; ``T_out = ceil(T / stride)``.
-
-    Shape:
-        - x: ``[B, C_in, T, V]``
-        - output: ``[B, C_out, T_out, V]``
-    """
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 9, stride: int = 1):
-        super().__init__()
-        pad = (kernel_size - 1) // 2
-        self.conv = nn.Conv2d(
-            in_channels, out_channels, (kernel_size, 1), padding=(pad, 0), stride=(stride, 1)
-        )
-        self.bn = nn.BatchNorm2d(out_channels)
-
-    def forward(self, x: Tensor) -> Tensor:
-        """``[B, C_in, T, V]`` -> ``[B, C_out, T_out, V]``."""
-        return self.bn(self.conv(x))
-
-
-class STGCNBlock(nn.Module):
-    """One ST-GCN block: graph conv -> temporal conv, plus residual, then ReLU.
-
-    Args:
-        in_channels: ``C_in``.
-        out_channels: ``C_out``.
-        num_subsets: ``K`` partition matrices.
-        num_joints: ``V``.
-        stride: temporal stride of the temporal conv and the residual branch.
-        residual: whether the block has a residual branch (PYSKL: not in the first block).
-        temporal_kernel: temporal kernel size (9).
-
-    Shape:
-        - x: ``[B, C_in, T, V]``, A: ``[K, V, V]``
-        - output: ``[B, C_out, ceil(T / stride), V]``
-    """
-
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        num_subsets: int,
-        num_joints: int,
-        *,
-        stride: int = 1,
-        residual: bool = True,
-        temporal_kernel: int = 9,
-    ):
-        super().__init__()
-        self.gcn = GraphConv(in_channels, out_channels, num_subsets, num_joints)
-        self.tcn = TemporalConv(out_channels, out_channels, temporal_kernel, stride)
-        self.relu = nn.ReLU()
-        self.has_residual = residual
-        self.residual: nn.Module | None = None
-        if residual and (in_channels != out_channels or stride != 1):
-            self.residual = TemporalConv(in_channels, out_channels, kernel_size=1, stride=stride)
-
-    def forward(self, x: Tensor, A: Tensor) -> Tensor:
-        """``[B, C_in, T, V]`` -> ``[B, C_out, T_out, V]``."""
-        y = self.tcn(self.gcn(x, A))
-        if self.has_residual:
-            y = y + (x if self.residual is None else self.residual(x))
-        return self.relu(y)
+_EPS = 1e-4  # PYSKL's rounding guard for the inflated widths
 
 
 def _validate_partition(partition: Any, num_joints: int) -> Tensor:
@@ -161,26 +77,32 @@ def _validate_partition(partition: Any, num_joints: int) -> Tensor:
 
 
 class STGCNBackbone(nn.Module):
-    """The ST-GCN trunk: data BN and a stack of :class:`STGCNBlock`.
+    """The ST-GCN trunk (PYSKL ``STGCN``): data BN and a stack of :class:`STGCNBlock`.
 
-    Channels start at ``base_channels`` and double at every block in ``down_blocks`` (1-based),
-    where the temporal stride is 2 as well (PYSKL: ``inflate_stages = down_stages = [5, 8]``).
+    Block 1 maps ``in_channels`` to ``base_channels`` (no residual; PYSKL leaves it out when the
+    two are equal). The width is multiplied by ``ch_ratio`` at every block in ``inflate_blocks``
+    and the temporal stride is 2 at every block in ``down_blocks`` (1-based; PYSKL's
+    ``inflate_stages`` / ``down_stages``, both ``[5, 8]`` by default).
 
     Args:
-        partition: fixed graph partition ``[K, V, V]`` (registered as the buffer ``A``).
-        in_channels: input channels per joint ``C`` (3 = x, y, score).
+        partition: graph partition ``[K, V, V]``; every block keeps its own copy (``gcn.A``).
+        in_channels: input channels per joint ``C`` (3 = x, y, score; 2 = x, y).
         base_channels: channels of the first block (64).
-        num_blocks: number of blocks (10).
-        down_blocks: 1-based block indices with temporal stride 2 and doubled channels.
-        temporal_kernel: temporal kernel size (9).
+        num_blocks: number of blocks (10; PYSKL ``num_stages``).
+        down_blocks: 1-based blocks with temporal stride 2.
+        inflate_blocks: 1-based blocks where the width grows (default: ``down_blocks``).
+        temporal_kernel: kernel of the single-scale temporal conv (9).
+        adaptive: ``"importance"`` (ST-GCN), ``"init"`` (ST-GCN++), ``"offset"`` or ``None``.
+        gcn_with_res: residual inside each graph conv (ST-GCN++).
+        tcn_type: ``"unit_tcn"`` or ``"mstcn"`` (ST-GCN++).
+        tcn_dropout: dropout at the end of each temporal conv but the first block's.
+        ch_ratio: width multiplier at each inflate block (2).
 
     Shape:
         - x: ``[N, M, T, V, C]``
-        - output: ``[N, M, C_out, T_out, V]`` with ``C_out = base_channels * 2**len(down_blocks)``
+        - output: ``[N, M, C_out, T_out, V]``, ``C_out = base_channels * ch_ratio**len(inflate)``
           and ``T_out = T`` halved (rounding up) at every down block.
     """
-
-    A: Tensor
 
     def __init__(
         self,
@@ -190,43 +112,71 @@ class STGCNBackbone(nn.Module):
         base_channels: int = 64,
         num_blocks: int = 10,
         down_blocks: Sequence[int] = (5, 8),
+        inflate_blocks: Sequence[int] | None = None,
         temporal_kernel: int = 9,
+        adaptive: str | None = "importance",
+        gcn_with_res: bool = False,
+        tcn_type: str = "unit_tcn",
+        tcn_dropout: float = 0.0,
+        ch_ratio: float = 2,
     ):
         super().__init__()
         if num_blocks < 1:
             raise ValueError(f"num_blocks: expected >= 1, got {num_blocks}")
-        if any(not 2 <= b <= num_blocks for b in down_blocks):
-            raise ValueError(
-                f"down_blocks: expected 1-based indices in [2, {num_blocks}], "
-                f"got {tuple(down_blocks)}"
-            )
+        inflate_blocks = tuple(down_blocks if inflate_blocks is None else inflate_blocks)
+        for name, indices in (("down_blocks", down_blocks), ("inflate_blocks", inflate_blocks)):
+            if any(not 2 <= b <= num_blocks for b in indices):
+                raise ValueError(
+                    f"{name}: expected 1-based indices in [2, {num_blocks}], got {tuple(indices)}"
+                )
         if temporal_kernel < 1 or temporal_kernel % 2 == 0:
             raise ValueError(f"temporal_kernel: expected a positive odd int, got {temporal_kernel}")
-        num_subsets, num_joints = int(partition.shape[0]), int(partition.shape[1])
-        self.register_buffer("A", partition)
+        if adaptive not in ADAPTIVE_MODES:
+            raise ValueError(f"adaptive: expected one of {ADAPTIVE_MODES}, got {adaptive!r}")
+        if tcn_type not in TCN_TYPES:
+            raise ValueError(f"tcn_type: expected one of {TCN_TYPES}, got {tcn_type!r}")
+        num_joints = int(partition.shape[1])
         self.num_joints = num_joints
         self.in_channels = in_channels
         self.data_bn = nn.BatchNorm1d(in_channels * num_joints)
-        blocks = []
-        c_in, c_out = in_channels, base_channels
-        for index in range(1, num_blocks + 1):
-            stride = 1
-            if index in down_blocks:
-                c_out, stride = c_out * 2, 2
+        common: dict[str, Any] = {
+            "temporal_kernel": temporal_kernel,
+            "adaptive": adaptive,
+            "gcn_with_res": gcn_with_res,
+            "tcn_type": tcn_type,
+        }
+        blocks: list[STGCNBlock] = []
+        if in_channels != base_channels:
             blocks.append(
-                STGCNBlock(
-                    c_in,
-                    c_out,
-                    num_subsets,
-                    num_joints,
-                    stride=stride,
-                    residual=index > 1,
-                    temporal_kernel=temporal_kernel,
-                )
+                STGCNBlock(in_channels, base_channels, partition, residual=False, **common)
+            )
+        c_in, inflations = base_channels, 0
+        for index in range(2, num_blocks + 1):
+            inflations += index in inflate_blocks
+            c_out = int(base_channels * ch_ratio**inflations + _EPS)
+            stride = 2 if index in down_blocks else 1
+            blocks.append(
+                STGCNBlock(c_in, c_out, partition, stride=stride, tcn_dropout=tcn_dropout, **common)
             )
             c_in = c_out
         self.gcn = nn.ModuleList(blocks)
-        self.out_channels = c_out
+        self.out_channels = c_in
+
+    @property
+    def A(self) -> Tensor:
+        """The first block's partition ``[K, V, V]`` (every block holds its own copy)."""
+        first = self.gcn[0]
+        if not isinstance(first, STGCNBlock):  # pragma: no cover - built above
+            raise TypeError("backbone.gcn[0] is not an STGCNBlock")
+        return first.gcn.A
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        # older pymg stored one shared partition as "A": hand it to every block that lacks one
+        shared = state_dict.pop(prefix + "A", None)
+        if shared is not None:
+            for i in range(len(self.gcn)):
+                state_dict.setdefault(f"{prefix}gcn.{i}.gcn.A", shared)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: Tensor) -> Tensor:
         """``[N, M, T, V, C]`` -> ``[N, M, C_out, T_out, V]``."""
@@ -236,7 +186,7 @@ class STGCNBackbone(nn.Module):
         y = self.data_bn(y)
         y = y.view(n * m, v, c, t).permute(0, 2, 3, 1).contiguous()  # [N*M, C, T, V]
         for block in self.gcn:
-            y = block(y, self.A)
+            y = block(y)
         return y.view(n, m, *y.shape[1:])
 
 
@@ -296,21 +246,31 @@ def _image_sizes(batch: Mapping[str, Any], n: int, size: tuple[int, int] | None)
 
 
 class STGCN(nn.Module):
-    """ST-GCN recognizer for keypoint batches (PYSKL ``STGCN`` + ``GCNHead``).
+    """ST-GCN / ST-GCN++ recognizer for keypoint batches (PYSKL ``STGCN`` + ``GCNHead``).
 
     Args:
-        layout: a :class:`pymg.topology.Skeleton` or a layout name (``"imigue41"``...).
+        layout: a :class:`pymg.topology.Skeleton` or a layout name (``"imigue41"``, or a PYSKL
+            name such as ``"coco"``).
         num_classes: ``K``.
-        partition: strategy for :func:`pymg.topology.graph_partitions` (``"spatial"``,
-            ``"uniform"``, ``"distance"``) or a ready array/tensor ``[K_A, V, V]``.
+        partition: strategy for :func:`pymg.topology.graph_partitions` (``"spatial"`` = PYSKL's
+            ``stgcn_spatial``, ``"spatial_exact"``, ``"inward_outward"`` = PYSKL's ``spatial``,
+            ``"uniform"``, ``"distance"``, ``"binary"``) or a ready array/tensor ``[K_A, V, V]``.
         clip_len: frames after temporal alignment of a keypoint batch (100, as PYSKL).
         in_channels: channels per joint ``C`` of a ready tensor input (3 = x, y, score).
         embed_dim: ``D`` of the embedding branch (``None`` = none).
         dropout: dropout before the classifier (PYSKL default 0).
         base_channels: channels of the first block (64); see :class:`STGCNBackbone`.
-        num_blocks: number of ST-GCN blocks (10).
-        down_blocks: 1-based blocks with temporal stride 2 and doubled channels (5, 8).
+        num_blocks: number of ST-GCN blocks (10; PYSKL ``num_stages``).
+        down_blocks: 1-based blocks with temporal stride 2 (5, 8; PYSKL ``down_stages``).
+        inflate_blocks: 1-based blocks that double the width (default ``down_blocks``; PYSKL
+            ``inflate_stages``).
         temporal_kernel: temporal kernel size (9).
+        gcn_adaptive: ``"importance"`` (ST-GCN: learnable edge importance ``PA``), ``"init"``
+            (ST-GCN++: every block learns its partition), ``"offset"`` or ``None`` (fixed).
+        gcn_with_res: residual inside each graph conv (ST-GCN++).
+        tcn_type: ``"unit_tcn"`` (9x1 conv) or ``"mstcn"`` (ST-GCN++'s multi-scale TCN).
+        tcn_dropout: dropout at the end of each temporal conv (all blocks but the first).
+        ch_ratio: width multiplier at every inflate block (2).
         strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
         size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
             ``meta["img_shape"]`` from the batch.
@@ -339,7 +299,13 @@ class STGCN(nn.Module):
         base_channels: int = 64,
         num_blocks: int = 10,
         down_blocks: Sequence[int] = (5, 8),
+        inflate_blocks: Sequence[int] | None = None,
         temporal_kernel: int = 9,
+        gcn_adaptive: str | None = "importance",
+        gcn_with_res: bool = False,
+        tcn_type: str = "unit_tcn",
+        tcn_dropout: float = 0.0,
+        ch_ratio: float = 2,
         strategy: str = "uniform",
         size: tuple[int, int] | None = None,
     ):
@@ -378,7 +344,13 @@ class STGCN(nn.Module):
             base_channels=base_channels,
             num_blocks=num_blocks,
             down_blocks=down_blocks,
+            inflate_blocks=inflate_blocks,
             temporal_kernel=temporal_kernel,
+            adaptive=gcn_adaptive,
+            gcn_with_res=gcn_with_res,
+            tcn_type=tcn_type,
+            tcn_dropout=tcn_dropout,
+            ch_ratio=ch_ratio,
         )
         self.cls_head = GCNHead(self.backbone.out_channels, num_classes, dropout, embed_dim)
 
@@ -486,3 +458,27 @@ class STGCN(nn.Module):
         elif not isinstance(x, Tensor):
             raise TypeError(f"x: expected a batch dict or a Tensor, got {type(x).__name__}")
         return self.forward_tensor(x, return_embedding)
+
+
+def stgcn_plus_plus(
+    layout: Skeleton | str,
+    num_classes: int = 32,
+    *,
+    partition: str | np.ndarray | Tensor = "inward_outward",
+    **kwargs: Any,
+) -> STGCN:
+    """ST-GCN++ (PYSKL ``STGCN`` with ``gcn_adaptive='init'``, ``gcn_with_res=True``,
+    ``tcn_type='mstcn'`` and ``graph_cfg=dict(mode='spatial')``).
+
+    Args:
+        layout: as for :class:`STGCN`.
+        num_classes: ``K``.
+        partition: initial partition of every block (default PYSKL's ``spatial`` mode).
+        kwargs: any other :class:`STGCN` argument (``in_channels``, ``num_blocks``...).
+
+    Shape:
+        - input ``[N, M, T, V, C]`` or a keypoint batch; output logits ``[N, K]``.
+    """
+    options: dict[str, Any] = {"gcn_adaptive": "init", "gcn_with_res": True, "tcn_type": "mstcn"}
+    options.update(kwargs)
+    return STGCN(layout, num_classes, partition, **options)

@@ -8,13 +8,22 @@
 (3, 41, 41)
 """
 
-from pymg.topology.graph import PARTITION_STRATEGIES, graph_partitions, hop_distance
+from pymg.topology.graph import (
+    PARTITION_STRATEGIES,
+    PYSKL_GRAPH_MODES,
+    gcn_edges,
+    graph_partitions,
+    hop_distance,
+)
 from pymg.topology.layouts import (
     COCO17,
     COCO17_PYSKL,
+    HAND21,
     IMIGUE22,
     IMIGUE41,
+    NTU25,
     OPENPOSE18,
+    PYSKL_LAYOUT_NAMES,
     get_layout,
     list_layouts,
     template_pose,
@@ -33,8 +42,10 @@ from pymg.topology.skeleton import Skeleton
 __all__ = [
     "COCO17",
     "COCO17_PYSKL",
+    "HAND21",
     "IMIGUE22",
     "IMIGUE41",
+    "NTU25",
     "OPENPOSE18",
     "OPENPOSE_FACE_OFFSET",
     "OPENPOSE_LEFT_HAND_OFFSET",
@@ -43,7 +54,10 @@ __all__ = [
     "OPENPOSE_NUM_POINTS",
     "OPENPOSE_RIGHT_HAND_OFFSET",
     "PARTITION_STRATEGIES",
+    "PYSKL_GRAPH_MODES",
+    "PYSKL_LAYOUT_NAMES",
     "Skeleton",
+    "gcn_edges",
     "get_layout",
     "graph_partitions",
     "hop_distance",

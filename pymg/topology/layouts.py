@@ -1,4 +1,4 @@
-"""Named skeleton layouts (COCO-17, OpenPose-18, iMiGUE 22/41) and their template poses."""
+"""Named skeleton layouts (COCO-17, OpenPose-18, NTU-25, hand-21, iMiGUE 22/41), template poses."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import numpy as np
 
 from pymg.topology.openpose import OPENPOSE_FACE_OFFSET as _F
 from pymg.topology.openpose import openpose_template
-from pymg.topology.skeleton import Skeleton
+from pymg.topology.skeleton import Skeleton, _derive_limb_sides
 
 __all__ = [
     "COCO17",
     "COCO17_PYSKL",
+    "HAND21",
     "IMIGUE22",
     "IMIGUE41",
+    "NTU25",
     "OPENPOSE18",
+    "PYSKL_LAYOUT_NAMES",
     "get_layout",
     "list_layouts",
     "template_pose",
@@ -159,8 +162,89 @@ IMIGUE41 = Skeleton.from_openpose(
 )
 """pymg's 41-joint layout: :data:`IMIGUE22` + 19 face points (jaw/cheeks, brows, lips)."""
 
+_NTU_NAMES = (
+    "spine_base", "spine_mid", "neck", "head", "shoulder_l", "elbow_l", "wrist_l", "hand_l",
+    "shoulder_r", "elbow_r", "wrist_r", "hand_r", "hip_l", "knee_l", "ankle_l", "foot_l",
+    "hip_r", "knee_r", "ankle_r", "foot_r", "spine_shoulder", "hand_tip_l", "thumb_l",
+    "hand_tip_r", "thumb_r",
+)  # fmt: skip
+# (child, parent) pairs, the inward orientation of PYSKL's ``nturgb+d`` graph (0-based)
+_NTU_LIMBS = (
+    (0, 1), (1, 20), (2, 20), (3, 2), (4, 20), (5, 4), (6, 5), (7, 6), (8, 20), (9, 8),
+    (10, 9), (11, 10), (12, 0), (13, 12), (14, 13), (15, 14), (16, 0), (17, 16), (18, 17),
+    (19, 18), (21, 7), (22, 7), (23, 11), (24, 11),
+)  # fmt: skip
+_NTU_LEFT = (4, 5, 6, 7, 12, 13, 14, 15, 21, 22)
+_NTU_RIGHT = (8, 9, 10, 11, 16, 17, 18, 19, 23, 24)
+_NTU_LEFT_LIMBS, _NTU_RIGHT_LIMBS = _derive_limb_sides(_NTU_LIMBS, _NTU_LEFT, _NTU_RIGHT, 25)
+
+NTU25 = Skeleton(
+    name="ntu25",
+    joints=_NTU_NAMES,
+    limbs=_NTU_LIMBS,
+    left_joints=_NTU_LEFT,
+    right_joints=_NTU_RIGHT,
+    left_limbs=_NTU_LEFT_LIMBS,
+    right_limbs=_NTU_RIGHT_LIMBS,
+    center=20,
+)
+"""NTU RGB+D's 25 Kinect joints (PYSKL ``nturgb+d``); center = spine at the shoulders."""
+
+_FINGERS = ("thumb", "index", "middle", "ring", "pinky")
+_HAND_NAMES = ("wrist",) + tuple(
+    f"{finger}_{part}"
+    for finger in _FINGERS
+    for part in (("cmc", "mcp", "ip", "tip") if finger == "thumb" else ("mcp", "pip", "dip", "tip"))
+)
+
+HAND21 = Skeleton(
+    name="hand21",
+    joints=_HAND_NAMES,
+    # (child, parent): each finger is a chain of 4 points hanging from the wrist
+    limbs=tuple((1 + 4 * f + k, 4 * f + k if k else 0) for f in range(5) for k in range(4)),
+    left_joints=(),
+    right_joints=(),
+    left_limbs=(),
+    right_limbs=(),
+    center=0,
+)
+"""The 21-point hand of OpenPose and MediaPipe (PYSKL ``handmp``): wrist, then 4 points per finger
+from the thumb to the little finger; center = wrist. One hand: no left/right pairs."""
+
+PYSKL_LAYOUT_NAMES: dict[str, str] = {
+    "coco": "coco17",
+    "openpose": "openpose18",
+    "nturgb+d": "ntu25",
+    "handmp": "hand21",
+}
+"""PYSKL / mmaction2 ``graph_cfg`` layout names and the pymg layout each one is."""
+
 _LAYOUTS: dict[str, Skeleton] = {
-    s.name: s for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41)
+    s.name: s for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41, NTU25, HAND21)
+}
+
+# Template poses of the layouts that are not OpenPose points: (x, y), y downwards, the subject's
+# left at x > 0, shoulders about one unit apart (as openpose_template).
+_NTU_TEMPLATE = (
+    (0.0, 1.6), (0.0, 0.8), (0.0, -0.25), (0.0, -0.6), (0.5, 0.05), (0.65, 0.75), (0.7, 1.35),
+    (0.72, 1.5), (-0.5, 0.05), (-0.65, 0.75), (-0.7, 1.35), (-0.72, 1.5), (0.3, 1.6),
+    (0.32, 2.5), (0.33, 3.3), (0.35, 3.45), (-0.3, 1.6), (-0.32, 2.5), (-0.33, 3.3),
+    (-0.35, 3.45), (0.0, 0.0), (0.74, 1.7), (0.6, 1.55), (-0.74, 1.7), (-0.6, 1.55),
+)  # fmt: skip
+_HAND_TEMPLATE = ((0.0, 0.0),) + tuple(
+    (x0 + dx * k, y0 - dy * k)
+    for x0, y0, dx, dy in (
+        (-0.35, -0.2, -0.15, 0.18),
+        (-0.25, -0.8, 0.0, 0.22),
+        (-0.05, -0.85, 0.0, 0.25),
+        (0.15, -0.8, 0.0, 0.22),
+        (0.33, -0.7, 0.02, 0.17),
+    )
+    for k in range(4)
+)
+_TEMPLATES: dict[str, tuple[tuple[float, float], ...]] = {
+    "ntu25": _NTU_TEMPLATE,
+    "hand21": _HAND_TEMPLATE,
 }
 
 
@@ -172,6 +256,9 @@ def list_layouts() -> list[str]:
 def get_layout(name: str | Skeleton) -> Skeleton:
     """The named layout (a :class:`Skeleton` is returned unchanged).
 
+    PYSKL's layout names (:data:`PYSKL_LAYOUT_NAMES`: ``"coco"``, ``"openpose"``,
+    ``"nturgb+d"``, ``"handmp"``) are accepted as well.
+
     Raises:
         ValueError: for an unknown name, listing the known ones.
     """
@@ -180,9 +267,12 @@ def get_layout(name: str | Skeleton) -> Skeleton:
     if not isinstance(name, str):
         raise TypeError(f"layout must be a str or Skeleton, got {type(name).__name__}")
     try:
-        return _LAYOUTS[name]
+        return _LAYOUTS[PYSKL_LAYOUT_NAMES.get(name, name)]
     except KeyError:
-        raise ValueError(f"unknown layout {name!r}; expected one of {list_layouts()}") from None
+        raise ValueError(
+            f"unknown layout {name!r}; expected one of {list_layouts()} "
+            f"or a PYSKL name {list(PYSKL_LAYOUT_NAMES)}"
+        ) from None
 
 
 def template_pose(layout: str | Skeleton) -> np.ndarray:
@@ -193,11 +283,15 @@ def template_pose(layout: str | Skeleton) -> np.ndarray:
 
     Returns:
         float64 array [V, 2] of (x, y) in template units (neck at the origin, y downwards,
-        shoulders one unit apart; see :func:`pymg.topology.openpose_template`). Layouts without
-        ``source_indices`` get their joints on a circle.
+        shoulders one unit apart; see :func:`pymg.topology.openpose_template`). ``ntu25`` and
+        ``hand21`` have their own drawn templates (the hand: wrist at the origin, fingers up);
+        other layouts without ``source_indices`` get their joints on a circle.
     """
     skeleton = get_layout(layout)
     if skeleton.source_indices is not None:
         return openpose_template()[list(skeleton.source_indices)]
+    drawn = _TEMPLATES.get(skeleton.name)
+    if drawn is not None and _LAYOUTS[skeleton.name] == skeleton:
+        return np.array(drawn, dtype=np.float64)
     angle = 2.0 * np.pi * np.arange(skeleton.num_joints) / skeleton.num_joints
     return np.stack([np.sin(angle), -np.cos(angle)], axis=1)

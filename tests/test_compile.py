@@ -90,3 +90,25 @@ def test_posec3d_compiles_end_to_end_and_equals_eager() -> None:
         got, want = compiled(batch), model(batch)
     assert got.shape == (3, 5)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.cuda
+@pytest.mark.native
+def test_compile_on_cuda_equals_eager_without_host_syncs() -> None:
+    kp, sc, lengths = inputs()
+    kp, sc = kp.cuda(), sc.cuda()  # lengths stay on the CPU, as a data loader gives them
+    torch._dynamo.reset()
+    compiled = torch.compile(make_inputs, fullgraph=True)
+    got = compiled(kp, sc, lengths)
+    want = make_inputs(kp, sc, lengths)
+    for g, w in zip(got, want, strict=True):
+        assert g.device.type == "cuda" and g.shape == w.shape and g.dtype == w.dtype
+        assert torch.equal(g.nan_to_num(-7.0), w.nan_to_num(-7.0))
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        compiled(kp, sc, lengths)
+        make_inputs(kp, sc, lengths)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    torch.cuda.synchronize()

@@ -179,3 +179,28 @@ def test_cuda_limb_table_is_pinned_and_ops_stay_on_device() -> None:
     torch.testing.assert_close(limb.cpu(), want, atol=1e-6, rtol=0)
     out_kp, _ = ops.align_frames(kp, sc, torch.tensor([3, 2]), 5)
     assert out_kp.device == kp.device
+
+
+@pytest.mark.cuda
+@pytest.mark.native
+@pytest.mark.parametrize("stream", ["joint", "limb"])
+def test_cuda_posec3d_inputs_never_sync_the_host(stream: str) -> None:
+    """Heatmaps from a CUDA keypoint batch with CPU lengths: no host synchronisation at all."""
+    from pymg.models import PoseC3D
+
+    model = PoseC3D("coco17", stream=stream, num_classes=5, clip_len=8, size=16, base_channels=8,
+                    stage_blocks=(1, 1, 1), heatmap_dtype=torch.bfloat16).cuda()  # fmt: skip
+    kp, sc = points(3, 2, 12, 17, size=16)
+    batch = {"keypoint": kp.cuda(), "score": sc.cuda(), "length": torch.tensor([12, 5, 1])}
+    want = model.make_heatmaps(batch, num_clips=2)
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        got = model.make_heatmaps(batch, num_clips=2)
+        model.make_heatmaps(batch, training=True)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert torch.equal(got, want) and got.dtype == torch.bfloat16
+    cpu = model.cpu().make_heatmaps({k: v.cpu() for k, v in batch.items()}, num_clips=2)
+    # the same float32 values within 1e-6, so at most one bfloat16 step (2**-8) apart
+    torch.testing.assert_close(got.cpu().float(), cpu.float(), atol=2**-8, rtol=0)

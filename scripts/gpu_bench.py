@@ -180,7 +180,7 @@ def bench_gather(cpu_only: bool, runs: int = 30) -> list[dict[str, Any]]:
 
 
 def _train_batch(n: int, t_in: int, size: int, device: str) -> dict[str, torch.Tensor]:
-    """A keypoint batch as a data loader gives it: keypoints/scores on the device, lengths on CPU."""
+    """A batch as a data loader gives it: keypoints/scores on the device, lengths on the CPU."""
     kp, sc = synthetic_keypoints("imigue41", n, 1, t_in, (size, size))
     lengths = torch.randint(t_in // 3, t_in + 1, (n,), generator=torch.Generator().manual_seed(1))
     return {"keypoint": kp.to(device), "score": sc.to(device), "length": lengths}
@@ -195,51 +195,67 @@ def bench_training_step(cpu_only: bool, runs: int = 10) -> list[dict[str, Any]]:
     share of the step. The steps are then rerun under ``torch.cuda.set_sync_debug_mode("error")``
     (``sync_free``: no host synchronisation anywhere in the step).
     """
-    from pymg.models import PoseC3D
-
-    device = "cpu" if cpu_only else "cuda"
     if cpu_only:
-        cfg: dict[str, Any] = {"clip_len": 6, "size": 20, "base_channels": 8, "stage_blocks": (1, 1, 1)}
-        batch_size, t_in, dtype = 2, 15, torch.float32
+        cfg: dict[str, Any] = {"clip_len": 6, "size": 20, "base_channels": 8,
+                               "stage_blocks": (1, 1, 1),
+                               "heatmap_dtype": torch.float32}  # fmt: skip
+        batch_size, t_in, warmup, runs = 2, 15, 1, 1
     else:
-        cfg = {"clip_len": 48, "size": 56}
-        batch_size, t_in, dtype = 24, 150, torch.bfloat16
+        cfg = {"clip_len": 48, "size": 56, "heatmap_dtype": torch.bfloat16}
+        batch_size, t_in, warmup = 24, 150, 5
         torch.backends.cudnn.benchmark = True
     rows = []
     for stream in ("joint", "limb"):
-        torch.manual_seed(0)
-        model = PoseC3D("imigue41", stream=stream, num_classes=32, heatmap_dtype=dtype, **cfg)
-        model = model.to(device).train()
-        opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-        batch = _train_batch(batch_size, t_in, cfg["size"], device)
-        labels = torch.randint(0, 32, (batch_size,), device=device)
-        timer = _StepTimer(device)
-
-        def step() -> None:
-            with torch.autocast(device, dtype=torch.bfloat16, enabled=not cpu_only):
-                timer.mark()
-                heat = model.make_heatmaps(batch, training=True)
-                timer.mark()
-                logits = model.forward_heatmaps(heat)
-                loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-            loss.backward()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            timer.mark()
-
-        for _ in range(1 if cpu_only else 5):
-            step()
-        timer.reset()
-        for _ in range(1 if cpu_only else runs):
-            step()
-        inputs_ms, step_ms = timer.medians()
         row = {"stream": stream, "batch": batch_size, "clip_len": cfg["clip_len"],
-               "size": cfg["size"], "heatmap_dtype": str(dtype).replace("torch.", ""),
-               "autocast": None if cpu_only else "bfloat16", "device": device,
-               "inputs_ms": inputs_ms, "step_ms": step_ms, "input_share": inputs_ms / step_ms}  # fmt: skip
-        row.update(_sync_free(step, device))
+               "size": cfg["size"], "heatmap_dtype": str(cfg["heatmap_dtype"]).split(".")[-1],
+               "autocast": None if cpu_only else "bfloat16",
+               "device": "cpu" if cpu_only else "cuda"}  # fmt: skip
+        row.update(_time_stream(stream, cfg, batch_size, t_in, warmup, runs, cpu_only))
         rows.append(row)
     return rows
+
+
+def _time_stream(
+    stream: str,
+    cfg: dict[str, Any],
+    batch_size: int,
+    t_in: int,
+    warmup: int,
+    runs: int,
+    cpu_only: bool,
+) -> dict[str, Any]:
+    """inputs_ms, step_ms, input_share and the sync check of one PoseC3D stream."""
+    from pymg.models import PoseC3D
+
+    device = "cpu" if cpu_only else "cuda"
+    torch.manual_seed(0)
+    model = PoseC3D("imigue41", stream=stream, num_classes=32, **cfg).to(device).train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    batch = _train_batch(batch_size, t_in, cfg["size"], device)
+    labels = torch.randint(0, 32, (batch_size,), device=device)
+    timer = _StepTimer(device)
+
+    def step() -> None:
+        with torch.autocast(device, dtype=torch.bfloat16, enabled=not cpu_only):
+            timer.mark()
+            heat = model.make_heatmaps(batch, training=True)
+            timer.mark()
+            logits = model.forward_heatmaps(heat)
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        timer.mark()
+
+    for _ in range(warmup):
+        step()
+    timer.reset()
+    for _ in range(runs):
+        step()
+    inputs_ms, step_ms = timer.medians()
+    out = {"inputs_ms": inputs_ms, "step_ms": step_ms, "input_share": inputs_ms / step_ms}
+    out.update(_sync_free(step, device))
+    return out
 
 
 class _StepTimer:

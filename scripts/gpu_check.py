@@ -60,8 +60,8 @@ def cmd_env(out: Path, cpu_only: bool) -> int:
             "count": torch.cuda.device_count(),
         }
         try:
-            smi = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=20)  # fmt: skip
+            query = ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"]
+            smi = subprocess.run(query, capture_output=True, text=True, timeout=20)
             facts["gpu"]["driver"] = smi.stdout.strip().splitlines()[0] if smi.stdout else None
         except (OSError, subprocess.SubprocessError):
             facts["gpu"]["driver"] = None
@@ -74,7 +74,7 @@ def cmd_env(out: Path, cpu_only: bool) -> int:
 
 
 def _workload_inputs(n: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keypoints [N, M, 5, 17, 2] on and around a 13 x 11 image with NaN/inf, scores [N, M, 5, 17]."""
+    """Keypoints [N, M, 5, 17, 2] around a 13 x 11 image, some NaN/inf; scores [N, M, 5, 17]."""
     g = torch.Generator().manual_seed(seed)
     kp = torch.rand(n, m, 5, 17, 2, generator=g) * 19 - 4
     sc = torch.rand(n, m, 5, 17, generator=g) * 1.2
@@ -87,7 +87,7 @@ def _workload_inputs(n: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Ten
 
 
 def cmd_workload(cpu_only: bool) -> int:
-    """Calls every kernel on ``cuda`` (``cpu`` in the dry run) and compares with the C++ CPU kernels.
+    """Calls every kernel on ``cuda`` (``cpu`` in the dry run); compares with the C++ CPU kernels.
 
     Odd sizes (13 x 11 images, 5 frames, K = 3 clips), M = 1..3, N = 0, M = 0, fp32/fp16/bf16.
     """
@@ -104,8 +104,9 @@ def cmd_workload(cpu_only: bool) -> int:
         for dtype in (torch.float32, torch.float16, torch.bfloat16):
             for sigma in (0.6, 2.3):
                 kw = {"size": (13, 11), "sigma": sigma, "dtype": dtype, "impl": "native"}
-                got = [ops.joint_heatmaps(kp.to(device), sc.to(device), **kw),
-                       ops.limb_heatmaps(kp.to(device), sc.to(device), limbs=limbs, **kw)]  # fmt: skip
+                kp_d, sc_d = kp.to(device), sc.to(device)
+                got = [ops.joint_heatmaps(kp_d, sc_d, **kw),
+                       ops.limb_heatmaps(kp_d, sc_d, limbs=limbs, **kw)]  # fmt: skip
                 want = [ops.joint_heatmaps(kp, sc, **kw),
                         ops.limb_heatmaps(kp, sc, limbs=limbs, **kw)]  # fmt: skip
                 calls += 2
@@ -136,7 +137,10 @@ def cmd_workload(cpu_only: bool) -> int:
 
 
 def cmd_bench(out: Path, cpu_only: bool) -> int:
-    data = {"heatmaps": gpu_bench.bench_heatmaps(cpu_only), "gather": gpu_bench.bench_gather(cpu_only)}
+    data = {
+        "heatmaps": gpu_bench.bench_heatmaps(cpu_only),
+        "gather": gpu_bench.bench_gather(cpu_only),
+    }
     _write(out, "bench.json", data)
     print(f"bench: {len(data['heatmaps'])} heatmap cases, {len(data['gather'])} gather cases")
     return 0
@@ -171,4 +175,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -76,6 +76,10 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _heatmap_case(r: dict[str, Any]) -> str:
+    return f"{r['kind']} V={r['V']} C={r['C']} N={r['N']} M={r['M']} T={r['T']} {r['H']}x{r['W']}"
+
+
 def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each goal with its worst measured value and whether it is met (None: not measured)."""
     heat = [r for r in (results.get("bench") or {}).get("heatmaps", []) if "cuda_ms" in r]
@@ -86,8 +90,9 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     gpu_train = [r["input_share"] for r in train if r.get("device") == "cuda"]
     worst = {
         "x_fill": max((r["x_fill"] for r in n32), default=None),
-        "bf16_over_fp32": max((r["bf16_over_fp32"] for r in heat if r["bf16_over_fp32"]),
-                              default=None),  # fmt: skip
+        "bf16_over_fp32": max(
+            (r["bf16_over_fp32"] for r in heat if r["bf16_over_fp32"]), default=None
+        ),  # fmt: skip
         "input_share": max(gpu_train, default=None),
         "max_abs_diff": max(fp32, default=None),
         "sanitizer_errors": sum(san) if san else None,
@@ -126,8 +131,8 @@ def markdown(results: dict[str, Any]) -> str:
         lines += _table(
             ["case", "dtype", "cuda", "fill cuda", "/ fill", "torch cuda", "C++ cpu", "fill cpu",
              "torch cpu", "bf16/fp32", "max diff"],
-            [[f"{r['kind']} V={r['V']} C={r['C']} N={r['N']} M={r['M']} T={r['T']} {r['H']}x{r['W']}",
-              r["dtype"], _fmt(r.get("cuda_ms")), _fmt(r.get("fill_cuda_ms")), _fmt(r["x_fill"], ".2f"),
+            [[_heatmap_case(r), r["dtype"], _fmt(r.get("cuda_ms")), _fmt(r.get("fill_cuda_ms")),
+              _fmt(r["x_fill"], ".2f"),
               _fmt(r.get("torch_cuda_ms")), _fmt(r.get("cpp_ms")), _fmt(r.get("fill_cpu_ms")),
               _fmt(r.get("torch_cpu_ms")), _fmt(r.get("bf16_over_fp32"), ".2f"),
               _fmt(r["max_abs_diff"], ".1e")] for r in bench["heatmaps"]],

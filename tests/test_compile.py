@@ -1,6 +1,7 @@
-"""torch.compile(fullgraph=True) over pymg.ops and PoseC3D: no graph break, same results as eager.
+"""torch.compile(fullgraph=True) of pymg.ops and PoseC3D: no graph break, results equal eager ones.
 
-CPU only (inductor's C++ backend); the PoseC3D case compiles a tiny model (about 20-40 s on 2 cores).
+On the CPU (inductor's C++ backend; the PoseC3D case compiles a tiny model, 20-40 s on 2 cores)
+and, where a device exists, on CUDA.
 """
 
 from __future__ import annotations

@@ -30,7 +30,16 @@ def points(n: int, m: int, t: int, v: int, size: int = 12, seed: int = 0):
 def op_args(kind: str, impl: str) -> tuple[object, tuple[object, ...]]:
     kp, sc = points(2, 2, 3, 4, seed=1)
     if kind == "joint":
-        return torch.ops.pymg.joint_heatmaps.default, (kp, sc, 9, 7, 0.8, 1e-3, torch.bfloat16, impl)
+        return torch.ops.pymg.joint_heatmaps.default, (
+            kp,
+            sc,
+            9,
+            7,
+            0.8,
+            1e-3,
+            torch.bfloat16,
+            impl,
+        )
     if kind == "limb":
         flat = [i for pair in LIMBS for i in pair]
         args = (kp, sc, flat, 9, 7, 0.8, 1e-3, torch.float32, impl)
@@ -51,7 +60,9 @@ def test_opcheck(kind: str, impl: str) -> None:
 
 def test_opcheck_frame_positions() -> None:
     op = torch.ops.pymg.frame_positions.default
-    torch.library.opcheck(op, (torch.tensor([5, 2, 9]), 4, "uniform", 2, False, torch.device("cpu")))
+    torch.library.opcheck(
+        op, (torch.tensor([5, 2, 9]), 4, "uniform", 2, False, torch.device("cpu"))
+    )
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -91,7 +102,10 @@ def test_posec3d_on_meta_tensors() -> None:
 
     model = PoseC3D("coco17", num_classes=5, clip_len=8, size=16, base_channels=8,
                     stage_blocks=(1, 1, 1), stream="limb").to("meta")  # fmt: skip
-    batch = {"keypoint": torch.empty(2, 1, 30, 17, 2, device="meta"), "length": torch.tensor([30, 9])}
+    batch = {
+        "keypoint": torch.empty(2, 1, 30, 17, 2, device="meta"),
+        "length": torch.tensor([30, 9]),
+    }
     heat = model.make_heatmaps(batch, num_clips=2, flip=True)
     assert heat.shape == (8, 17, 8, 16, 16) and heat.device.type == "meta"
     logits = model(batch)
@@ -142,7 +156,10 @@ def test_gather_lengths_of_any_integer_dtype(impl: str) -> None:
     kp = kp.nan_to_num(-1.0)
     positions = torch.tensor([[[0.0, 1.5, 4.0]], [[0.5, 2.0, 3.0]]])
     want_kp, want_sc = ops.gather_frames(kp, sc, torch.tensor([5, 3]), positions, impl="reference")
-    for lengths in (torch.tensor([5, 3], dtype=torch.int32), torch.tensor([5, 3], dtype=torch.uint8)):
+    for lengths in (
+        torch.tensor([5, 3], dtype=torch.int32),
+        torch.tensor([5, 3], dtype=torch.uint8),
+    ):
         got_kp, got_sc = ops.gather_frames(kp, sc, lengths, positions, impl=impl)
         torch.testing.assert_close(got_kp, want_kp, atol=1e-6, rtol=0)
         torch.testing.assert_close(got_sc, want_sc, atol=1e-6, rtol=0)

@@ -1,4 +1,4 @@
-"""scripts/gpu_check.sh: syntax, shellcheck, its CPU-only dry run end to end, and the report's goals.
+"""scripts/gpu_check.sh: syntax, shellcheck, the CPU-only dry run end to end, the report's goals.
 
 The dry run (``--cpu-only``) runs the same Python code as the GPU run (workload, timings, training
 step, report) on the CPU with small sizes, and only collects the tests; about a minute on 2 cores.
@@ -72,7 +72,9 @@ def test_cpu_only_dry_run(tmp_path: Path) -> None:
 
 @pytest.fixture(scope="module")
 def report() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("_pymg_scripts_gpu_report", SCRIPTS / "gpu_report.py")
+    spec = importlib.util.spec_from_file_location(
+        "_pymg_scripts_gpu_report", SCRIPTS / "gpu_report.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

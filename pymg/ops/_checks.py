@@ -172,8 +172,7 @@ def check_limbs(limbs: Any, num_joints: int, name: str = "limbs") -> list[int]:
     low, high = min(flat), max(flat)
     if low < 0 or high >= num_joints:
         raise ValueError(
-            f"{name} indices must be in [0, V) = [0, {num_joints}), "
-            f"got values in [{low}, {high}]"
+            f"{name} indices must be in [0, V) = [0, {num_joints}), got values in [{low}, {high}]"
         )
     return flat
 

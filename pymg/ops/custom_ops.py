@@ -2,7 +2,8 @@
 
 Registered here (importing :mod:`pymg.ops` registers them):
 
-* ``torch.ops.pymg.joint_heatmaps(kp, sc, height, width, sigma, eps, dtype, impl)`` -> [N, V, T, H, W]
+* ``torch.ops.pymg.joint_heatmaps(kp, sc, height, width, sigma, eps, dtype, impl)``
+  -> [N, V, T, H, W]
 * ``torch.ops.pymg.limb_heatmaps(kp, sc, limbs, height, width, sigma, eps, dtype, impl)``
   -> [N, L, T, H, W], ``limbs`` a flat list ``[a0, b0, a1, b1, ...]``
 * ``torch.ops.pymg.gather_frames(kp, sc, lengths, positions, mode, eps, impl)``
@@ -85,7 +86,16 @@ def _joint_heatmaps(
 
 
 @_joint_heatmaps.register_fake
-def _(kp, sc, height, width, sigma, eps, dtype, impl):  # type: ignore[no-untyped-def]
+def _joint_heatmaps_fake(
+    kp: Tensor,
+    sc: Tensor,
+    height: int,
+    width: int,
+    sigma: float,
+    eps: float,
+    dtype: torch.dtype,
+    impl: str,
+) -> Tensor:
     return _heatmap_out(kp, kp.shape[3], height, width, dtype)
 
 
@@ -109,7 +119,17 @@ def _limb_heatmaps(
 
 
 @_limb_heatmaps.register_fake
-def _(kp, sc, limbs, height, width, sigma, eps, dtype, impl):  # type: ignore[no-untyped-def]
+def _limb_heatmaps_fake(
+    kp: Tensor,
+    sc: Tensor,
+    limbs: list[int],
+    height: int,
+    width: int,
+    sigma: float,
+    eps: float,
+    dtype: torch.dtype,
+    impl: str,
+) -> Tensor:
     return _heatmap_out(kp, len(limbs) // 2, height, width, dtype)
 
 
@@ -140,7 +160,9 @@ def _gather_frames(
 
 
 @_gather_frames.register_fake
-def _(kp, sc, lengths, positions, mode, eps, impl):  # type: ignore[no-untyped-def]
+def _gather_frames_fake(
+    kp: Tensor, sc: Tensor, lengths: Tensor, positions: Tensor, mode: int, eps: float, impl: str
+) -> tuple[Tensor, Tensor]:
     return _gather_outputs(kp, positions)
 
 
@@ -162,7 +184,12 @@ def _frame_positions(
 
 
 @_frame_positions.register_fake
-def _(lengths, clip_len, strategy, num_clips, training, device):  # type: ignore[no-untyped-def]
-    return torch.empty(
-        (lengths.shape[0], num_clips, clip_len), dtype=torch.float32, device=device
-    )
+def _frame_positions_fake(
+    lengths: Tensor,
+    clip_len: int,
+    strategy: str,
+    num_clips: int,
+    training: bool,
+    device: torch.device,
+) -> Tensor:
+    return torch.empty((lengths.shape[0], num_clips, clip_len), dtype=torch.float32, device=device)

@@ -170,7 +170,9 @@ def frame_positions(
     Returns:
         float32 [N, K, L] on ``lengths.device``; positions < 0 or >= length mean "padding, zeros".
     """
-    clip_len, num_clips = check_position_args(lengths, clip_len, strategy, num_clips, training, generator)
+    clip_len, num_clips = check_position_args(
+        lengths, clip_len, strategy, num_clips, training, generator
+    )
     if generator is None:
         return torch.ops.pymg.frame_positions(
             lengths, clip_len, strategy, num_clips, training, lengths.device

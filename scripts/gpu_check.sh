@@ -9,10 +9,10 @@
 #
 # Needs (no network): python with torch (CUDA build), numpy, pytest, pytest-benchmark,
 # scikit-build-core, pybind11, ninja, cmake, nvcc and compute-sanitizer (CUDA toolkit).
-# Steps: env facts, build (pip install --no-build-isolation --no-deps ., architectures of this GPU
-# only), `pymg info`, the CUDA tests, the ops tests, heatmap/gather timings (CUDA events, medians),
-# a PoseC3D training step (input share, sync check), compute-sanitizer memcheck and racecheck on
-# scripts/gpu_check.py's workload, then the report: OUTDIR/results.json and results.md, the markdown
+# Steps: build (pip install --no-build-isolation --no-deps ., architectures of this GPU only), env
+# facts, `pymg info`, the CUDA tests, compute-sanitizer memcheck on scripts/gpu_check.py's workload,
+# heatmap/gather timings (CUDA events, medians), a PoseC3D training step (input share, sync check),
+# the CPU ops tests, racecheck on the workload, then the report: OUTDIR/results.json and results.md, the markdown
 # printed last. Every step has a time limit within GPU_CHECK_BUDGET seconds (default 450); a step
 # that fails or times out does not stop the others. Exit status: 0 when every step that ran passed.
 set -uo pipefail
@@ -114,21 +114,23 @@ OPS_TESTS=(tests/test_native.py tests/test_native_cuda.py tests/test_ops_errors.
 if ((BUILD)); then step build 200 bash -c build; else skip build "not asked"; fi
 step env 60 "${CHECK[@]}" env --out "$OUT" "${CPU_FLAG[@]}"
 step info 60 "$PY" -m pymg info
+# Most telling first: a slow machine spends its budget on the CUDA tests and memcheck, not on the
+# CPU tests (CI runs those) or racecheck (the kernels use no shared memory).
 if [[ $CPU_ONLY == 1 ]]; then
   skip cuda-tests "--cpu-only"
-  step ops-tests 60 bash -c 'tests ops-tests "$@"' _ "${OPS_TESTS[@]}"
+  step workload 60 "${CHECK[@]}" workload --cpu-only
+  skip memcheck "--cpu-only"
 else
   step cuda-tests 120 bash -c 'tests cuda-tests -m cuda tests'
-  step ops-tests 150 bash -c 'tests ops-tests -m "not cuda" "$@"' _ "${OPS_TESTS[@]}"
+  step memcheck 120 bash -c 'sanitize memcheck'
 fi
 step bench 120 "${CHECK[@]}" bench --out "$OUT" "${CPU_FLAG[@]}"
 step train 90 "${CHECK[@]}" train --out "$OUT" "${CPU_FLAG[@]}"
 if [[ $CPU_ONLY == 1 ]]; then
-  step workload 60 "${CHECK[@]}" workload --cpu-only
-  skip memcheck "--cpu-only"
+  step ops-tests 60 bash -c 'tests ops-tests "$@"' _ "${OPS_TESTS[@]}"
   skip racecheck "--cpu-only"
 else
-  step memcheck 120 bash -c 'sanitize memcheck'
+  step ops-tests 150 bash -c 'tests ops-tests -m "not cuda" "$@"' _ "${OPS_TESTS[@]}"
   step racecheck 90 bash -c 'sanitize racecheck'
 fi
 

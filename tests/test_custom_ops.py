@@ -209,15 +209,16 @@ def test_cuda_posec3d_inputs_never_sync_the_host(stream: str) -> None:
                     stage_blocks=(1, 1, 1), heatmap_dtype=torch.bfloat16).cuda()  # fmt: skip
     kp, sc = points(3, 2, 12, 17, size=16)
     batch = {"keypoint": kp.cuda(), "score": sc.cuda(), "length": torch.tensor([12, 5, 1])}
-    want = model.make_heatmaps(batch, num_clips=2)
+    want = model.make_heatmaps(batch, num_clips=2, flip=True)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        got = model.make_heatmaps(batch, num_clips=2)
+        got = model.make_heatmaps(batch, num_clips=2, flip=True)
         model.make_heatmaps(batch, training=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
-    assert torch.equal(got, want) and got.dtype == torch.bfloat16
-    cpu = model.cpu().make_heatmaps({k: v.cpu() for k, v in batch.items()}, num_clips=2)
+    assert torch.equal(got, want) and got.dtype == torch.bfloat16 and got.shape[0] == 12
+    cpu_batch = {k: v.cpu() for k, v in batch.items()}
+    cpu = model.cpu().make_heatmaps(cpu_batch, num_clips=2, flip=True)
     # the same float32 values within 1e-6, so at most one bfloat16 step (2**-8) apart
     torch.testing.assert_close(got.cpu().float(), cpu.float(), atol=2**-8, rtol=0)

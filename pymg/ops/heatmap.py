@@ -117,4 +117,8 @@ def flip_heatmaps(heatmaps: torch.Tensor, perm: Sequence[int] | torch.Tensor) ->
     if heatmaps.dim() != 5:
         raise ValueError(f"heatmaps must have shape [N, C, T, H, W], got {tuple(heatmaps.shape)}")
     index = _checks.check_perm(perm, heatmaps.shape[1])
-    return heatmaps[:, index].flip(-1)
+    # channel views joined by one cat: no index tensor, so no host-to-device copy (and no host
+    # sync) on CUDA, and nothing data-dependent for torch.compile
+    if not index:  # C = 0
+        return heatmaps.flip(-1)
+    return torch.cat([heatmaps[:, c : c + 1] for c in index], dim=1).flip(-1)

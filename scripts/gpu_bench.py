@@ -241,6 +241,7 @@ def _time_stream(
             heat = model.make_heatmaps(batch, training=True)
             timer.mark()
             logits = model.forward_heatmaps(heat)
+            assert isinstance(logits, torch.Tensor)
             loss = torch.nn.functional.cross_entropy(logits.float(), labels)
         loss.backward()
         opt.step()

@@ -73,6 +73,11 @@ def cmd_env(out: Path, cpu_only: bool) -> int:
     return 0
 
 
+#: Largest CUDA - CPU difference per output dtype: 1e-6 in float32, so at most one rounding step
+#: (values <= 1.2) in float16 and bfloat16.
+TOLERANCE = {torch.float32: 1e-6, torch.float16: 2**-10, torch.bfloat16: 2**-7}
+
+
 def _workload_inputs(n: int, m: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Keypoints [N, M, 5, 17, 2] around a 13 x 11 image, some NaN/inf; scores [N, M, 5, 17]."""
     g = torch.Generator().manual_seed(seed)
@@ -103,7 +108,8 @@ def cmd_workload(cpu_only: bool) -> int:
         lengths = torch.randint(1, 6, (n,), generator=torch.Generator().manual_seed(m))
         for dtype in (torch.float32, torch.float16, torch.bfloat16):
             for sigma in (0.6, 2.3):
-                kw = {"size": (13, 11), "sigma": sigma, "dtype": dtype, "impl": "native"}
+                kw: dict[str, Any] = {"size": (13, 11), "sigma": sigma, "dtype": dtype,
+                                      "impl": "native"}  # fmt: skip
                 kp_d, sc_d = kp.to(device), sc.to(device)
                 got = [ops.joint_heatmaps(kp_d, sc_d, **kw),
                        ops.limb_heatmaps(kp_d, sc_d, limbs=limbs, **kw)]  # fmt: skip
@@ -112,7 +118,7 @@ def cmd_workload(cpu_only: bool) -> int:
                 calls += 2
                 for name, a, b in zip(("joint", "limb"), got, want, strict=True):
                     diff = (a.cpu().float() - b.float()).abs().max() if a.numel() else 0.0
-                    if a.shape != b.shape or float(diff) > 1e-6:
+                    if a.shape != b.shape or float(diff) > TOLERANCE[dtype]:
                         failures.append(f"{name} n={n} m={m} {dtype} sigma={sigma}: {diff}")
         positions = torch.rand(n, 3, 7) * 7 - 1
         positions[..., 0] = float("nan") if n else 0.0

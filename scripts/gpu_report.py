@@ -62,6 +62,18 @@ def _sanitizer(path: Path) -> int | None:
     return sum(int(x) for x in found) if found else None
 
 
+def _api_errors(path: Path) -> int | None:
+    """Errors of CUDA API calls in a sanitizer log (``Program hit cudaError...``), not of kernels.
+
+    They are part of the summary count; pymg's launchers raise on any failed call (so the workload
+    would fail), hence such lines usually come from other libraries' probing calls.
+    """
+    try:
+        return len(re.findall(r"Program hit cuda\w+", path.read_text(errors="replace")))
+    except OSError:
+        return None
+
+
 def _fmt(x: Any, spec: str = ".3f") -> str:
     if x is None:
         return "-"
@@ -118,8 +130,9 @@ def markdown(results: dict[str, Any]) -> str:
         if counts:
             lines.append(f"\n{name}: {counts['tests']} tests, {counts['failures']} failures, "
                          f"{counts['errors']} errors, {counts['skipped']} skipped")  # fmt: skip
-    lines.append(f"\nmemcheck errors: {_fmt(results['memcheck_errors'])}, racecheck errors: "
-                 f"{_fmt(results['racecheck_errors'])}")  # fmt: skip
+    lines.append(f"\nmemcheck errors: {_fmt(results['memcheck_errors'])} (of which CUDA API "
+                 f"call errors: {_fmt(results['memcheck_api_errors'])}), racecheck errors: "
+                 f"{_fmt(results['racecheck_errors'])} (memcheck.log, racecheck.log)")  # fmt: skip
     lines += ["", "## Goals", ""]
     lines += _table(["goal", "bound", "worst measured", "met"],
                     [[g["goal"], _fmt(g["bound"], ".3g"), _fmt(g["worst"], ".3g"),
@@ -167,6 +180,7 @@ def cmd_report(out: Path) -> int:
         "tests": {p.stem: _junit(p) for p in sorted(out.glob("*-tests.xml"))},
         "memcheck_errors": _sanitizer(out / "memcheck.log"),
         "racecheck_errors": _sanitizer(out / "racecheck.log"),
+        "memcheck_api_errors": _api_errors(out / "memcheck.log"),
         "bench": _load(out / "bench.json"),
         "train": _load(out / "train.json"),
     }

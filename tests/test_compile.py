@@ -60,6 +60,20 @@ def test_align_and_heatmaps_compile_without_breaks(impl: str) -> None:
         assert torch.equal(again[2], make_inputs(kp2, sc2, torch.tensor([5, 20, 2]))[2])
 
 
+def test_dynamic_shapes_reuse_one_graph() -> None:
+    """Batch size and input length change between calls: the fake kernels take symbolic sizes."""
+    torch._dynamo.reset()
+    compiled = torch.compile(make_inputs, fullgraph=True, dynamic=True, backend="aot_eager")
+    g = torch.Generator().manual_seed(3)
+    for n, t in ((3, 20), (5, 11), (2, 30)):
+        kp = torch.rand(n, 2, t, 17, 2, generator=g) * 16
+        sc = torch.rand(n, 2, t, 17, generator=g)
+        lengths = torch.randint(1, t + 1, (n,), generator=g)
+        got, want = compiled(kp, sc, lengths), make_inputs(kp, sc, lengths)
+        assert got[2].shape == (2 * n, 17, 8, 16, 18)
+        assert all(torch.equal(a, b) for a, b in zip(got, want, strict=True))
+
+
 def test_compiled_ops_raise_the_eager_errors() -> None:
     kp, sc, _ = inputs()
     torch._dynamo.reset()

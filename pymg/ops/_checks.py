@@ -95,7 +95,8 @@ def check_real(value: Any, name: str, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}")
     out = float(value)
-    if not math.isfinite(out) or (out <= 0.0 if positive else out < 0.0):
+    # comparisons rather than math.isfinite: torch.compile traces them on symbolic floats too
+    if not -math.inf < out < math.inf or (out <= 0.0 if positive else out < 0.0):
         bound = "> 0" if positive else ">= 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
     return out

@@ -101,7 +101,7 @@ sanitize() {
   [[ -x $san ]] || { echo "compute-sanitizer not found" >&2; return 1; }
   # every tensor its own cudaMalloc, so reads past a tensor are caught
   PYTORCH_NO_CUDA_MEMORY_CACHING=1 "$san" --tool "$tool" --error-exitcode 3 \
-    --log-file "$OUT/$tool.log" "${CHECK[@]}" workload
+    --log-file "$OUT/$tool.log" "$PY" "$REPO/scripts/gpu_check.py" workload
 }
 
 export -f build tests sanitize

@@ -196,7 +196,9 @@ def bench_training_step(cpu_only: bool, runs: int = 10) -> list[dict[str, Any]]:
     GPU: batch 24, 48 x 56 x 56 heatmaps in bf16, bf16 autocast, SGD; CPU dry run: a tiny model
     (batch 2, 6 x 20 x 20, float32). Each step records events around making the inputs
     (:meth:`PoseC3D.make_heatmaps`) and around the whole step; reported as medians and as the input
-    share of the step. The steps are then rerun under ``torch.cuda.set_sync_debug_mode("error")``
+    share of the step, with the host (Python + CPU) time of making the inputs, ``inputs_host_ms``,
+    which the GPU time hides as long as it is shorter than the rest of the step. The steps are then
+    rerun under ``torch.cuda.set_sync_debug_mode("error")``
     (``sync_free``: no host synchronisation anywhere in the step).
     """
     if cpu_only:
@@ -238,11 +240,14 @@ def _time_stream(
     batch = _train_batch(batch_size, t_in, cfg["size"], device)
     labels = torch.randint(0, 32, (batch_size,), device=device)
     timer = _StepTimer(device)
+    host_ms: list[float] = []
 
     def step() -> None:
         with torch.autocast(device, dtype=torch.bfloat16, enabled=not cpu_only):
             timer.mark()
+            t0 = time.perf_counter()
             heat = model.make_heatmaps(batch, training=True)
+            host_ms.append((time.perf_counter() - t0) * 1e3)
             timer.mark()
             logits = model.forward_heatmaps(heat)
             assert isinstance(logits, torch.Tensor)
@@ -255,10 +260,12 @@ def _time_stream(
     for _ in range(warmup):
         step()
     timer.reset()
+    host_ms.clear()
     for _ in range(runs):
         step()
     inputs_ms, step_ms = timer.medians()
-    out = {"inputs_ms": inputs_ms, "step_ms": step_ms, "input_share": inputs_ms / step_ms}
+    out = {"inputs_ms": inputs_ms, "step_ms": step_ms, "input_share": inputs_ms / step_ms,
+           "inputs_host_ms": statistics.median(host_ms)}  # fmt: skip
     out.update(_sync_free(step, device))
     return out
 

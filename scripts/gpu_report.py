@@ -163,11 +163,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "## PoseC3D training step (imigue41, ms, median)", ""]
         lines += _table(
             ["stream", "device", "batch", "heatmaps", "autocast", "step", "inputs", "share",
-             "sync-free"],
+             "inputs (host)", "sync-free"],
             [[r["stream"], r["device"], str(r["batch"]),
               f"{r['clip_len']}x{r['size']}x{r['size']} {r['heatmap_dtype']}", _fmt(r["autocast"]),
               _fmt(r["step_ms"], ".2f"), _fmt(r["inputs_ms"], ".3f"),
-              f"{100 * r['input_share']:.2f}%", _fmt(r["sync_free"])] for r in results["train"]],
+              f"{100 * r['input_share']:.2f}%", _fmt(r.get("inputs_host_ms"), ".3f"),
+              _fmt(r["sync_free"])] for r in results["train"]],
         )  # fmt: skip
     return "\n".join(lines) + "\n"
 

@@ -35,6 +35,9 @@ done
 OUT=${OUT:-gpu_check_$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT" || exit 2
 OUT=$(cd "$OUT" && pwd)
+# a rerun into the same folder must not report an earlier run's files
+rm -f "$OUT"/{env,bench,train,results}.json "$OUT"/results.md "$OUT"/*-tests.xml \
+  "$OUT"/{memcheck,racecheck}.log "$OUT"/*.out
 : >"$OUT/steps.tsv"
 CPU_FLAG=()
 [[ $CPU_ONLY == 1 ]] && CPU_FLAG=(--cpu-only)

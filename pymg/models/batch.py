@@ -59,8 +59,8 @@ def align_batch(
     if score is not None:
         score = torch.as_tensor(score).to(device=device, dtype=torch.float32)
     length = batch.get("length")
-    if length is None:
-        length = torch.full((n,), t, dtype=torch.int64, device=device)
+    if length is None:  # on the CPU: align_frames builds positions there, so no device sync
+        length = torch.full((n,), t, dtype=torch.int64)
     else:  # align_frames takes lengths on the CPU as they are (it builds positions there)
         length = torch.as_tensor(length).to(dtype=torch.int64)
         if length.device.type != "cpu":

@@ -2,11 +2,14 @@
 
 Heatmaps: :func:`joint_heatmaps`, :func:`limb_heatmaps`, :func:`flip_heatmaps`.
 Temporal alignment: :func:`frame_positions`, :func:`gather_frames`, :func:`align_frames`.
+Every op is a ``torch.library`` custom op (``torch.ops.pymg.*``, :mod:`pymg.ops.custom_ops`): it
+compiles under ``torch.compile(fullgraph=True)`` and gives output shapes on meta tensors.
 Backend choice: every op takes ``impl="auto" | "native" | "reference"``; :func:`use_impl` sets it
 for a block of code; :func:`native_available` tells whether the kernels can run on a device.
 See docs/ops.md.
 """
 
+from pymg.ops import custom_ops  # registers torch.ops.pymg.*  # noqa: F401
 from pymg.ops._backend import NativeFallbackWarning, native_available, use_impl
 from pymg.ops.heatmap import flip_heatmaps, joint_heatmaps, limb_heatmaps
 from pymg.ops.positions import STRATEGIES, frame_positions

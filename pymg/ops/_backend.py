@@ -20,7 +20,7 @@ import torch
 
 from pymg.ops import _checks, reference
 
-IMPLS = ("auto", "native", "reference")
+IMPLS = _checks.IMPLS
 
 _default_impl: contextvars.ContextVar[str] = contextvars.ContextVar("pymg_ops_impl", default="auto")
 _warned = False

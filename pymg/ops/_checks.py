@@ -10,6 +10,9 @@ from typing import Any
 import numpy as np
 import torch
 
+#: Values of the ``impl`` argument of every op (see :mod:`pymg.ops._backend`).
+IMPLS: tuple[str, ...] = ("auto", "native", "reference")
+
 #: Output dtypes every heatmap backend (native kernels and the torch reference) can write.
 HEATMAP_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
 
@@ -21,7 +24,11 @@ def _describe(value: Any) -> str:
 
 
 def check_keypoints(keypoints: Any, name: str = "keypoints") -> tuple[int, int, int, int]:
-    """Check ``keypoints`` is a non-empty floating tensor [N, M, T, V, 2]; return (N, M, T, V)."""
+    """Check ``keypoints`` is a floating tensor [N, M, T, V, 2]; return (N, M, T, V).
+
+    N = 0 (an empty batch) and M = 0 (clips without a person) are accepted, as in torch ops; T and
+    V must be >= 1.
+    """
     if not isinstance(keypoints, torch.Tensor):
         raise TypeError(
             f"{name} must be a torch.Tensor [N, M, T, V, 2], got {_describe(keypoints)}"
@@ -31,10 +38,8 @@ def check_keypoints(keypoints: Any, name: str = "keypoints") -> tuple[int, int, 
     if keypoints.dim() != 5 or keypoints.shape[-1] != 2:
         raise ValueError(f"{name} must have shape [N, M, T, V, 2], got {tuple(keypoints.shape)}")
     n, m, t, v, _ = keypoints.shape
-    if n == 0:
-        raise ValueError(f"{name} is an empty batch (N = 0); expected N >= 1")
-    if min(m, t, v) == 0:
-        raise ValueError(f"{name} must have M, T, V >= 1, got shape {tuple(keypoints.shape)}")
+    if min(t, v) == 0:
+        raise ValueError(f"{name} must have T, V >= 1, got shape {tuple(keypoints.shape)}")
     return int(n), int(m), int(t), int(v)
 
 
@@ -90,7 +95,8 @@ def check_real(value: Any, name: str, *, positive: bool) -> float:
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"{name} must be a real number, got {_describe(value)}")
     out = float(value)
-    if not math.isfinite(out) or (out <= 0.0 if positive else out < 0.0):
+    # comparisons rather than math.isfinite: torch.compile traces them on symbolic floats too
+    if not -math.inf < out < math.inf or (out <= 0.0 if positive else out < 0.0):
         bound = "> 0" if positive else ">= 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
     return out
@@ -127,69 +133,86 @@ def _to_int(item: Any, name: str, shape_text: str) -> int:
     return int(item)
 
 
-def _index_tensor(value: Any, name: str, shape_text: str) -> torch.Tensor:
-    """Convert a tensor, array or (nested) sequence of ints to an int64 CPU tensor."""
+def _index_rows(value: Any, name: str, shape_text: str) -> list[Any]:
+    """A tensor, array or (nested) sequence of ints as nested Python lists of ints.
+
+    Sequences of Python ints are converted without creating a tensor, so the checks below stay
+    plain Python (``torch.compile`` traces them without a graph break).
+    """
     if isinstance(value, np.ndarray):
         value = torch.from_numpy(value)
     if isinstance(value, torch.Tensor):
         if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
             raise TypeError(f"{name} must hold integers {shape_text}, got dtype {value.dtype}")
-        return value.detach().to("cpu", torch.int64)
+        if value.dim() not in (1, 2):
+            raise ValueError(f"{name} must have shape {shape_text}, got {tuple(value.shape)}")
+        rows: list[Any] = value.detach().cpu().tolist()
+        return rows
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise TypeError(
             f"{name} must be a sequence or tensor of ints {shape_text}, got {_describe(value)}"
         )
-    rows: list[Any] = []
+    rows = []
     for item in value:
         if isinstance(item, (Sequence, torch.Tensor, np.ndarray)) and not isinstance(item, str):
             rows.append([_to_int(i, name, shape_text) for i in item])
         else:
             rows.append(_to_int(item, name, shape_text))
-    try:
-        return torch.tensor(rows, dtype=torch.int64)
-    except (TypeError, ValueError) as exc:  # ragged or mixed nesting
-        raise ValueError(f"{name} must have shape {shape_text}, got {value!r}") from exc
+    return rows
 
 
-def check_limbs(limbs: Any, num_joints: int, name: str = "limbs") -> torch.Tensor:
-    """Check limb pairs; return a contiguous int32 CPU tensor [L, 2] with indices in [0, V)."""
-    table = _index_tensor(limbs, name, "[L, 2]")
-    if table.dim() != 2 or table.shape[1] != 2 or table.shape[0] == 0:
-        raise ValueError(f"{name} must have shape [L, 2] with L >= 1, got {tuple(table.shape)}")
-    if int(table.min()) < 0 or int(table.max()) >= num_joints:
+def check_limbs(limbs: Any, num_joints: int, name: str = "limbs") -> list[int]:
+    """Check limb pairs [L, 2] with indices in [0, V); return them flat: [a0, b0, a1, b1, ...]."""
+    rows = _index_rows(limbs, name, "[L, 2]")
+    pairs = [r for r in rows if isinstance(r, list) and len(r) == 2]
+    if not rows or len(pairs) != len(rows):
+        shape = (len(rows),) if any(not isinstance(r, list) for r in rows) else None
+        got = shape if shape is not None else [len(r) for r in rows]
+        raise ValueError(f"{name} must have shape [L, 2] with L >= 1, got {got!r}")
+    flat = [int(i) for pair in pairs for i in pair]
+    low, high = min(flat), max(flat)
+    if low < 0 or high >= num_joints:
         raise ValueError(
-            f"{name} indices must be in [0, V) = [0, {num_joints}), "
-            f"got values in [{int(table.min())}, {int(table.max())}]"
+            f"{name} indices must be in [0, V) = [0, {num_joints}), got values in [{low}, {high}]"
         )
-    return table.to(torch.int32).contiguous()
+    return flat
 
 
-def check_perm(perm: Any, num_channels: int, name: str = "perm") -> torch.Tensor:
-    """Check ``perm`` is a permutation of range(C); return an int64 CPU tensor [C]."""
-    table = _index_tensor(perm, name, f"[C] = [{num_channels}]")
-    if table.dim() != 1 or table.shape[0] != num_channels:
-        raise ValueError(
-            f"{name} must have length C = {num_channels}, got shape {tuple(table.shape)}"
-        )
-    if not torch.equal(torch.sort(table).values, torch.arange(num_channels)):
-        raise ValueError(
-            f"{name} must be a permutation of range({num_channels}), got {table.tolist()}"
-        )
-    return table
+def check_perm(perm: Any, num_channels: int, name: str = "perm") -> list[int]:
+    """Check ``perm`` is a permutation of range(C); return it as a list of ints [C]."""
+    rows = _index_rows(perm, name, f"[C] = [{num_channels}]")
+    if len(rows) != num_channels or any(isinstance(r, list) for r in rows):
+        shape = [len(r) if isinstance(r, list) else 1 for r in rows]
+        raise ValueError(f"{name} must have length C = {num_channels}, got rows {shape}")
+    if sorted(rows) != list(range(num_channels)):
+        raise ValueError(f"{name} must be a permutation of range({num_channels}), got {rows}")
+    return [int(r) for r in rows]
 
 
 def check_lengths(
-    lengths: Any, batch: int | None, max_len: int | None, name: str = "lengths"
+    lengths: Any,
+    batch: int | None,
+    max_len: int | None,
+    name: str = "lengths",
+    *,
+    values: bool = True,
 ) -> None:
-    """Check an integer tensor [N] with 1 <= lengths <= T (bounds that are given)."""
+    """Check an integer tensor [N] (N >= 0) with 1 <= lengths <= T (bounds that are given).
+
+    ``values=False`` checks only type, dtype and shape (no reading of the tensor, so no device
+    sync and nothing data-dependent for ``torch.compile``); the ops check the values where they
+    run.
+    """
     if not isinstance(lengths, torch.Tensor):
         raise TypeError(f"{name} must be an integer torch.Tensor [N], got {_describe(lengths)}")
     if lengths.is_floating_point() or lengths.is_complex() or lengths.dtype == torch.bool:
         raise TypeError(f"{name} must have an integer dtype, got {lengths.dtype}")
-    if lengths.dim() != 1 or lengths.shape[0] == 0:
-        raise ValueError(f"{name} must have shape [N] with N >= 1, got {tuple(lengths.shape)}")
+    if lengths.dim() != 1:
+        raise ValueError(f"{name} must have shape [N], got {tuple(lengths.shape)}")
     if batch is not None and lengths.shape[0] != batch:
         raise ValueError(f"{name} must have shape [N] = [{batch}], got {tuple(lengths.shape)}")
+    if not values or lengths.shape[0] == 0:
+        return
     low, high = int(lengths.min()), int(lengths.max())
     if low < 1:
         raise ValueError(f"{name} must be >= 1, got a minimum of {low}")

@@ -1,8 +1,10 @@
 """Joint and limb heatmap volumes from keypoints (PYSKL ``GeneratePoseTarget``-compatible).
 
-The ops validate their inputs, convert them to contiguous float32 and call the native kernels when
-available (see :mod:`pymg.ops._backend`) or the pure-torch reference otherwise. They are not
-differentiable (heatmaps are model inputs made from data).
+The ops validate their inputs, convert them to contiguous float32 and call the custom ops
+``torch.ops.pymg.joint_heatmaps`` / ``limb_heatmaps`` (:mod:`pymg.ops.custom_ops`), which run the
+native kernels when available (see :mod:`pymg.ops._backend`) or the pure-torch reference otherwise.
+They work under ``torch.compile`` and on meta tensors. They are not differentiable (heatmaps are
+model inputs made from data).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from collections.abc import Sequence
 
 import torch
 
-from pymg.ops import _backend, _checks
+from pymg.ops import _checks
 
 
 def joint_heatmaps(
@@ -28,7 +30,8 @@ def joint_heatmaps(
 
     Args:
         keypoints: [N, M, T, V, 2] pixel coordinates (x = column, y = row; pixel i at coordinate i),
-            any floating dtype, any device. NaN/inf coordinates mark missing points.
+            any floating dtype, any device. NaN/inf coordinates mark missing points. N = 0 gives
+            an empty output, M = 0 (no person) all zeros.
         scores: [N, M, T, V] confidences scaling each gaussian, or None (all ones). A point whose
             score (as float32, compared in float64) is below ``eps`` or NaN is skipped.
         size: output (H, W).
@@ -41,17 +44,18 @@ def joint_heatmaps(
     Returns:
         [N, V, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
     """
-    n, m, t, v = _checks.check_keypoints(keypoints)
+    _checks.check_keypoints(keypoints)
     h, w = _checks.check_size(size)
     sigma_f = _checks.check_real(sigma, "sigma", positive=True)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
     sc = _checks.prepare_scores(scores, keypoints)
-    backend = _backend.select(impl, keypoints.device)
+    _checks.check_choice(impl, "impl", _checks.IMPLS)
     with torch.no_grad():
         kp = _checks.as_float32(keypoints.detach())
-        out = torch.empty((n, v, t, h, w), dtype=out_dtype, device=keypoints.device)
-        backend.joint_heatmaps_into(kp, sc.detach(), out, sigma_f, eps_f)
+        out: torch.Tensor = torch.ops.pymg.joint_heatmaps(
+            kp, sc.detach(), h, w, sigma_f, eps_f, out_dtype, impl
+        )
     return out
 
 
@@ -80,18 +84,19 @@ def limb_heatmaps(
     Returns:
         [N, L, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
     """
-    n, m, t, v = _checks.check_keypoints(keypoints)
+    _, _, _, v = _checks.check_keypoints(keypoints)
     table = _checks.check_limbs(limbs, v)
     h, w = _checks.check_size(size)
     sigma_f = _checks.check_real(sigma, "sigma", positive=True)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
     sc = _checks.prepare_scores(scores, keypoints)
-    backend = _backend.select(impl, keypoints.device)
+    _checks.check_choice(impl, "impl", _checks.IMPLS)
     with torch.no_grad():
         kp = _checks.as_float32(keypoints.detach())
-        out = torch.empty((n, table.shape[0], t, h, w), dtype=out_dtype, device=keypoints.device)
-        backend.limb_heatmaps_into(kp, sc.detach(), table, out, sigma_f, eps_f)
+        out: torch.Tensor = torch.ops.pymg.limb_heatmaps(
+            kp, sc.detach(), table, h, w, sigma_f, eps_f, out_dtype, impl
+        )
     return out
 
 
@@ -111,5 +116,9 @@ def flip_heatmaps(heatmaps: torch.Tensor, perm: Sequence[int] | torch.Tensor) ->
         raise TypeError(f"heatmaps must be a torch.Tensor [N, C, T, H, W], got {type(heatmaps)}")
     if heatmaps.dim() != 5:
         raise ValueError(f"heatmaps must have shape [N, C, T, H, W], got {tuple(heatmaps.shape)}")
-    index = _checks.check_perm(perm, heatmaps.shape[1]).to(heatmaps.device)
-    return heatmaps.index_select(1, index).flip(-1)
+    index = _checks.check_perm(perm, heatmaps.shape[1])
+    # channel views joined by one cat: no index tensor, so no host-to-device copy (and no host
+    # sync) on CUDA, and nothing data-dependent for torch.compile
+    if not index:  # C = 0
+        return heatmaps.flip(-1)
+    return torch.cat([heatmaps[:, c : c + 1] for c in index], dim=1).flip(-1)

@@ -152,8 +152,13 @@ def frame_positions(
 ) -> torch.Tensor:
     """Fractional source-frame positions of ``num_clips`` clips of ``clip_len`` frames per sample.
 
+    Without a ``generator`` this runs as the custom op ``torch.ops.pymg.frame_positions`` (see
+    :mod:`pymg.ops.custom_ops`), so ``torch.compile`` traces it without a graph break; with a
+    ``generator`` it runs eagerly (a ``torch.Generator`` cannot enter a compiled graph).
+
     Args:
-        lengths: integer tensor [N], the true number of frames of each sample (>= 1).
+        lengths: integer tensor [N], the true number of frames of each sample (>= 1). N = 0 gives
+            an empty [0, K, L] result.
         clip_len: L, frames per output clip (>= 1).
         strategy: "uniform" (the paper's), "pyskl" (UniformSampleFrames) or "crop_pad" (ST-GCN);
             see the module docstring.
@@ -165,7 +170,38 @@ def frame_positions(
     Returns:
         float32 [N, K, L] on ``lengths.device``; positions < 0 or >= length mean "padding, zeros".
     """
-    _checks.check_lengths(lengths, None, None)
+    clip_len, num_clips = check_position_args(
+        lengths, clip_len, strategy, num_clips, training, generator
+    )
+    if generator is None:
+        return torch.ops.pymg.frame_positions(
+            lengths, clip_len, strategy, num_clips, training, lengths.device
+        )
+    positions = frame_positions_eager(
+        lengths.detach().cpu(),
+        clip_len,
+        strategy=strategy,
+        num_clips=num_clips,
+        training=training,
+        generator=generator,
+    )
+    return positions.to(lengths.device)
+
+
+def check_position_args(
+    lengths: torch.Tensor,
+    clip_len: int,
+    strategy: str,
+    num_clips: int,
+    training: bool,
+    generator: torch.Generator | None,
+) -> tuple[int, int]:
+    """Checks the arguments of :func:`frame_positions` that do not depend on tensor values.
+
+    Returns:
+        (clip_len, num_clips) as ints.
+    """
+    _checks.check_lengths(lengths, None, None, values=False)
     clip_len = _checks.check_int(clip_len, "clip_len", minimum=1)
     num_clips = _checks.check_int(num_clips, "num_clips", minimum=1)
     _checks.check_choice(strategy, "strategy", STRATEGIES)
@@ -176,6 +212,23 @@ def frame_positions(
             raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         if generator.device.type != "cpu":
             raise ValueError(f"generator must be a CPU generator, got one on {generator.device}")
+    return clip_len, num_clips
+
+
+def frame_positions_eager(
+    lengths: torch.Tensor,
+    clip_len: int,
+    *,
+    strategy: str,
+    num_clips: int,
+    training: bool,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """:func:`frame_positions` of CPU ``lengths`` [N] (values checked here), float32 CPU [N, K, L].
+
+    The arguments other than the lengths' values must already be checked.
+    """
+    _checks.check_lengths(lengths, None, None)
     out = torch.empty((lengths.shape[0], num_clips, clip_len), dtype=torch.float64)
     for n, length in enumerate(lengths.tolist()):
         if strategy == "pyskl":
@@ -186,4 +239,4 @@ def frame_positions(
                 out[n, k] = _uniform(length, clip_len, k, num_clips, training, generator)
             else:
                 out[n, k] = _crop_pad(length, clip_len, k, num_clips, training, generator)
-    return out.to(device=lengths.device, dtype=torch.float32)
+    return out.to(torch.float32)

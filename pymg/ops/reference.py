@@ -107,6 +107,9 @@ def joint_heatmaps_into(
     ey = torch.where(mask_y, torch.exp(-((gy - y[..., None]) ** 2) * inv), zero)
     ey = ey * torch.where(valid, scores, zero)[..., None]
     for p0, p1, acc in _plane_chunks(out.view(p_count, h, w)):
+        if m_count == 0:  # no person: nothing is drawn
+            acc.zero_()
+            continue
         torch.mul(ey[0, p0:p1, :, None], ex[0, p0:p1, None, :], out=acc)
         for m in range(1, m_count):
             torch.maximum(acc, ey[m, p0:p1, :, None] * ex[m, p0:p1, None, :], out=acc)

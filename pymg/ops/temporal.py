@@ -2,15 +2,18 @@
 
 :func:`gather_frames` reads positions (from :func:`pymg.ops.frame_positions` or your own) and
 :func:`align_frames` does both steps. Both run on the native kernels when available (else the
-pure-torch reference; see :mod:`pymg.ops._backend`).
+pure-torch reference; see :mod:`pymg.ops._backend`), through the custom ops
+``torch.ops.pymg.gather_frames`` and ``frame_positions`` (:mod:`pymg.ops.custom_ops`), so they work
+under ``torch.compile`` and on meta tensors.
 """
 
 from __future__ import annotations
 
 import torch
 
-from pymg.ops import _backend, _checks
-from pymg.ops.positions import frame_positions
+from pymg.ops import _checks
+from pymg.ops.custom_ops import host_to_device
+from pymg.ops.positions import check_position_args, frame_positions
 from pymg.ops.reference import _GATHER_MODES
 
 
@@ -38,8 +41,10 @@ def gather_frames(
 
     Args:
         keypoints: [N, M, T, V, 2] floating tensor (padded to T; frames >= length are ignored).
+            N = 0 gives empty outputs, M = 0 outputs with no person.
         scores: [N, M, T, V] floating tensor, or None (all ones).
-        lengths: integer tensor [N] on the keypoints' device, 1 <= lengths <= T.
+        lengths: integer tensor [N], 1 <= lengths <= T, on the keypoints' device or on the CPU
+            (then copied to the keypoints' device without a host sync).
         positions: floating tensor [N, K, T'] on the keypoints' device (float32 is used).
         mode: "linear" or "nearest".
         eps: missing-point score threshold (>= 0).
@@ -49,18 +54,18 @@ def gather_frames(
         (keypoints float32 [N*K, M, T', V, 2], scores float32 [N*K, M, T', V]); sample n's clips
         are rows n*K .. n*K + K - 1.
     """
-    n, m, t, v = _checks.check_keypoints(keypoints)
+    n, _, t, _ = _checks.check_keypoints(keypoints)
     sc = _checks.prepare_scores(scores, keypoints)
-    if isinstance(lengths, torch.Tensor):
+    _checks.check_lengths(lengths, n, t, values=False)
+    if lengths.device.type != "cpu":
         _checks.check_same_device(keypoints, lengths, "lengths")
-    _checks.check_lengths(lengths, n, t)
     if not isinstance(positions, torch.Tensor):
         raise TypeError(
             f"positions must be a floating torch.Tensor [N, K, T'], got {type(positions).__name__}"
         )
     if not positions.is_floating_point():
         raise TypeError(f"positions must have a floating dtype, got {positions.dtype}")
-    if positions.dim() != 3 or positions.shape[0] != n or min(positions.shape) == 0:
+    if positions.dim() != 3 or positions.shape[0] != n or min(positions.shape[1:]) == 0:
         raise ValueError(
             f"positions must have shape [N, K, T'] with N = {n}, K >= 1 and T' >= 1, "
             f"got {tuple(positions.shape)}"
@@ -68,15 +73,13 @@ def gather_frames(
     _checks.check_same_device(keypoints, positions, "positions")
     code = _GATHER_MODES[_checks.check_choice(mode, "mode", tuple(_GATHER_MODES))]
     eps_f = _checks.check_real(eps, "eps", positive=False)
-    backend = _backend.select(impl, keypoints.device)
-    k, j = int(positions.shape[1]), int(positions.shape[2])
+    _checks.check_choice(impl, "impl", _checks.IMPLS)
     with torch.no_grad():
         kp = _checks.as_float32(keypoints.detach())
         pos = positions.detach().to(torch.float32).contiguous()
-        length = lengths.detach().to(torch.int64).contiguous()
-        out_kp = torch.empty((n * k, m, j, v, 2), dtype=torch.float32, device=kp.device)
-        out_sc = torch.empty((n * k, m, j, v), dtype=torch.float32, device=kp.device)
-        backend.gather_frames_into(kp, sc.detach(), length, pos, out_kp, out_sc, code, eps_f)
+        out_kp, out_sc = torch.ops.pymg.gather_frames(
+            kp, sc.detach(), lengths.detach(), pos, code, eps_f, impl
+        )
     return out_kp, out_sc
 
 
@@ -105,23 +108,31 @@ def align_frames(
     Returns:
         (keypoints float32 [N*K, M, L, V, 2], scores float32 [N*K, M, L, V]).
     """
-    _, _, t, _ = _checks.check_keypoints(keypoints)
-    _checks.check_lengths(lengths, keypoints.shape[0], t)
+    n, _, t, _ = _checks.check_keypoints(keypoints)
+    _checks.check_lengths(lengths, n, t, values=False)
     if lengths.device.type != "cpu":
         _checks.check_same_device(keypoints, lengths, "lengths")
-    positions = frame_positions(
-        lengths.detach().cpu(),
-        clip_len,
-        strategy=strategy,
-        num_clips=num_clips,
-        training=training,
-        generator=generator,
-    )
+    if generator is None:  # the custom op: positions made on the CPU, copied without a sync
+        clip_len, num_clips = check_position_args(
+            lengths, clip_len, strategy, num_clips, training, None
+        )
+        positions = torch.ops.pymg.frame_positions(
+            lengths, clip_len, strategy, num_clips, training, keypoints.device
+        )
+    else:
+        positions = frame_positions(
+            lengths.detach().cpu(),
+            clip_len,
+            strategy=strategy,
+            num_clips=num_clips,
+            training=training,
+            generator=generator,
+        )
     return gather_frames(
         keypoints,
         scores,
-        lengths.to(keypoints.device),
-        positions.to(keypoints.device),
+        lengths,
+        host_to_device(positions, keypoints.device),
         mode=mode,
         eps=eps,
         impl=impl,

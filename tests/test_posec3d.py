@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import numpy as np
@@ -239,7 +238,6 @@ def test_posec3d_errors() -> None:
 def test_tiny_backbone_overfits_synthetic_heatmaps() -> None:
     """4 samples of 4 classes (a blob in a class-specific corner and channel): loss -> ~0."""
     torch.manual_seed(0)
-    start = time.perf_counter()
     c, t, s, k = 3, 8, 16, 4
     x = torch.rand(k, c, t, s, s) * 0.2
     for i in range(k):
@@ -261,7 +259,6 @@ def test_tiny_backbone_overfits_synthetic_heatmaps() -> None:
     assert loss.item() < 0.05
     with torch.no_grad():
         assert torch.equal(head(model.eval()(x)).argmax(1), labels)
-    assert time.perf_counter() - start < 30
 
 
 # ----------------------------------------------------------------------------------- fusion

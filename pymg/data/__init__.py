@@ -26,6 +26,7 @@ from pymg.data.formats import (
 )
 from pymg.data.prepare import prepare_miga, prepare_pyskl
 from pymg.data.synthetic import SyntheticMicroGestures
+from pymg.data.synthetic_imigue import SyntheticIMiGUE
 from pymg.data.transforms import (
     Compose,
     Flip,
@@ -52,6 +53,7 @@ __all__ = [
     "PoseTransform",
     "RandomResizedCrop",
     "Resize",
+    "SyntheticIMiGUE",
     "SyntheticMicroGestures",
     "UnsafePickleError",
     "check_annotation",

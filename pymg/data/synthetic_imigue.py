@@ -11,7 +11,7 @@ seated tennis players, 18,499 clips at 1280x720 and 25 fps) that matter to a ske
   classes (face, head, shoulders, torso posture) move their points by a peak of a few pixels
   (:data:`SUBTLE_PEAK_PX`); hand-to-body classes move the hand to the touched part (tens to a few
   hundred pixels, as in the videos). Face gestures move the face-70 points and, by a third of
-  their mean displacement, the nose, eyes and ears of the 22-joint layout too, so whether 41
+  their mean displacement length, the nose, eyes and ears of the 22-joint layout too (upwards), so whether 41
   joints beat 22 is left to the measurement;
 * **noise** (OpenPose-like): Gaussian jitter in pixels (:data:`JITTER_PX`, times a per-subject
   factor in [0.6, 1.4]), points lost per frame, whole frames lost, stretches of frames without
@@ -103,9 +103,9 @@ class _ClipMotion(_Motion):
 
 
 def _face_and_head(pose: np.ndarray, rest: np.ndarray) -> None:
-    """Move nose, eyes and ears by a third of the face-70 points' mean displacement."""
-    shift = (pose[:, _FACE] - rest[_FACE]).mean(axis=1, keepdims=True)  # [T, 1, 2]
-    pose[:, _FACE22] += shift / 3.0
+    """Raise nose, eyes and ears by a third of the face-70 points' mean displacement length."""
+    moved = np.linalg.norm(pose[:, _FACE] - rest[_FACE], axis=-1).mean(axis=1)  # [T]
+    pose[:, _FACE22, 1] -= moved[:, None] / 3.0
 
 
 def _turtle_neck(pose: np.ndarray, m: _Motion) -> None:

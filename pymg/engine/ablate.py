@@ -86,7 +86,7 @@ CELLS: tuple[Cell, ...] = (
 QUICK: dict[str, Any] = {
     "seeds": 2,
     "clips": 480,
-    "epochs": 6,
+    "epochs": 5,
     "clip_len": 8,
     "train_size": 32,
     "test_size": 32,

@@ -1,8 +1,8 @@
 """The ``pymg`` command (console script; also ``python -m pymg``).
 
 Subcommands: ``demo``, ``prepare``, ``train``, ``test``, ``fuse``, ``bench``, ``viz``, ``info``,
-``configs``, ``ablate``. Errors reach the user as one line on stderr with exit code 2; ``--debug`` re-raises
-them with the full traceback.
+``configs``, ``ablate``. Errors reach the user as one line on stderr with exit code 2; ``--debug``
+re-raises them with the full traceback.
 """
 
 from __future__ import annotations

@@ -63,13 +63,14 @@ def test_fused_record_is_the_fusion_of_the_two_streams(quick_run: Path) -> None:
     for seed in (0, 1):
         runs = quick_run / "runs"
         fused = fuse_score_files(
-            [runs / f"recipe_joint_s{seed}/test_scores.npz", runs / f"recipe_limb_s{seed}/test_scores.npz"]
+            [
+                runs / f"recipe_joint_s{seed}/test_scores.npz",
+                runs / f"recipe_limb_s{seed}/test_scores.npz",
+            ]
         )
         metrics = summarize(fused.scores, fused.labels)
         record = next(
-            r
-            for r in records
-            if r["seed"] == seed and r["settings"]["stream"] == "fused"
+            r for r in records if r["seed"] == seed and r["settings"]["stream"] == "fused"
         )
         assert record["top1"] == pytest.approx(metrics["top1"])
         assert record["mean_class_accuracy"] == pytest.approx(metrics["mean_class_accuracy"])

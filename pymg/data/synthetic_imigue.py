@@ -10,9 +10,9 @@ seated tennis players, 18,499 clips at 1280x720 and 25 fps) that matter to a ske
 * **motions**: one seated upper body per subject (random proportions and framing); *subtle*
   classes (face, head, shoulders, torso posture) move their points by a peak of a few pixels
   (:data:`SUBTLE_PEAK_PX`); hand-to-body classes move the hand to the touched part (tens to a few
-  hundred pixels, as in the videos). Face gestures move the face-70 points and, by a third of
-  their mean displacement length, the nose, eyes and ears of the 22-joint layout too (upwards), so whether 41
-  joints beat 22 is left to the measurement;
+  hundred pixels, as in the videos). Face gestures move the face-70 points and raise the nose,
+  eyes and ears of the 22-joint layout by a third of the face points' mean displacement, so
+  whether 41 joints beat 22 is left to the measurement;
 * **noise** (OpenPose-like): Gaussian jitter in pixels (:data:`JITTER_PX`, times a per-subject
   factor in [0.6, 1.4]), points lost per frame, whole frames lost, stretches of frames without
   face points, hands whose fingers vanish, and stretches where the left and right hand point sets
@@ -218,7 +218,11 @@ def imigue_class_counts(num_clips: int, min_per_class: int = 3) -> list[int]:
     k = len(IMIGUE_TRAIN_COUNTS)
     if isinstance(min_per_class, bool) or not isinstance(min_per_class, int) or min_per_class < 1:
         raise ValueError(f"min_per_class must be an int >= 1, got {min_per_class!r}")
-    if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < k * min_per_class:
+    if (
+        isinstance(num_clips, bool)
+        or not isinstance(num_clips, int)
+        or num_clips < k * min_per_class
+    ):
         raise ValueError(f"num_clips must be an int >= {k * min_per_class}, got {num_clips!r}")
     freq = np.asarray(IMIGUE_TRAIN_COUNTS, dtype=np.float64)
     freq /= freq.sum()
@@ -281,7 +285,9 @@ class SyntheticIMiGUE(Sequence[dict[str, Any]]):
         if not 0 <= noise <= 5:
             raise ValueError(f"noise must be in [0, 5], got {noise!r}")
         if min_per_class < 3:
-            raise ValueError(f"min_per_class must be >= 3 (train and test clips), got {min_per_class}")
+            raise ValueError(
+                f"min_per_class must be >= 3 (train and test clips), got {min_per_class}"
+            )
         counts = imigue_class_counts(num_clips, min_per_class)
         self.seed = int(seed)
         self.noise = float(noise)

@@ -119,7 +119,7 @@ FULL: dict[str, Any] = {
     "stgcn_clip_len": 100,
     "gcn_channels": 64,
 }
-"""The default (a GPU setting): the shipped configs' model, frames and test, 4000 clips, 24 epochs."""
+"""The default (a GPU setting): the shipped configs' model, frames and test, 4000 clips."""
 
 
 def ablation_config(
@@ -293,7 +293,9 @@ def run_ablations(
                 )
             if "fused" in cell.streams:
                 fused = fuse_score_files([score_files["joint"], score_files["limb"]])
-                metrics = _metrics(summarize(fused.scores, fused.labels, names or fused.class_names))
+                metrics = _metrics(
+                    summarize(fused.scores, fused.labels, names or fused.class_names)
+                )
                 records.append(_record(cell, "fused", seed, metrics, 0.0, cfg))
             _write_json(out / "ablations.json", records)
     wall = time.perf_counter() - start
@@ -368,7 +370,8 @@ def summarize_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]
     for r in records:
         key = (r["settings"]["cell"], r["settings"]["stream"])
         row = rows.setdefault(
-            key, {"cell": key[0], "stream": key[1], "top1": [], "top5": [], "mean_class_accuracy": []}
+            key,
+            {"cell": key[0], "stream": key[1], "top1": [], "top5": [], "mean_class_accuracy": []},
         )
         for metric in ("top1", "top5", "mean_class_accuracy"):
             row[metric].append(float(r[metric]))
@@ -437,11 +440,16 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     labels = [f"{r['cell']} / {r['stream']}" for r in rows]
     y = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
-    for offset, metric, color in ((-0.2, "top1", "tab:blue"), (0.2, "mean_class_accuracy", "tab:orange")):
+    for offset, metric, color in (
+        (-0.2, "top1", "tab:blue"),
+        (0.2, "mean_class_accuracy", "tab:orange"),
+    ):
         values = [100 * np.asarray(r[metric]) for r in rows]
         mean = np.array([v.mean() for v in values])
         err = np.array([[m - v.min(), v.max() - m] for m, v in zip(mean, values, strict=True)]).T
-        ax.barh(y + offset, mean, height=0.38, xerr=err, color=color, label=metric.replace("_", " "))
+        ax.barh(
+            y + offset, mean, height=0.38, xerr=err, color=color, label=metric.replace("_", " ")
+        )
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("% (mean over seeds, min-max whiskers)")

@@ -141,7 +141,7 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
             )
         source = str(path)
         names = []
-    train_set = None
+    train_set: Any = None
     if train:
         train_set = PoseDataset(
             source,

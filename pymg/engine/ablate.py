@@ -97,6 +97,7 @@ QUICK: dict[str, Any] = {
     "lr_batch_size": 0,
     "num_clips": 1,
     "flip": False,
+    "flip_prob": 0.0,
     "stgcn_clip_len": 16,
     "gcn_channels": 16,
 }
@@ -116,6 +117,7 @@ FULL: dict[str, Any] = {
     "lr_batch_size": 24,
     "num_clips": 10,
     "flip": True,
+    "flip_prob": 0.5,
     "stgcn_clip_len": 100,
     "gcn_channels": 64,
 }
@@ -149,7 +151,7 @@ def ablation_config(
             "train_size": sizes["train_size"] if posec3d else sizes["test_size"],
             "test_size": sizes["test_size"],
             "random_crop": False,
-            "flip_prob": 0.0 if quick_sizes(sizes) else 0.5,
+            "flip_prob": sizes["flip_prob"],
             "num_workers": 0,
             "synthetic_clips": sizes["clips"],
             "synthetic_seed": seed,
@@ -181,11 +183,6 @@ def ablation_config(
         "runtime": {"work_dir": str(work_dir), "seed": seed, "progress": False},
     }
     return apply_overrides(config_from_dict(values), list(overrides))
-
-
-def quick_sizes(sizes: dict[str, Any]) -> bool:
-    """Whether ``sizes`` are CPU-sized (no flip augmentation then: it costs time, adds little)."""
-    return int(sizes["train_size"]) <= 32
 
 
 def _dataset_classes(data: str) -> tuple[int, list[str]]:

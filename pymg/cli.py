@@ -1,8 +1,8 @@
 """The ``pymg`` command (console script; also ``python -m pymg``).
 
 Subcommands: ``demo``, ``prepare``, ``train``, ``test``, ``fuse``, ``bench``, ``viz``, ``info``,
-``configs``, ``import``. Errors reach the user as one line on stderr with exit code 2; ``--debug``
-re-raises them with the full traceback.
+``configs``, ``import``, ``ablate``. Errors reach the user as one line on stderr with exit code
+2; ``--debug`` re-raises them with the full traceback.
 """
 
 from __future__ import annotations
@@ -233,6 +233,22 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    from pymg.engine.ablate import run_ablations
+
+    run_ablations(
+        args.out,
+        data=args.data,
+        quick=args.quick,
+        seeds=args.seeds,
+        cells=args.cells,
+        embeddings=args.embeddings,
+        overrides=list(args.set or []),
+        command="pymg " + " ".join(sys.argv[1:]),
+    )
+    return 0
+
+
 def _cmd_configs(args: argparse.Namespace) -> int:
     from pymg.engine.config import config_to_toml, list_configs, load_config
 
@@ -409,6 +425,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=64, help="heatmap size in pixels (default 64)")
     p.add_argument("--out", default=None, help="output PNG (default <kind>_<index>.png)")
     p.set_defaults(func=_cmd_viz)
+
+    p = sub.add_parser("ablate", help="the paper's ablation grid over seeds -> ablations.json/.md")
+    p.add_argument("--data", default=None, help="dataset file (default: iMiGUE-like synthetic)")
+    p.add_argument("--quick", action="store_true", help="CPU sizes (2 cores, ~15 min)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (quick 2, else 3)")
+    p.add_argument("--cells", nargs="+", default=None, help="run only these cells (names)")
+    p.add_argument("--embeddings", default="imigue", help="label table of the semantic cells")
+    p.add_argument("--out", required=True, help="output folder")
+    _add_set(p)
+    p.set_defaults(func=_cmd_ablate)
 
     p = sub.add_parser("info", help="build information: version, native kernels, CUDA, OpenMP")
     p.add_argument("--json", action="store_true", help="print JSON")

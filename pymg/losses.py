@@ -8,6 +8,12 @@ dropout). ``d`` is
 * ``"mse"`` (default, as published): ``torch.nn.functional.mse_loss`` with mean reduction, i.e.
   ``sum((embedding - e_y)**2) / (N * D)``: the mean over all ``N * D`` elements;
 * ``"cosine"``: ``mean_n (1 - cos(embedding_n, e_{y_n}))``, invariant to the embedding scale.
+
+By default the table is rescaled to the recipe's magnitude (``scale="recipe"``, see
+:func:`pymg.labels.scale_label_embeddings`): mean square per element 0.077 as for the published
+GloVe-300 table, so ``weight * MSE`` is about ``20 * 0.077 = 1.5`` at initialisation (embedding
+branch initialised ``normal(0, 0.01)``) next to a cross-entropy of about 3.5 for 32 classes,
+whatever text encoder made the table. ``scale="none"`` uses the table as given.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from pymg.labels import load_label_embeddings, validate_label_embeddings
+from pymg.labels import load_label_embeddings, scale_label_embeddings, validate_label_embeddings
 
 __all__ = ["SemanticEmbeddingLoss"]
 
@@ -38,6 +44,9 @@ class SemanticEmbeddingLoss(nn.Module):
         distance: ``"mse"`` (mean over ``N * D`` elements) or ``"cosine"`` (``1 - cos``, mean
             over ``N``).
         label_smoothing: label smoothing of the cross-entropy, in ``[0, 1)``.
+        scale: how the table is scaled before use: ``"recipe"`` (default: mean square per element
+            0.077, the published table's magnitude), ``"none"`` (as given) or a positive factor;
+            see :func:`pymg.labels.scale_label_embeddings`. The factor applied is ``.table_scale``.
 
     After every call, ``.last`` holds detached 0-d tensors ``loss``, ``ce``, ``semantic`` (the
     unweighted distance) and ``weighted_semantic`` for logging (``semantic`` is absent when no
@@ -58,6 +67,7 @@ class SemanticEmbeddingLoss(nn.Module):
         weight: float = 20.0,
         distance: str = "mse",
         label_smoothing: float = 0.0,
+        scale: str | float = "recipe",
     ):
         super().__init__()
         table: Tensor | None = None
@@ -65,6 +75,11 @@ class SemanticEmbeddingLoss(nn.Module):
             table = load_label_embeddings(label_embeddings)
         elif label_embeddings is not None:
             table = validate_label_embeddings(label_embeddings, name="label_embeddings")
+        self.table_scale = 1.0
+        if table is not None:
+            scaled = scale_label_embeddings(table, scale)
+            self.table_scale = float(scaled.norm() / table.norm()) if table.norm() > 0 else 1.0
+            table = scaled
         if isinstance(weight, bool) or not isinstance(weight, (int, float)):
             raise TypeError(f"weight: expected a float, got {type(weight).__name__}")
         if not math.isfinite(weight) or weight < 0:
@@ -94,7 +109,7 @@ class SemanticEmbeddingLoss(nn.Module):
         table = None if self.label_embeddings is None else tuple(self.label_embeddings.shape)
         return (
             f"table={table}, weight={self.weight}, distance={self.distance!r}, "
-            f"label_smoothing={self.label_smoothing}"
+            f"label_smoothing={self.label_smoothing}, table_scale={self.table_scale:.4g}"
         )
 
     def _check_inputs(self, logits: Tensor, labels: Tensor) -> None:

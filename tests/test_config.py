@@ -52,9 +52,10 @@ def test_imigue_configs_follow_the_paper_schedule(name: str) -> None:
     assert cfg.optim.lr == pytest.approx(0.1 / 3, rel=1e-12)
     assert cfg.optim.momentum == 0.9
     assert cfg.optim.weight_decay == pytest.approx(3e-4)
-    assert cfg.optim.batch_size == 24
+    assert cfg.optim.batch_size == 24 and cfg.optim.lr_batch_size == 24
     assert cfg.optim.grad_clip == 40.0
-    assert cfg.schedule.policy == "cosine"
+    assert cfg.schedule.policy == "cosine" and cfg.schedule.epochs == 100
+    assert cfg.data.repeat == 1 and cfg.loss.embedding_scale == "recipe"
     assert cfg.loss.semantic is True and cfg.loss.weight == 20.0
     assert cfg.model.num_classes == 32
     assert cfg.test.num_clips == 10 and cfg.test.flip is True
@@ -197,3 +198,39 @@ def test_toml_text_is_complete() -> None:
     values = config_to_dict(Config())
     assert values["model"]["stage_blocks"] == [4, 6, 3]
     assert values["optim"]["lr"] == 0.1 / 3
+
+
+_SOURCED = {
+    "data": ("repeat",),
+    "model": ("clip_len",),
+    "optim": ("lr", "lr_batch_size", "momentum", "weight_decay", "batch_size"),
+    "schedule": ("epochs", "policy"),
+    "loss": ("weight", "embedding_scale"),
+    "test": ("num_clips",),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED - {"demo"}))
+def test_imigue_configs_name_the_source_of_their_schedule(name: str) -> None:
+    import importlib.resources
+
+    text = (importlib.resources.files("pymg.configs") / f"{name}.toml").read_text("utf-8")
+    section = ""
+    sourced: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line.strip("[] ")
+        key, _, rest = line.partition("=")
+        if section in _SOURCED and key.strip() in _SOURCED[section] and "#" in rest:
+            comment = rest.split("#", 1)[1]
+            assert any(src in comment for src in ("the paper", "MiGA'23", "PYSKL", "pymg")), line
+            sourced.add(f"{section}.{key.strip()}")
+    wanted = {f"{s}.{k}" for s, keys in _SOURCED.items() for k in keys}
+    if "stgcn" in name:
+        wanted.discard("model.clip_len")
+        sourced.discard("model.clip_len")
+    assert sourced >= wanted - {"model.clip_len"}, wanted - sourced
+    # PYSKL's 24 epochs x 10 repeats can be written, and the comments say how
+    assert "data.repeat=10" in text or "stgcn" in name
+    cfg = load_config(name, ["schedule.epochs=24", "data.repeat=10"])
+    assert cfg.data.repeat == 10

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from pymg.labels import RECIPE_MEAN_SQUARE
 from pymg.losses import SemanticEmbeddingLoss
 
 
@@ -43,7 +44,7 @@ def _hand_cosine(embedding: np.ndarray, targets: np.ndarray) -> float:
 
 def test_mse_matches_hand_computation():
     logits, labels, embedding, table = _inputs()
-    loss_fn = SemanticEmbeddingLoss(table, weight=20.0)
+    loss_fn = SemanticEmbeddingLoss(table, weight=20.0, scale="none")
     loss = loss_fn(logits, labels, embedding)
     targets = table.double().numpy()[labels.numpy()]
     ce = _hand_ce(logits.numpy(), labels.numpy())
@@ -94,7 +95,7 @@ def test_gradient_of_semantic_term():
     _, labels, embedding, table = _inputs(n=3, k=4, d=5, seed=4)
     logits = torch.zeros(3, 4, dtype=torch.float64, requires_grad=True)
     embedding.requires_grad_(True)
-    loss_fn = SemanticEmbeddingLoss(table, weight=2.0)
+    loss_fn = SemanticEmbeddingLoss(table, weight=2.0, scale="none")
     loss_fn(logits, labels, embedding).backward()
     targets = table.double()[labels]
     # d/de [w * sum((e - t)^2) / (N * D)] = 2 w (e - t) / (N * D)
@@ -107,7 +108,7 @@ def test_gradient_of_semantic_term():
 
 def test_table_is_a_buffer_that_follows_to():
     _, _, _, table = _inputs()
-    loss_fn = SemanticEmbeddingLoss(table)
+    loss_fn = SemanticEmbeddingLoss(table, scale="none")
     assert "label_embeddings" in dict(loss_fn.named_buffers())
     assert "label_embeddings" in loss_fn.state_dict()
     assert loss_fn.label_embeddings is not None
@@ -133,7 +134,7 @@ def test_cuda_device():
 
 
 def test_float32_and_shipped_table():
-    loss_fn = SemanticEmbeddingLoss("imigue")
+    loss_fn = SemanticEmbeddingLoss("imigue", scale="none")
     assert loss_fn.num_classes == 32 and loss_fn.embed_dim == 384
     logits = torch.randn(4, 32)
     labels = torch.tensor([0, 10, 31, 7], dtype=torch.int32)
@@ -141,6 +142,11 @@ def test_float32_and_shipped_table():
     loss = loss_fn(logits, labels, zero)
     # unit-norm rows: mse(0, e_y) = |e_y|^2 / D = 1 / 384
     assert float(loss_fn.last["semantic"]) == pytest.approx(1 / 384, rel=1e-5)
+    # the default scales the table to the recipe's mean square per element (0.077)
+    recipe = SemanticEmbeddingLoss("imigue")
+    recipe(logits, labels, zero)
+    assert float(recipe.last["semantic"]) == pytest.approx(RECIPE_MEAN_SQUARE, rel=1e-4)
+    assert recipe.table_scale == pytest.approx((RECIPE_MEAN_SQUARE * 384) ** 0.5, rel=1e-4)
     assert loss.dtype == torch.float32
     assert "table=(32, 384)" in repr(loss_fn)
 

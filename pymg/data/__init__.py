@@ -26,6 +26,7 @@ from pymg.data.formats import (
 from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
+from pymg.data.synthetic_imigue import SyntheticIMiGUE
 from pymg.data.transforms import (
     Compose,
     Flip,
@@ -54,6 +55,7 @@ __all__ = [
     "RandomResizedCrop",
     "Resize",
     "SplitError",
+    "SyntheticIMiGUE",
     "SyntheticMicroGestures",
     "UnsafePickleError",
     "check_annotation",

@@ -17,6 +17,7 @@ from torch import nn
 from pymg.engine.config import Config, ConfigError
 
 __all__ = [
+    "RepeatedDataset",
     "build_criterion",
     "build_datasets",
     "build_model",
@@ -115,9 +116,14 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     from pymg.data import PoseDataset, SyntheticMicroGestures
 
     d = cfg.data
+    if isinstance(d.repeat, bool) or d.repeat < 1:
+        raise ConfigError(f"data.repeat must be an integer >= 1, got {d.repeat!r}")
     layout = resolve_layout(d.layout)
     source: Any
-    if d.source == "synthetic":
+    if d.source == "synthetic_imigue":
+        source = _synthetic_imigue(d.synthetic_clips, d.layout, d.synthetic_seed)
+        names = [str(n) for n in source.class_names]
+    elif d.source == "synthetic":
         source = SyntheticMicroGestures(
             num_classes=d.synthetic_classes,
             num_clips=d.synthetic_clips,
@@ -135,7 +141,7 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
             )
         source = str(path)
         names = []
-    train_set = None
+    train_set: Any = None
     if train:
         train_set = PoseDataset(
             source,
@@ -164,7 +170,64 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
         raise ConfigError(
             f"the data has {len(names)} classes but model.num_classes = {cfg.model.num_classes}"
         )
+    if train_set is not None and d.repeat > 1:
+        train_set = RepeatedDataset(train_set, d.repeat)
     return train_set, test_set, names
+
+
+_SYNTHETIC_CACHE: dict[tuple[int, str, int], Any] = {}
+
+
+def _synthetic_imigue(clips: int, layout: str, seed: int) -> Any:
+    """One :class:`pymg.data.SyntheticIMiGUE` per (clips, layout, seed) and process: its clips are
+    generated once and reused by later runs (e.g. the cells of ``pymg ablate``)."""
+    from pymg.data import SyntheticIMiGUE
+
+    key = (int(clips), str(layout), int(seed))
+    if key not in _SYNTHETIC_CACHE:
+        if len(_SYNTHETIC_CACHE) >= 4:
+            _SYNTHETIC_CACHE.pop(next(iter(_SYNTHETIC_CACHE)))
+        _SYNTHETIC_CACHE[key] = SyntheticIMiGUE(num_clips=clips, layout=layout, seed=seed)
+    return _SYNTHETIC_CACHE[key]
+
+
+class RepeatedDataset(torch.utils.data.Dataset[dict[str, Any]]):
+    """A dataset listed ``times`` times per epoch (``data.repeat``; PYSKL's ``RepeatDataset``).
+
+    Item ``i`` is item ``i % n`` of the inner dataset; copy ``r = i // n`` of epoch ``e`` draws its
+    augmentation as the inner dataset's epoch ``e * times + r`` would, so the copies differ.
+
+    Shape:
+        - items: those of the inner dataset; ``len = times * len(dataset)``
+    """
+
+    def __init__(self, dataset: Any, times: int) -> None:
+        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+            raise ValueError(f"times must be an int >= 1, got {times!r}")
+        self.dataset = dataset
+        self.times = times
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return self.times * len(self.dataset)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Select the epoch of the per-sample random generators (see the class docstring)."""
+        self.epoch = int(epoch)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        n = len(self.dataset)
+        if not 0 <= index < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        copy, inner = divmod(int(index), n)
+        if hasattr(self.dataset, "set_epoch"):
+            self.dataset.set_epoch(self.epoch * self.times + copy)
+        return dict(self.dataset[inner])
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":  # not set yet (unpickling): avoid recursion
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
 
 
 def class_names_for(num_classes: int, names: Sequence[str] | None = None) -> list[str]:
@@ -222,6 +285,7 @@ def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> nn.Mo
             partition=m.partition,
             clip_len=m.clip_len,
             in_channels=m.in_channels,
+            base_channels=m.gcn_channels,
             embed_dim=embed_dim,
             dropout=m.dropout,
             num_blocks=m.num_blocks,
@@ -253,4 +317,5 @@ def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Mo
         weight=cfg.loss.weight,
         distance=cfg.loss.distance,
         label_smoothing=cfg.loss.label_smoothing,
+        scale=cfg.loss.embedding_scale,
     )

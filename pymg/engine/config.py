@@ -59,8 +59,12 @@ class ConfigError(ValueError):
 class DataConfig:
     """Where clips come from and how they are augmented (keypoint space, on the CPU).
 
-    ``source`` is a PYSKL ``.pkl`` / pymg ``.npz`` dataset file, or ``"synthetic"`` for the
-    built-in :class:`pymg.data.SyntheticMicroGestures` set (sized by the ``synthetic_*`` keys).
+    ``source`` is a PYSKL ``.pkl`` / pymg ``.npz`` dataset file, ``"synthetic"`` for the
+    built-in :class:`pymg.data.SyntheticMicroGestures` set (sized by the ``synthetic_*`` keys) or
+    ``"synthetic_imigue"`` for the iMiGUE-like :class:`pymg.data.SyntheticIMiGUE` set (32 classes,
+    long-tailed; ``synthetic_clips`` and ``synthetic_seed`` apply, ``synthetic_classes`` does not).
+    ``repeat`` lists the training set that many times per epoch (PYSKL's ``RepeatDataset``: its
+    PoseC3D configs train 24 epochs of a 10x repeated set); every copy gets its own augmentation.
     Clips are cropped to ``train_size`` x ``train_size`` pixels for training (a random resized
     crop unless ``random_crop`` is false, then a horizontal flip with ``flip_prob``) and resized
     to ``test_size`` x ``test_size`` for evaluation; heatmaps are drawn at that size on the device.
@@ -79,6 +83,7 @@ class DataConfig:
     synthetic_classes: int = 8
     synthetic_clips: int = 400
     synthetic_seed: int = 0
+    repeat: int = 1
 
 
 @dataclass
@@ -90,6 +95,8 @@ class ModelConfig:
     PYSKL/mmaction2 checkpoint to start from. ``in_channels`` to ``tcn_type`` shape ST-GCN
     (PYSKL's ``in_channels``, ``num_stages``, ``down_stages``, ``inflate_stages``,
     ``gcn_adaptive``, ``gcn_with_res``, ``tcn_type``; ST-GCN++ = ``"init"``, true, ``"mstcn"``).
+    ``base_channels`` / ``stage_blocks`` size PoseC3D; ``gcn_channels`` is the width of ST-GCN's
+    first block (64 as in PYSKL).
     """
 
     arch: str = "posec3d"
@@ -103,6 +110,7 @@ class ModelConfig:
     strategy: str = "uniform"
     embed_dim: int = 0
     partition: str = "spatial"
+    gcn_channels: int = 64
     pretrained: str = ""
     in_channels: int = 3
     num_blocks: int = 10
@@ -115,7 +123,12 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    """SGD settings. ``batch_size`` is per process; ``grad_clip <= 0`` disables clipping."""
+    """SGD settings. ``batch_size`` is per process; ``grad_clip <= 0`` disables clipping.
+
+    ``lr_batch_size > 0`` declares ``lr`` as given for that total batch: the rate used is then
+    ``lr * batch_size * world_size / lr_batch_size`` (linear scaling rule), so a config keeps its
+    recipe when run on another number of processes. ``0`` uses ``lr`` as it is.
+    """
 
     lr: float = 0.1 / 3
     momentum: float = 0.9
@@ -123,6 +136,7 @@ class OptimConfig:
     nesterov: bool = False
     batch_size: int = 24
     grad_clip: float = 40.0
+    lr_batch_size: int = 0
 
 
 @dataclass
@@ -145,7 +159,10 @@ class LossConfig:
     """Cross-entropy plus, when ``semantic`` is true, ``weight`` x the semantic embedding loss.
 
     ``embeddings`` is ``"imigue"`` (the shipped label-embedding table) or a path to a ``.npy``
-    table of shape [K, D].
+    table of shape [K, D]. ``embedding_scale`` is ``"recipe"`` (rescale the table to the
+    published table's magnitude, mean square 0.077 per element, so that ``weight * MSE`` starts
+    near 1.5 as in the recipe), ``"none"`` (the table as stored) or a factor such as ``"2.5"``;
+    see :func:`pymg.labels.scale_label_embeddings`.
     """
 
     semantic: bool = True
@@ -153,6 +170,7 @@ class LossConfig:
     distance: str = "mse"
     embeddings: str = "imigue"
     label_smoothing: float = 0.0
+    embedding_scale: str = "recipe"
 
 
 @dataclass

@@ -230,9 +230,12 @@ def _train(
     if rt.channels_last and cfg.model.arch == "posec3d":  # 3D convolutions only
         model = model.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
     criterion = build_criterion(cfg, embeddings).to(ctx.device)
+    base_lr = cfg.optim.lr
+    if cfg.optim.lr_batch_size > 0:  # linear scaling rule: lr is given for lr_batch_size
+        base_lr *= cfg.optim.batch_size * ctx.world_size / cfg.optim.lr_batch_size
     optimizer = torch.optim.SGD(
         model.parameters(),
-        lr=cfg.optim.lr,
+        lr=base_lr,
         momentum=cfg.optim.momentum,
         weight_decay=cfg.optim.weight_decay,
         nesterov=cfg.optim.nesterov,
@@ -260,7 +263,7 @@ def _train(
         empty = cfg.data.train_split if steps == 0 else cfg.data.test_split
         raise ConfigError(f"split {empty!r} of {cfg.data.source!r} holds no clips")
     schedule = LRSchedule(
-        cfg.optim.lr,
+        base_lr,
         steps * cfg.schedule.epochs,
         policy=cfg.schedule.policy,
         warmup_iters=min(round(cfg.schedule.warmup_epochs * steps), steps * cfg.schedule.epochs),

@@ -5,11 +5,18 @@ class ``k``'s name. pymg ships one table, ``imigue_minilm.npy`` (iMiGUE's 32 cla
 with the sentence-embedding model all-MiniLM-L6-v2, ``D = 384``, rows L2-normalised; regenerate
 it with ``scripts/make_label_embeddings.py``). Any other table can be loaded from a ``.npy`` file
 or computed with :func:`compute_label_embeddings` and any text encoder.
+
+:func:`scale_label_embeddings` rescales a table to the magnitude of the published recipe (Li et
+al. 2023: 300-d GloVe means, not normalised, mean square per element about
+:data:`RECIPE_MEAN_SQUARE` = 0.077), which is what :class:`pymg.losses.SemanticEmbeddingLoss`
+does by default, so that ``20 * MSE`` has the recipe's weight next to the cross-entropy whatever
+the encoder, its dimension or its normalisation.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Callable, Sequence
 from importlib import resources
@@ -23,12 +30,20 @@ from pymg.labels.imigue import IMIGUE_CLASSES
 
 __all__ = [
     "IMIGUE_CLASSES",
+    "RECIPE_MEAN_SQUARE",
+    "scale_label_embeddings",
     "class_names",
     "list_label_tables",
     "load_label_embeddings",
     "compute_label_embeddings",
     "validate_label_embeddings",
 ]
+
+RECIPE_MEAN_SQUARE = 0.077
+"""Mean square per element of the published recipe's label table (Li et al. 2023, arXiv
+2307.10624: means of 300-d GloVe word vectors, not normalised). With an embedding near 0 at
+initialisation, ``20 * MSE(0, e_y)`` is then about ``20 * 0.077 = 1.5`` next to a cross-entropy of
+about ``ln 32 = 3.5``."""
 
 _CLASS_NAMES: dict[str, tuple[str, ...]] = {"imigue": IMIGUE_CLASSES}
 
@@ -181,3 +196,52 @@ def compute_label_embeddings(
             raise ValueError("encoder output: a row has zero norm and cannot be normalised")
         table = table / norms
     return table
+
+
+def scale_label_embeddings(table: Any, scale: str | float = "recipe") -> Tensor:
+    """Rescale a label-embedding table (one factor for the whole table; cosines are unchanged).
+
+    Args:
+        table: array-like / Tensor ``[K, D]``.
+        scale: ``"recipe"`` multiplies the table so that its mean square per element is
+            :data:`RECIPE_MEAN_SQUARE` (0.077, the published GloVe-300 table's), whatever ``D``
+            and the encoder's normalisation: an L2-normalised 384-d table (mean square
+            ``1/384 = 0.0026``) is multiplied by about 5.4. ``"none"`` keeps the table as it is.
+            A positive number (or its text, e.g. ``"2.5"``) multiplies the table by that number.
+
+    Returns:
+        float32 Tensor ``[K, D]`` (a new tensor).
+
+    Raises:
+        ValueError: an unknown ``scale`` word, a non-positive factor, or ``"recipe"`` on an
+            all-zero table.
+    """
+    out = validate_label_embeddings(table, name="table")
+    factor = _scale_factor(out, scale)
+    return out * factor if factor != 1.0 else out
+
+
+def _scale_factor(table: Tensor, scale: str | float) -> float:
+    """The factor :func:`scale_label_embeddings` applies to ``table`` for ``scale``."""
+    if isinstance(scale, str):
+        word = scale.strip().lower()
+        if word == "none":
+            return 1.0
+        if word == "recipe":
+            mean_square = float(table.double().pow(2).mean())
+            if mean_square == 0.0:
+                raise ValueError("table: all zeros, cannot be scaled to the recipe's magnitude")
+            return math.sqrt(RECIPE_MEAN_SQUARE / mean_square)
+        try:
+            value = float(word)
+        except ValueError:
+            raise ValueError(
+                f"scale: expected 'recipe', 'none' or a positive number, got {scale!r}"
+            ) from None
+    elif isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise TypeError(f"scale: expected 'recipe', 'none' or a number, got {type(scale).__name__}")
+    else:
+        value = float(scale)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"scale: expected a finite factor > 0, got {scale!r}")
+    return value

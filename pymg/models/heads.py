@@ -58,6 +58,9 @@ class I3DHead(nn.Module):
         )
         nn.init.normal_(self.fc_cls.weight, std=init_std)
         nn.init.zeros_(self.fc_cls.bias)
+        if self.embed is not None:  # the recipe's init of the embedding layer
+            nn.init.normal_(self.embed.weight, std=0.01)
+            nn.init.zeros_(self.embed.bias)
 
     def pool(self, x: Tensor) -> Tensor:
         """Global average pool: ``[N, C, T, H, W]`` (or ``[N, C]``) -> ``[N, C]``."""

@@ -198,7 +198,8 @@ class GCNHead(nn.Module):
         num_classes: ``K``.
         dropout: dropout probability before the classifier.
         embed_dim: ``D`` of the optional embedding branch (a linear layer on the pooled feature,
-            before dropout); ``None`` = no branch.
+            before dropout; initialised ``normal(0, 0.01)``, bias 0, as in the recipe);
+            ``None`` = no branch.
 
     Shape:
         - x: ``[N, M, C, T, V]``
@@ -216,6 +217,8 @@ class GCNHead(nn.Module):
         self.embed: nn.Linear | None = None
         if embed_dim is not None:
             self.embed = nn.Linear(in_channels, embed_dim)
+            nn.init.normal_(self.embed.weight, std=0.01)
+            nn.init.zeros_(self.embed.bias)
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
         """``[N, M, C, T, V]`` -> (logits ``[N, K]``, embedding ``[N, D]`` or ``None``)."""

@@ -130,13 +130,12 @@ void joint_heatmaps(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t out, in
 
 void limb_heatmaps(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t limbs, int64_t L,
                    std::uintptr_t out, int64_t N, int64_t M, int64_t T, int64_t V, int64_t H,
-                   int64_t W, double sigma, double window_sigmas, double eps, int dtype,
-                   int device, std::uintptr_t stream, int num_threads) {
+                   int64_t W, double sigma, double window_sigmas, double eps, int dtype, int device,
+                   std::uintptr_t stream, int num_threads) {
   check_device(device, num_threads);
   require_dim("L", L, 1);
   require_ptr("limbs", limbs, L);
-  HeatmapArgs a =
-      heatmap_args(kp, sc, out, N, M, T, V, L, H, W, sigma, window_sigmas, eps, dtype);
+  HeatmapArgs a = heatmap_args(kp, sc, out, N, M, T, V, L, H, W, sigma, window_sigmas, eps, dtype);
   a.limbs = reinterpret_cast<const int32_t*>(limbs);  // host memory, [L, 2]
   for (int64_t l = 0; l < L; ++l) {
     const int32_t ja = a.limbs[2 * l], jb = a.limbs[2 * l + 1];

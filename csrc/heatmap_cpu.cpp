@@ -91,8 +91,9 @@ bool cpu_has_f16c() {
 #endif
 
 // Max-combines the limb AB (|AB|^2 = d2ab >= 1, strength c) into plane[H, W] over the window.
-// Pixels are evaluated in fixed blocks of 8 along x (one AVX2 / two SSE vectors, no per-row
-// remainder loops: windows are only ~5-20 pixels wide), then max-combined into the row.
+// Pixels are evaluated in fixed blocks of 8 along x (one AVX2 / two SSE vectors of the exp
+// polynomial, no per-row remainder loops: windows are only ~5-20 pixels wide), then max-combined
+// into the row.
 PYMG_CPU_CLONES void draw_limb(float* plane, int W, Span sx, Span sy, float ax, float ay, float bx,
                                float by, float d2ab, float c, float inv2s2) {
   constexpr int kBlock = 8;
@@ -115,7 +116,7 @@ uint16_t to_half(float f) { return float_to_half_bits(f); }
 uint16_t to_bf16(float f) { return float_to_bf16_bits(f); }
 
 // Float scratch of each parallel slot: a plane [H, W] for 16-bit outputs, then a row of W floats.
-// Allocated here, before the parallel loop, so an allocation failure is an ordinary exception of the
+// Allocated before the parallel loop, so an allocation failure is an ordinary exception of the
 // launch (MemoryError in Python) and never happens inside an OpenMP region.
 class Scratch {
  public:

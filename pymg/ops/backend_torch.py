@@ -141,7 +141,7 @@ def _draw_limbs(
     p_count, h, w = acc.shape
     radius = WINDOW_SIGMAS * sigma
     strength = torch.minimum(sa, sb)
-    valid = _finite_xy(a) & _finite_xy(b) & _score_ok(strength, eps)
+    valid = _finite_xy(a) & _finite_xy(b) & _score_ok(sa, eps) & _score_ok(sb, eps)
     ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     d2ab = (ax - bx) ** 2 + (ay - by) ** 2
     degenerate = d2ab < 1.0

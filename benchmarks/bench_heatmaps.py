@@ -5,7 +5,7 @@ cores) or add ``--bench-full`` for the big batches (N=32, M=1..2, V=17/41, 56x56
 included). Every case is a pytest-benchmark group, so the backends of one case print side by side:
 
 * ``numpy``: the per-point numpy loop of PYSKL's rules (pymg.ops.pyskl_numpy);
-* ``torch``: the vectorised torch reference (pymg.ops.reference), current torch thread count;
+* ``torch``: the vectorised torch backend (pymg.ops.backend_torch), current torch thread count;
 * ``cpp-1t`` / ``cpp-all``: the CPU kernels of pymg._C on 1 thread / ``torch.get_num_threads()``;
 * ``cuda``: the CUDA kernels (skipped without a device);
 * ``fill-1t`` / ``fill-all`` / ``fill-cuda``: ``out.zero_()`` of the output, the memory floor.

@@ -5,7 +5,7 @@ A batch of N=32 clips of 40..300 frames (M=2, V=41) is resampled to 48 frames, K
 
 * ``numpy``: a per-sample numpy index gather of the nearest frames (what a PYSKL-style loader does
   per sample; no blending, no missing-point rule);
-* ``torch``: the torch reference (pymg.ops.reference.gather_frames_into);
+* ``torch``: the torch backend (pymg.ops.backend_torch);
 * ``cpp-1t`` / ``cpp-all``: pymg._C on 1 thread / ``torch.get_num_threads()``;
 * ``cuda``: the CUDA kernel (skipped without a device).
 """
@@ -20,7 +20,9 @@ import pytest
 import torch
 
 from pymg import _native
-from pymg.ops import frame_positions, reference
+from pymg.ops import GATHER_MODES, frame_positions
+from pymg.ops.backend_native import NATIVE
+from pymg.ops.backend_torch import TORCH
 
 N, M, V, T_MAX, CLIP_LEN = 32, 2, 41, 300, 48
 
@@ -36,7 +38,7 @@ BACKENDS = [
     ),
 ]
 CLIPS = [pytest.param(1, id="K=1"), pytest.param(10, id="K=10", marks=pytest.mark.slow)]
-MODES = {"linear": _native.GATHER_LINEAR, "nearest": _native.GATHER_NEAREST}
+MODES = GATHER_MODES
 
 
 def _batch(k: int) -> tuple[torch.Tensor, ...]:
@@ -57,7 +59,7 @@ def _numpy_gather(kp: np.ndarray, sc: np.ndarray, positions: np.ndarray) -> Any:
     return out
 
 
-def _runner(backend: str, mode: int, batch: tuple[torch.Tensor, ...]) -> Callable[[], Any]:
+def _runner(backend: str, mode: str, batch: tuple[torch.Tensor, ...]) -> Callable[[], Any]:
     kp, sc, lengths, positions = batch
     k = positions.shape[1]
     if backend == "numpy":
@@ -69,11 +71,11 @@ def _runner(backend: str, mode: int, batch: tuple[torch.Tensor, ...]) -> Callabl
     out_sc = torch.empty(N * k, M, CLIP_LEN, V, device=device)
     args = (kp, sc, lengths, positions, out_kp, out_sc, mode, 1e-3)
     if backend == "torch":
-        return lambda: reference.gather_frames_into(*args)
+        return lambda: TORCH.gather_frames_into(*args)
     if backend == "cuda":
 
         def run_cuda() -> None:
-            _native.gather_frames_into(*args)
+            NATIVE.gather_frames_into(*args)
             torch.cuda.synchronize()
 
         return run_cuda
@@ -83,7 +85,7 @@ def _runner(backend: str, mode: int, batch: tuple[torch.Tensor, ...]) -> Callabl
         old = torch.get_num_threads()
         torch.set_num_threads(threads)
         try:
-            _native.gather_frames_into(*args)
+            NATIVE.gather_frames_into(*args)
         finally:
             torch.set_num_threads(old)
 
@@ -98,7 +100,7 @@ def test_gather_frames(benchmark, k: int, mode: str, backend: str) -> None:
         pytest.skip(f"pymg._C not available: {_native.load_error()}")
     if backend == "numpy" and mode == "linear":
         pytest.skip("the numpy baseline only gathers nearest frames")
-    run = _runner(backend, MODES[mode], _batch(k))
+    run = _runner(backend, mode, _batch(k))
     benchmark.group = f"gather {mode} N={N} M={M} T<={T_MAX} V={V} -> K={k} x {CLIP_LEN}"
     benchmark.extra_info.update({"backend": backend, "clips": k})
     benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)

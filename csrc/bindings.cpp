@@ -1,7 +1,9 @@
 // The only pybind11 file: exposes the CPU and CUDA kernels of pymg._C to Python.
 // Functions take raw data pointers (tensor.data_ptr()), shapes, a device index (-1 = CPU), a CUDA
-// stream handle and an OpenMP thread count. Shapes and scalars are validated here (ValueError);
-// the caller (pymg._native) guarantees that the pointers address contiguous arrays of those shapes.
+// stream handle and an OpenMP thread count. What memory safety needs is checked here (ValueError:
+// sizes, codes, limb indices); argument values (sigma, eps) are validated once, by pymg.ops at the
+// public boundary. The caller (pymg.ops.backend_native) guarantees that the pointers address
+// contiguous arrays of those shapes.
 // The extension does not link libtorch.
 #include <pybind11/pybind11.h>
 
@@ -10,6 +12,7 @@
 #include <limits>
 #include <string>
 
+#include "gather_math.h"
 #include "heatmap_math.h"
 #include "kernels.h"
 
@@ -72,7 +75,7 @@ void check_device(int device, int num_threads) {
 
 HeatmapArgs heatmap_args(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t out, int64_t N,
                          int64_t M, int64_t T, int64_t V, int64_t C, int64_t H, int64_t W,
-                         double sigma, double eps, int dtype) {
+                         double sigma, double window_sigmas, double eps, int dtype) {
   require_dim("N", N, 0);
   require_dim("M", M, 0);
   require_dim("T", T, 1);
@@ -81,10 +84,6 @@ HeatmapArgs heatmap_args(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t ou
   require_dim("W", W, 1);
   constexpr int64_t kMaxSide = int64_t{1} << 30;
   if (H > kMaxSide || W > kMaxSide) throw py::value_error("H and W must be <= 2**30");
-  if (!std::isfinite(sigma) || sigma <= 0.0) {
-    throw py::value_error("sigma must be a finite number > 0, got " + std::to_string(sigma));
-  }
-  if (std::isnan(eps)) throw py::value_error("eps must not be NaN");
   if (dtype != pymg::kFloat32 && dtype != pymg::kFloat16 && dtype != pymg::kBFloat16) {
     throw py::value_error("dtype must be a DTYPE_* code (0 float32, 1 float16, 2 bfloat16), got " +
                           std::to_string(dtype));
@@ -106,16 +105,18 @@ HeatmapArgs heatmap_args(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t ou
   a.H = static_cast<int>(H);
   a.W = static_cast<int>(W);
   a.sigma = sigma;
+  a.window_sigmas = window_sigmas;
   a.eps = eps;
   a.dtype = dtype;
   return a;
 }
 
 void joint_heatmaps(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t out, int64_t N, int64_t M,
-                    int64_t T, int64_t V, int64_t H, int64_t W, double sigma, double eps, int dtype,
-                    int device, std::uintptr_t stream, int num_threads) {
+                    int64_t T, int64_t V, int64_t H, int64_t W, double sigma, double window_sigmas,
+                    double eps, int dtype, int device, std::uintptr_t stream, int num_threads) {
   check_device(device, num_threads);
-  const HeatmapArgs a = heatmap_args(kp, sc, out, N, M, T, V, V, H, W, sigma, eps, dtype);
+  const HeatmapArgs a =
+      heatmap_args(kp, sc, out, N, M, T, V, V, H, W, sigma, window_sigmas, eps, dtype);
   py::gil_scoped_release release;
 #ifdef PYMG_WITH_CUDA
   if (device >= 0) {
@@ -129,12 +130,12 @@ void joint_heatmaps(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t out, in
 
 void limb_heatmaps(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t limbs, int64_t L,
                    std::uintptr_t out, int64_t N, int64_t M, int64_t T, int64_t V, int64_t H,
-                   int64_t W, double sigma, double eps, int dtype, int device,
+                   int64_t W, double sigma, double window_sigmas, double eps, int dtype, int device,
                    std::uintptr_t stream, int num_threads) {
   check_device(device, num_threads);
   require_dim("L", L, 1);
   require_ptr("limbs", limbs, L);
-  HeatmapArgs a = heatmap_args(kp, sc, out, N, M, T, V, L, H, W, sigma, eps, dtype);
+  HeatmapArgs a = heatmap_args(kp, sc, out, N, M, T, V, L, H, W, sigma, window_sigmas, eps, dtype);
   a.limbs = reinterpret_cast<const int32_t*>(limbs);  // host memory, [L, 2]
   for (int64_t l = 0; l < L; ++l) {
     const int32_t ja = a.limbs[2 * l], jb = a.limbs[2 * l + 1];
@@ -170,7 +171,6 @@ void gather_frames(std::uintptr_t kp, std::uintptr_t sc, std::uintptr_t lengths,
     throw py::value_error("mode must be GATHER_LINEAR (0) or GATHER_NEAREST (1), got " +
                           std::to_string(mode));
   }
-  if (std::isnan(eps)) throw py::value_error("eps must not be NaN");
   const int64_t n_in = checked_count("keypoint", {N, M, T, V, 2});
   const int64_t n_out = checked_count("output keypoint", {N, K, M, T2, V, 2});
   const int64_t n_pos = checked_count("positions", {N, K, T2});
@@ -265,7 +265,6 @@ PYBIND11_MODULE(_C, m) {
 #else
   m.attr("cuda_compiled") = false;
 #endif
-  m.attr("WINDOW_SIGMAS") = pymg::kWindowSigmas;
   m.attr("DTYPE_FLOAT32") = static_cast<int>(pymg::kFloat32);
   m.attr("DTYPE_FLOAT16") = static_cast<int>(pymg::kFloat16);
   m.attr("DTYPE_BFLOAT16") = static_cast<int>(pymg::kBFloat16);
@@ -274,16 +273,16 @@ PYBIND11_MODULE(_C, m) {
 
   m.def("joint_heatmaps", &joint_heatmaps, py::arg("keypoints"), py::arg("scores"), py::arg("out"),
         py::arg("N"), py::arg("M"), py::arg("T"), py::arg("V"), py::arg("H"), py::arg("W"),
-        py::arg("sigma"), py::arg("eps"), py::arg("dtype"), py::arg("device"), py::arg("stream"),
-        py::arg("num_threads"),
+        py::arg("sigma"), py::arg("window_sigmas"), py::arg("eps"), py::arg("dtype"),
+        py::arg("device"), py::arg("stream"), py::arg("num_threads"),
         "Joint heatmaps out[N, V, T, H, W] from keypoints[N, M, T, V, 2] and scores[N, M, T, V] "
         "(float32 "
         "pointers). device -1 = CPU (num_threads OpenMP threads), >= 0 = CUDA device (stream = "
         "cudaStream_t).");
   m.def("limb_heatmaps", &limb_heatmaps, py::arg("keypoints"), py::arg("scores"), py::arg("limbs"),
         py::arg("L"), py::arg("out"), py::arg("N"), py::arg("M"), py::arg("T"), py::arg("V"),
-        py::arg("H"), py::arg("W"), py::arg("sigma"), py::arg("eps"), py::arg("dtype"),
-        py::arg("device"), py::arg("stream"), py::arg("num_threads"),
+        py::arg("H"), py::arg("W"), py::arg("sigma"), py::arg("window_sigmas"), py::arg("eps"),
+        py::arg("dtype"), py::arg("device"), py::arg("stream"), py::arg("num_threads"),
         "Limb heatmaps out[N, L, T, H, W]; limbs is a host pointer to int32 [L, 2] joint index "
         "pairs.");
   m.def("gather_frames", &gather_frames, py::arg("keypoints"), py::arg("scores"),

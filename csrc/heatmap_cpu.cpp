@@ -1,18 +1,17 @@
 // CPU heatmap kernels: one work item per (n, c, t) plane. A plane is zeroed, then only the windows
 // of its points are touched (separable gaussian for joints), persons combined with max. float32
 // output is written in place; float16/bfloat16 planes are drawn into a per-thread float scratch
-// plane and converted (round to nearest even) over the bounding box of the drawn windows.
+// plane and converted (round to nearest even) over the bounding box of the drawn windows. All
+// scratch memory is allocated before the parallel loop and freed when the launch returns.
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
+#include <new>
 #include <vector>
 
 #include "heatmap_math.h"
 #include "kernels.h"
 #include "parallel.h"
-
-#ifdef PYMG_WITH_OPENMP
-#include <omp.h>
-#endif
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #include <immintrin.h>
@@ -46,11 +45,11 @@ struct Box {
   }
 };
 
-// Max-combines one joint gaussian at (mx, my) with score s into plane[H, W] (row stride W).
+// Max-combines one joint gaussian at (mx, my) with score s into plane[H, W] (row stride W); `row`
+// is scratch of at least W floats.
 PYMG_CPU_CLONES void draw_joint(float* plane, int W, Span sx, Span sy, float mx, float my, float s,
-                                float inv2s2, std::vector<float>& row) {
+                                float inv2s2, float* row) {
   const int nx = sx.hi - sx.lo;
-  row.resize(static_cast<size_t>(nx));
   for (int i = 0; i < nx; ++i) row[i] = gauss1d(static_cast<float>(sx.lo + i) - mx, inv2s2);
   for (int y = sy.lo; y < sy.hi; ++y) {
     const float fy = gauss1d(static_cast<float>(y) - my, inv2s2) * s;
@@ -91,36 +90,13 @@ bool cpu_has_f16c() {
 }
 #endif
 
-// exp(-x) for x >= 0 in plain float arithmetic that the compiler vectorises (glibc's expf does
-// not): exp(-x) = 2^k exp(r) with k = round(-x / ln 2), r = -x - k ln 2 (two-part ln 2), |r| <=
-// ln(2) / 2, exp(r) by its degree-6 Taylor polynomial (relative error about 1e-7). Returns 0 for x
-// > 87, where the value is below FLT_MIN (< 1.2e-38), far under the 1e-5 tolerance of the heatmaps.
-inline float exp_neg_vec(float x) {
-  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting rounds to an integer
-  const float xc = x <= 88.0f ? x : 88.0f;  // keeps k in int range (and NaN out of the cast)
-  const float t = -xc * 1.44269504088896341f;
-  const float k = (t + kRound) - kRound;
-  const float r = (-xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
-  float p = 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
-  const int32_t e = (static_cast<int32_t>(k) + 127) << 23;
-  float scale;
-  std::memcpy(&scale, &e, sizeof(scale));
-  return !(x <= 87.0f) ? 0.0f : p * scale;  // NaN (overflowed distances) -> 0 too
-}
-
 // Max-combines the limb AB (|AB|^2 = d2ab >= 1, strength c) into plane[H, W] over the window.
-// Pixels are evaluated in fixed blocks of 8 along x (one AVX2 / two SSE vectors, no per-row
-// remainder loops: windows are only ~5-20 pixels wide), then max-combined into the row.
+// Pixels are evaluated in fixed blocks of 8 along x (one AVX2 / two SSE vectors of the exp
+// polynomial, no per-row remainder loops: windows are only ~5-20 pixels wide), then max-combined
+// into the row.
 PYMG_CPU_CLONES void draw_limb(float* plane, int W, Span sx, Span sy, float ax, float ay, float bx,
                                float by, float d2ab, float c, float inv2s2) {
   constexpr int kBlock = 8;
-  const double inv2ab = inv_two_len_sq(d2ab);
   for (int y = sy.lo; y < sy.hi; ++y) {
     const float py = static_cast<float>(y);
     float* dst = plane + static_cast<int64_t>(y) * W;
@@ -128,7 +104,7 @@ PYMG_CPU_CLONES void draw_limb(float* plane, int W, Span sx, Span sy, float ax, 
       float v[kBlock];
       for (int j = 0; j < kBlock; ++j) {
         const float px = static_cast<float>(x0 + j);
-        v[j] = exp_neg_vec(segment_dist_sq(px, py, ax, ay, bx, by, d2ab, inv2ab) * inv2s2) * c;
+        v[j] = limb_factor(px, py, ax, ay, bx, by, d2ab, inv2s2) * c;
       }
       const int n = std::min(kBlock, sx.hi - x0);
       for (int j = 0; j < n; ++j) dst[x0 + j] = std::max(dst[x0 + j], v[j]);
@@ -139,21 +115,48 @@ PYMG_CPU_CLONES void draw_limb(float* plane, int W, Span sx, Span sy, float ax, 
 uint16_t to_half(float f) { return float_to_half_bits(f); }
 uint16_t to_bf16(float f) { return float_to_bf16_bits(f); }
 
-// Fills every (n, c, t) plane of the output. `draw(n, c, t, plane)` draws a plane's windows into a
-// zeroed float plane of stride W; `bounds(n, c, t, box)` adds those windows to box (16-bit outputs
-// only: the float scratch plane is zeroed and converted over that box alone).
+// Float scratch of each parallel slot: a plane [H, W] for 16-bit outputs, then a row of W floats.
+// Allocated before the parallel loop, so an allocation failure is an ordinary exception of the
+// launch (MemoryError in Python) and never happens inside an OpenMP region.
+class Scratch {
+ public:
+  Scratch(int slots, int64_t plane_floats, int64_t row_floats)
+      : per_slot_(plane_floats + row_floats), plane_floats_(plane_floats) {
+    const size_t limit = static_cast<size_t>(PTRDIFF_MAX) / sizeof(float);
+    if (static_cast<size_t>(per_slot_) > limit / static_cast<size_t>(slots)) {
+      throw std::bad_alloc();
+    }
+    data_.resize(static_cast<size_t>(per_slot_) * static_cast<size_t>(slots));
+  }
+  float* plane(int slot) { return data_.data() + static_cast<int64_t>(slot) * per_slot_; }
+  float* row(int slot) { return plane(slot) + plane_floats_; }
+
+ private:
+  int64_t per_slot_;
+  int64_t plane_floats_;
+  std::vector<float> data_;
+};
+
+// Fills every (n, c, t) plane of the output. `draw(n, c, t, plane, row)` draws a plane's windows
+// into a zeroed float plane of stride W (row: W floats of scratch); `bounds(n, c, t, box)` adds
+// those windows to box (16-bit outputs only: the float scratch plane is zeroed and converted over
+// that box alone).
 template <typename Bounds, typename Draw>
 void for_each_plane(const HeatmapArgs& a, int num_threads, Bounds bounds, Draw draw) {
   const int64_t plane_size = static_cast<int64_t>(a.H) * a.W;
   const int64_t planes = a.N * a.C * a.T;
-  parallel_for(planes, num_threads, [&](int64_t p) {
+  if (planes == 0) return;
+  const bool half = a.dtype != kFloat32;
+  Scratch scratch(parallel_slots(planes, num_threads), half ? plane_size : 0, a.W);
+  parallel_for(planes, num_threads, [&](int64_t p, int slot) {
     const int64_t t = p % a.T;
     const int64_t c = (p / a.T) % a.C;
     const int64_t n = p / (a.T * a.C);
-    if (a.dtype == kFloat32) {
+    float* row = scratch.row(slot);
+    if (!half) {
       float* plane = static_cast<float*>(a.out) + p * plane_size;
       std::memset(plane, 0, sizeof(float) * static_cast<size_t>(plane_size));
-      draw(n, c, t, plane);
+      draw(n, c, t, plane, row);
       return;
     }
     uint16_t* out = static_cast<uint16_t*>(a.out) + p * plane_size;
@@ -161,15 +164,11 @@ void for_each_plane(const HeatmapArgs& a, int num_threads, Bounds bounds, Draw d
     Box box;
     bounds(n, c, t, box);
     if (box.empty()) return;
-    thread_local std::vector<float> scratch;
-    if (static_cast<int64_t>(scratch.size()) < plane_size) {
-      scratch.resize(static_cast<size_t>(plane_size));
-    }
-    float* plane = scratch.data();
+    float* plane = scratch.plane(slot);
     for (int y = box.y0; y < box.y1; ++y) {
       std::fill_n(plane + static_cast<int64_t>(y) * a.W + box.x0, box.x1 - box.x0, 0.0f);
     }
-    draw(n, c, t, plane);
+    draw(n, c, t, plane, row);
     if (a.dtype == kFloat16) {
 #ifdef PYMG_F16C_PATH
       if (cpu_has_f16c()) {
@@ -187,7 +186,7 @@ void for_each_plane(const HeatmapArgs& a, int num_threads, Bounds bounds, Draw d
 }  // namespace
 
 void joint_heatmaps_cpu(const HeatmapArgs& a, int num_threads) {
-  const double radius = kWindowSigmas * a.sigma;
+  const double radius = a.window_sigmas * a.sigma;
   const float inv2s2 = inv_two_sigma_sq(a.sigma);
   // Point of person m for plane (n, v, t): index into sc; kp index is twice that.
   auto point = [&](int64_t n, int64_t m, int64_t t, int64_t v) {
@@ -201,8 +200,7 @@ void joint_heatmaps_cpu(const HeatmapArgs& a, int num_threads) {
       box.add(window_span(x, x, radius, a.W), window_span(y, y, radius, a.H));
     }
   };
-  auto draw = [&](int64_t n, int64_t v, int64_t t, float* plane) {
-    thread_local std::vector<float> row;
+  auto draw = [&](int64_t n, int64_t v, int64_t t, float* plane, float* row) {
     for (int64_t m = 0; m < a.M; ++m) {
       const int64_t i = point(n, m, t, v);
       const float x = a.kp[2 * i], y = a.kp[2 * i + 1], s = a.sc[i];
@@ -216,7 +214,7 @@ void joint_heatmaps_cpu(const HeatmapArgs& a, int num_threads) {
 }
 
 void limb_heatmaps_cpu(const HeatmapArgs& a, int num_threads) {
-  const double radius = kWindowSigmas * a.sigma;
+  const double radius = a.window_sigmas * a.sigma;
   const float inv2s2 = inv_two_sigma_sq(a.sigma);
   struct Limb {
     float ax, ay, sa, bx, by, sb;
@@ -250,8 +248,7 @@ void limb_heatmaps_cpu(const HeatmapArgs& a, int num_threads) {
       box.add(sx, sy);
     }
   };
-  auto draw = [&](int64_t n, int64_t l, int64_t t, float* plane) {
-    thread_local std::vector<float> row;
+  auto draw = [&](int64_t n, int64_t l, int64_t t, float* plane, float* row) {
     for (int64_t m = 0; m < a.M; ++m) {
       const Limb r = limb(n, m, t, l);
       if (!r.ok) continue;

@@ -108,7 +108,7 @@ __global__ void limb_kernel(const float* __restrict__ kp, const float* __restric
       const Span sy = window_span(fminf(ay, by), fmaxf(ay, by), g.radius, g.H);
       if (!span_contains(sx, x) || !span_contains(sy, y)) continue;
       const float v = limb_factor(static_cast<float>(x), static_cast<float>(y), ax, ay, bx, by,
-                                  d2ab, inv_two_len_sq(d2ab), g.inv2s2) *
+                                  d2ab, g.inv2s2) *
                       fminf(sa, sb);
       best = fmaxf(best, v);
     }
@@ -118,7 +118,8 @@ __global__ void limb_kernel(const float* __restrict__ kp, const float* __restric
 
 Geometry geometry(const HeatmapArgs& a) {
   return Geometry{
-      a.N, a.M, a.T, a.V, a.C, a.H, a.W, kWindowSigmas * a.sigma, inv_two_sigma_sq(a.sigma), a.eps};
+      a.N,  a.M, a.T, a.V, a.C, a.H, a.W, a.window_sigmas * a.sigma, inv_two_sigma_sq(a.sigma),
+      a.eps};
 }
 
 int64_t total_elements(const HeatmapArgs& a) {

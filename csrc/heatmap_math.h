@@ -1,51 +1,29 @@
-// Shared math of the pymg kernels: compiled into the CPU kernels (plain C++) and the CUDA kernels
-// (__host__ __device__), so the two implementations cannot drift apart.
+// Heatmap math of the pymg kernels: compiled into the CPU kernels (plain C++) and the CUDA kernels
+// (__host__ __device__). Every formula exists once, so the two implementations cannot drift apart.
 //
-// Semantics follow PYSKL's GeneratePoseTarget (see docs/building.md and reference.md section 2):
+// Semantics follow PYSKL's GeneratePoseTarget (see docs/ops.md):
 // * pixel i sits at coordinate i (x = column, y = row, no +0.5 offset);
-// * window bounds: lo = max(trunc(c - 3*sigma), 0), hi = min(trunc(c + 3*sigma) + 1, size),
-// computed in
-//   double (trunc toward zero, as Python int()); [lo, hi) may be empty; outside it the value is
-//   exactly 0;
-// * a point is missing (skipped) when a coordinate is NaN/inf or when its float32 score is not >=
-// eps
-//   (the comparison is done in double: float32(1e-4) < 1e-4, NaN scores are missing too);
-// * joint value exp(-((x-mx)^2 + (y-my)^2) / (2 sigma^2)) * s, evaluated as a product of two 1-D
-// factors;
+// * window bounds: lo = max(trunc(c - r), 0), hi = min(trunc(c + r) + 1, size) with the radius
+//   r = window_sigmas * sigma (window_sigmas comes from Python: pymg.ops.constants.WINDOW_SIGMAS),
+//   computed in double (trunc toward zero, as Python int()); [lo, hi) may be empty; outside it
+//   the value is exactly 0;
+// * a point is missing (skipped) when a coordinate or its score is NaN/inf or the score is below
+//   eps (point_math.h);
+// * joint value exp(-((x-mx)^2 + (y-my)^2) / (2 sigma^2)) * s, a product of two 1-D factors;
 // * limb value exp(-d2 / (2 sigma^2)) * min(s_a, s_b) with d2 the squared distance to the segment
-// AB;
-//   when |AB|^2 < 1 (float32 arithmetic) a joint gaussian is drawn at A with score s_a instead;
+//   AB; when |AB|^2 < 1 a joint gaussian is drawn at A with score s_a instead;
 // * persons are combined with max (never summed).
-// Frame gathering (temporal alignment):
-// * a position p selects frames of a clip of `length` frames; p < 0, p >= length or NaN gives
-// zeros;
-// * "nearest" picks frame floor(p + 0.5) (round half up), clamped to length - 1;
-// * "linear" blends frames floor(p) and floor(p) + 1 (clamped) with weight w = p - floor(p), except
-// when
-//   one of the two points is missing: then it takes the nearer frame's point (w >= 0.5 -> the later
-//   frame, the same rule as "nearest"), so a real point is never blended with a missing one.
 #pragma once
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 
-#if defined(__CUDACC__)
-#define PYMG_HD __host__ __device__ __forceinline__
-#else
-#define PYMG_HD inline
-#endif
+#include "point_math.h"
 
 namespace pymg {
 
-// Half-width of the drawing window, in units of sigma (PYSKL: 3 sigma).
-constexpr double kWindowSigmas = 3.0;
-
-// Output dtype codes shared with Python (pymg._C.DTYPE_*).
+// Output dtype codes, exposed to Python as pymg._C.DTYPE_*.
 enum DType : int { kFloat32 = 0, kFloat16 = 1, kBFloat16 = 2 };
-
-// Frame gather modes shared with Python (pymg._C.GATHER_*).
-enum GatherMode : int { kGatherLinear = 0, kGatherNearest = 1 };
 
 // A half-open index range [lo, hi); empty when lo >= hi.
 struct Span {
@@ -74,67 +52,51 @@ PYMG_HD float inv_two_sigma_sq(double sigma) {
   return static_cast<float>(1.0 / (2.0 * sigma * sigma));
 }
 
-// A score keeps its point when score >= eps (float32 value compared in double; NaN fails).
-PYMG_HD bool score_ok(float score, double eps) { return static_cast<double>(score) >= eps; }
-
-// NaN/inf test on the bits (independent of -ffast-math and of the host/device math headers).
-PYMG_HD bool finite_point(float x, float y);
+// exp(-x) for x >= 0, the only exponential of the kernels, in plain float arithmetic that the CPU
+// compiler vectorises (glibc's expf does not) and that CUDA evaluates bit for bit the same:
+// exp(-x) = 2^k exp(r) with k = round(-x / ln 2), r = -x - k ln 2 (two-part ln 2), |r| <= ln(2)/2,
+// exp(r) by its degree-6 Taylor polynomial (relative error about 1e-7). Returns 0 for x > 87
+// (the value is then below FLT_MIN, 1.2e-38) and for NaN (overflowed distances).
+PYMG_HD float exp_neg(float x) {
+  constexpr float kRound = 12582912.0f;  // 1.5 * 2^23: adding and subtracting rounds to an integer
+  const float xc = x <= 88.0f ? x : 88.0f;  // keeps k in int range (and NaN out of the cast)
+  const float t = -xc * 1.44269504088896341f;
+  const float k = (t + kRound) - kRound;
+  const float r = (-xc - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+  float p = 1.0f / 720.0f;
+  p = p * r + 1.0f / 120.0f;
+  p = p * r + 1.0f / 24.0f;
+  p = p * r + 1.0f / 6.0f;
+  p = p * r + 0.5f;
+  p = p * r + 1.0f;
+  p = p * r + 1.0f;
+  const float scale = bits_float(static_cast<uint32_t>(static_cast<int32_t>(k) + 127) << 23);
+  return !(x <= 87.0f) ? 0.0f : p * scale;
+}
 
 // exp(-d^2 / (2 sigma^2)): one 1-D factor of the separable joint gaussian.
-PYMG_HD float gauss1d(float d, float inv2s2) { return expf(-(d * d) * inv2s2); }
-
-// expf(-x) for x >= 0, returning the exact 0 that expf gives anyway once x > 104 (the true value is
-// then below half the smallest float32 subnormal), without calling it: far pixels of long limbs.
-constexpr float kExpUnderflow = 104.0f;
-PYMG_HD float exp_neg(float x) { return !(x <= kExpUnderflow) ? 0.0f : expf(-x); }  // NaN -> 0
-
-// Products and sums rounded to float exactly as numpy's float32 does (no FMA contraction on
-// device), used for the degenerate-limb decision, which must not flip between CPU and GPU.
-PYMG_HD float mul_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fmul_rn(a, b);
-#else
-  return a * b;
-#endif
-}
-PYMG_HD float add_rn(float a, float b) {
-#if defined(__CUDA_ARCH__)
-  return __fadd_rn(a, b);
-#else
-  return a + b;
-#endif
-}
+PYMG_HD float gauss1d(float d, float inv2s2) { return exp_neg(d * d * inv2s2); }
 
 // |AB|^2 in float32 arithmetic, as PYSKL computes it.
 PYMG_HD float segment_len_sq(float ax, float ay, float bx, float by) {
   const float dx = ax - bx;
   const float dy = ay - by;
-  return add_rn(mul_rn(dx, dx), mul_rn(dy, dy));
+  return dx * dx + dy * dy;
 }
 
 // A limb with |AB|^2 < 1 is drawn as a joint gaussian at A with A's score.
 PYMG_HD bool limb_degenerate(float d2ab) { return d2ab < 1.0f; }
 
-// 1 / (2 |AB|^2) in double: u = (...) * inv2ab rounded once to float equals PYSKL's float division
-// (...) / 2 / |AB|^2 (the /2 is exact) up to rare double-rounding ties, without a per-pixel divide.
-// Near AB the rounding of u shows up at ~1e-6 in the heatmap, so it is worth matching.
-PYMG_HD double inv_two_len_sq(float d2ab) { return 1.0 / (2.0 * static_cast<double>(d2ab)); }
-
-// Squared distance from pixel (px, py) to the segment AB (d2ab = |AB|^2 >= 1), with PYSKL's rule:
-// u = (|PA|^2 - |PB|^2 + |AB|^2) / (2 |AB|^2); u <= 0 -> |PA|^2, u >= 1 -> |PB|^2, else the
-// distance to the projection A + u (B - A). Branch-free so that the CPU row loop vectorises.
+// Squared distance from pixel (px, py) to the segment AB (d2ab = |AB|^2 >= 1), PYSKL's float32
+// formula: u = (|PA|^2 - |PB|^2 + |AB|^2) / 2 / |AB|^2; u <= 0 -> |PA|^2, u >= 1 -> |PB|^2, else
+// the distance to the projection A + u (B - A). Branch-free so that the CPU row loop vectorises.
 PYMG_HD float segment_dist_sq(float px, float py, float ax, float ay, float bx, float by,
-                              float d2ab, double inv2ab) {
+                              float d2ab) {
   const float dax = px - ax, day = py - ay;
   const float dbx = px - bx, dby = py - by;
   const float ds = dax * dax + day * day;
   const float de = dbx * dbx + dby * dby;
-#if defined(__CUDA_ARCH__)
-  const float u = (ds - de + d2ab) / 2.0f / d2ab;  // correctly rounded division on the GPU
-  (void)inv2ab;
-#else
-  const float u = static_cast<float>(static_cast<double>(ds - de + d2ab) * inv2ab);
-#endif
+  const float u = (ds - de + d2ab) * 0.5f / d2ab;  // * 0.5f is exact: PYSKL's "/ 2."
   const float qx = px - (ax + u * (bx - ax));
   const float qy = py - (ay + u * (by - ay));
   const float dl = qx * qx + qy * qy;
@@ -143,26 +105,11 @@ PYMG_HD float segment_dist_sq(float px, float py, float ax, float ay, float bx, 
 
 // exp(-d2 / (2 sigma^2)) of the limb AB at pixel (px, py); multiply by min(s_a, s_b) outside.
 PYMG_HD float limb_factor(float px, float py, float ax, float ay, float bx, float by, float d2ab,
-                          double inv2ab, float inv2s2) {
-  return exp_neg(segment_dist_sq(px, py, ax, ay, bx, by, d2ab, inv2ab) * inv2s2);
+                          float inv2s2) {
+  return exp_neg(segment_dist_sq(px, py, ax, ay, bx, by, d2ab) * inv2s2);
 }
 
 // ---- 16-bit output conversion (round to nearest, ties to even), identical on host and device ----
-
-PYMG_HD uint32_t float_bits(float f) {
-#if defined(__CUDA_ARCH__)
-  return static_cast<uint32_t>(__float_as_uint(f));
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  return u;
-#endif
-}
-
-PYMG_HD bool finite_point(float x, float y) {
-  return (float_bits(x) & 0x7f800000u) != 0x7f800000u &&
-         (float_bits(y) & 0x7f800000u) != 0x7f800000u;
-}
 
 PYMG_HD uint16_t round_shift(uint32_t m, int shift) {
   uint32_t q = m >> shift;
@@ -195,48 +142,6 @@ PYMG_HD uint16_t float_to_bf16_bits(float f) {
     return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
   const uint32_t lsb = (x >> 16) & 1u;
   return static_cast<uint16_t>((x + 0x7fffu + lsb) >> 16);
-}
-
-// ---- frame gathering ----
-
-// Source frames and weight for position p in a clip of `length` frames. Returns false for padding
-// (p < 0, p >= length, NaN, length <= 0). For "nearest", i0 == i1 and w == 0.
-PYMG_HD bool frame_pair(float p, int64_t length, int mode, int64_t* i0, int64_t* i1, float* w) {
-  if (!(p >= 0.0f) || !(static_cast<double>(p) < static_cast<double>(length))) return false;
-  if (mode == kGatherNearest) {
-    int64_t i = static_cast<int64_t>(floorf(p + 0.5f));
-    if (i > length - 1) i = length - 1;
-    *i0 = i;
-    *i1 = i;
-    *w = 0.0f;
-    return true;
-  }
-  const int64_t f = static_cast<int64_t>(floorf(p));
-  *i0 = f;
-  *i1 = f + 1 < length ? f + 1 : f;
-  *w = (*i1 == f) ? 0.0f : p - static_cast<float>(f);
-  return true;
-}
-
-// Combine point a (frame i0) and point b (frame i1) with weight w into out (x, y, score).
-PYMG_HD void blend_point(float ax, float ay, float as, float bx, float by, float bs, float w,
-                         double eps, float* ox, float* oy, float* os) {
-  const bool a_ok = finite_point(ax, ay) && score_ok(as, eps);
-  const bool b_ok = finite_point(bx, by) && score_ok(bs, eps);
-  if (w == 0.0f || (!(a_ok && b_ok) && w < 0.5f)) {
-    *ox = ax;
-    *oy = ay;
-    *os = as;
-  } else if (!(a_ok && b_ok)) {
-    *ox = bx;
-    *oy = by;
-    *os = bs;
-  } else {
-    const float v = 1.0f - w;
-    *ox = v * ax + w * bx;
-    *oy = v * ay + w * by;
-    *os = v * as + w * bs;
-  }
 }
 
 }  // namespace pymg

@@ -17,6 +17,7 @@ struct HeatmapArgs {
   int64_t N = 0, M = 0, T = 0, V = 0, C = 0;
   int H = 0, W = 0;
   double sigma = 0.6;
+  double window_sigmas = 0.0;  // window half-width in sigmas (from Python's WINDOW_SIGMAS)
   double eps = 1e-3;
   int dtype = 0;  // DType code of out
 };

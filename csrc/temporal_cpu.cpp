@@ -1,7 +1,7 @@
 // CPU frame gathering (temporal alignment): one work item per output frame (n, k, t2); every point
 // of every person of that frame is taken from one source frame or blended from two
-// (heatmap_math.h).
-#include "heatmap_math.h"
+// (gather_math.h).
+#include "gather_math.h"
 #include "kernels.h"
 #include "parallel.h"
 
@@ -9,7 +9,7 @@ namespace pymg {
 
 void gather_frames_cpu(const GatherArgs& a, int num_threads) {
   const int64_t frames = a.N * a.K * a.T2;
-  parallel_for(frames, num_threads, [&](int64_t f) {
+  parallel_for(frames, num_threads, [&](int64_t f, int /*slot*/) {
     const int64_t t2 = f % a.T2;
     const int64_t nk = f / a.T2;  // output row n * K + k
     const int64_t n = nk / a.K;

@@ -1,11 +1,11 @@
 // CUDA frame gathering: one thread per output point (n*K + k, m, t2, v) of out_sc; it also writes
-// the point's two coordinates in out_kp. Same rules as the CPU kernel (heatmap_math.h).
+// the point's two coordinates in out_kp. Same rules as the CPU kernel (gather_math.h).
 #include <cuda_runtime.h>
 
 #include <cstdint>
 
 #include "cuda_check.cuh"
-#include "heatmap_math.h"
+#include "gather_math.h"
 #include "kernels.h"
 
 namespace pymg {

@@ -15,8 +15,9 @@ from typing import Any
 
 import torch
 
-from pymg import _native
-from pymg.ops import custom_ops, reference
+from pymg.ops import GATHER_MODES, custom_ops
+from pymg.ops.backend_native import NATIVE
+from pymg.ops.backend_torch import TORCH
 from pymg.ops.timing import synthetic_keypoints
 from pymg.topology import get_layout
 
@@ -54,7 +55,7 @@ def _heatmap_runner(
     backend: str, kind: str, kp: torch.Tensor, sc: torch.Tensor, flat: list[int], out: torch.Tensor
 ) -> Callable[[], Any]:
     """A zero-argument call writing the heatmaps of (kp, sc) into ``out`` [N, C, T, H, W]."""
-    impl: Any = reference if backend == "torch" else _native
+    impl: Any = TORCH if backend == "torch" else NATIVE
     if backend == "fill":
         return lambda: out.fill_(0.0)
     if kind == "joint":
@@ -136,12 +137,12 @@ def _bf16_ratios(rows: list[dict[str, Any]]) -> None:
 
 
 def _gather_runner(
-    backend: str, args: list[torch.Tensor], outs: tuple[torch.Tensor, torch.Tensor], mode: int
+    backend: str, args: list[torch.Tensor], outs: tuple[torch.Tensor, torch.Tensor], mode: str
 ) -> Callable[[], Any]:
     """A zero-argument call gathering frames of args (kp, sc, lengths, positions) into outs."""
     if backend == "fill":
         return lambda: (outs[0].fill_(0.0), outs[1].fill_(0.0))
-    impl: Any = reference if backend == "torch" else _native
+    impl: Any = TORCH if backend == "torch" else NATIVE
     return lambda: impl.gather_frames_into(*args, *outs, mode, 1e-3)
 
 
@@ -161,13 +162,12 @@ def bench_gather(cpu_only: bool, runs: int = 30) -> list[dict[str, Any]]:
         plan.append(("torch", "cpu", 3))
     else:
         plan = [("cuda", "cuda", runs), ("torch", "cuda", 10), ("fill", "cuda", runs), *plan]
-    modes = {"linear": _native.GATHER_LINEAR, "nearest": _native.GATHER_NEAREST}
     rows = []
     for k in (1, 10):
         positions = torch.rand(n, k, j, generator=g) * lengths[:, None, None].float()
-        for mode_name, mode in modes.items():
+        for mode in GATHER_MODES:
             row: dict[str, Any] = {"N": n, "M": 2, "T": t, "V": 41, "K": k, "T2": j,
-                                   "mode": mode_name}  # fmt: skip
+                                   "mode": mode}  # fmt: skip
             scores = {}
             for backend, device, n_runs in plan:
                 outs = (torch.empty((n * k, 2, j, 41, 2), device=device),

@@ -46,7 +46,7 @@ def op_args(kind: str, impl: str) -> tuple[object, tuple[object, ...]]:
         return torch.ops.pymg.limb_heatmaps.default, args
     positions = torch.tensor([[[0.0, 0.5, 2.9, -1.0]], [[1.0, 1.5, 0.2, 3.0]]])
     sc[kp.isnan().any(-1)] = 0.0  # missing by score: opcheck compares outputs without NaN
-    args = (kp.nan_to_num(0.0), sc, torch.tensor([3, 2]), positions, 0, 1e-3, impl)
+    args = (kp.nan_to_num(0.0), sc, torch.tensor([3, 2]), positions, "linear", 1e-3, impl)
     return torch.ops.pymg.gather_frames.default, args
 
 

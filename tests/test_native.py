@@ -1,8 +1,8 @@
 """The native CPU kernels of pymg._C against independent references.
 
-Oracles: pymg.ops.pyskl_numpy (a per-point numpy loop of PYSKL's rules), pymg.ops.reference (the
-vectorised torch twin, when present), a per-frame python loop of the gather rules written here, and
-hand-computed values.
+Oracles: pymg.ops.pyskl_numpy (a per-point numpy loop of PYSKL's rules), the torch backend
+(pymg.ops.backend_torch), a per-frame python loop of the gather rules written here, and
+hand-computed values. The kernels are called through pymg.ops.backend_native.
 """
 
 from __future__ import annotations
@@ -17,7 +17,9 @@ import pytest
 import torch
 
 from pymg import _native
-from pymg.ops import pyskl_numpy
+from pymg.ops import WINDOW_SIGMAS, pyskl_numpy
+from pymg.ops.backend_native import NATIVE
+from pymg.ops.backend_torch import TORCH
 
 pytestmark = [
     pytest.mark.native,
@@ -66,14 +68,16 @@ def native_joint(kp, sc, size, sigma=0.6, eps=1e-3, dtype=torch.float32) -> torc
     n, _, t, v, _ = kp.shape
     # NaN-filled: the kernel must write every element
     out = torch.full((n, v, t, *size), float("nan"), dtype=dtype)
-    return _native.joint_heatmaps_into(kp.contiguous(), sc.contiguous(), out, sigma, eps)
+    NATIVE.joint_heatmaps_into(kp.contiguous(), sc.contiguous(), out, sigma, eps)
+    return out
 
 
 def native_limb(kp, sc, limbs, size, sigma=0.6, eps=1e-3, dtype=torch.float32) -> torch.Tensor:
     n, _, t, _, _ = kp.shape
     out = torch.full((n, len(limbs), t, *size), float("nan"), dtype=dtype)
     lt = torch.tensor(limbs, dtype=torch.int32).reshape(-1, 2)
-    return _native.limb_heatmaps_into(kp.contiguous(), sc.contiguous(), lt, out, sigma, eps)
+    NATIVE.limb_heatmaps_into(kp.contiguous(), sc.contiguous(), lt, out, sigma, eps)
+    return out
 
 
 @pytest.mark.parametrize(("seed", "m", "v"), [(0, 1, 17), (1, 2, 17), (2, 3, 5), (3, 1, 41)])
@@ -116,22 +120,22 @@ def test_limbs_v41_t1_match_numpy_loop() -> None:
     torch.testing.assert_close(native_limb(kp, sc, limbs, size), torch.from_numpy(expected), **TOL)
 
 
-def test_matches_torch_reference() -> None:
-    reference = pytest.importorskip("pymg.ops.reference")
+def test_matches_torch_backend() -> None:
     size = (18, 22)
     kp, sc = random_points(7, 2, 2, 4, 17, size)
-    # the reference's own missing-point handling is tested in its own tests
-    kp = torch.nan_to_num(kp, nan=-50.0)
-    ref_j = reference.joint_heatmaps(kp, sc, size=size, sigma=0.6, eps=1e-3)
+    ref_j = torch.empty(2, 17, 4, *size)
+    TORCH.joint_heatmaps_into(kp, sc, ref_j, 0.6, 1e-3)
     torch.testing.assert_close(native_joint(kp, sc, size), ref_j, **TOL)
-    ref_l = reference.limb_heatmaps(kp, sc, limbs=COCO17_LIMBS, size=size, sigma=0.6, eps=1e-3)
+    ref_l = torch.empty(2, len(COCO17_LIMBS), 4, *size)
+    table = torch.tensor(COCO17_LIMBS, dtype=torch.int32)
+    TORCH.limb_heatmaps_into(kp, sc, table, ref_l, 0.6, 1e-3)
     torch.testing.assert_close(native_limb(kp, sc, COCO17_LIMBS, size), ref_l, **TOL)
     positions = torch.rand(2, 3, 7) * 6.0 - 0.5
     lengths = torch.tensor([4, 3])
-    for mode in (_native.GATHER_LINEAR, _native.GATHER_NEAREST):
+    for mode in ("linear", "nearest"):
         got = native_gather(kp, sc, lengths, positions, mode)
         want = (torch.empty_like(got[0]), torch.empty_like(got[1]))
-        reference.gather_frames_into(kp, sc, lengths, positions, *want, mode, 1e-3)
+        TORCH.gather_frames_into(kp, sc, lengths, positions, *want, mode, 1e-3)
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0, equal_nan=True)
 
 
@@ -296,17 +300,16 @@ def gather_loop(kp, sc, lengths, positions, mode: str, eps: float):
     return out_kp, out_sc
 
 
-def native_gather(kp, sc, lengths, positions, mode: int, eps: float = 1e-3):
+def native_gather(kp, sc, lengths, positions, mode: str, eps: float = 1e-3):
     n, m, _, v, _ = kp.shape
     k, t2 = positions.shape[1:]
     out_kp = torch.full((n * k, m, t2, v, 2), float("nan"))
     out_sc = torch.full((n * k, m, t2, v), float("nan"))
-    return _native.gather_frames_into(kp, sc, lengths, positions, out_kp, out_sc, mode, eps)
+    NATIVE.gather_frames_into(kp, sc, lengths, positions, out_kp, out_sc, mode, eps)
+    return out_kp, out_sc
 
 
-@pytest.mark.parametrize(
-    ("mode", "name"), [(_native.GATHER_LINEAR, "linear"), (_native.GATHER_NEAREST, "nearest")]
-)
+@pytest.mark.parametrize(("mode", "name"), [("linear", "linear"), ("nearest", "nearest")])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_gather_frames_matches_loop(mode: int, name: str, seed: int) -> None:
     g = np.random.default_rng(seed)
@@ -330,24 +333,22 @@ def test_gather_hand_values() -> None:
     sc = torch.tensor([1.0, 1.0, 0.0]).reshape(1, 1, 3, 1)  # frame 2 is missing
     pos = torch.tensor([[[0.25, 1.4, 1.6, 2.5, -0.1, 3.0]]])
     lengths = torch.tensor([3])
-    out_kp, out_sc = native_gather(kp, sc, lengths, pos, _native.GATHER_LINEAR)
+    out_kp, out_sc = native_gather(kp, sc, lengths, pos, "linear")
     assert out_kp[0, 0, :, 0].tolist() == [[2.5, 5.0], [10.0, 20.0], [20.0, 40.0], [20.0, 40.0],
                                            [0.0, 0.0], [0.0, 0.0]]  # fmt: skip
     assert out_sc[0, 0, :, 0].tolist() == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
-    out_kp, _ = native_gather(
-        kp, sc, lengths, torch.tensor([[[0.5, 1.49]]]), _native.GATHER_NEAREST
-    )
+    out_kp, _ = native_gather(kp, sc, lengths, torch.tensor([[[0.5, 1.49]]]), "nearest")
     assert out_kp[0, 0, :, 0].tolist() == [[10.0, 20.0], [10.0, 20.0]]  # floor(p + 0.5)
 
 
 def test_bad_shape_arguments_raise_value_error() -> None:
     from pymg import _C
 
-    args = dict(keypoints=1, scores=1, out=1, N=1, M=1, T=1, V=1, H=4, W=4, sigma=0.6, eps=1e-3,
-                dtype=0, device=-1, stream=0, num_threads=1)  # fmt: skip
+    args = dict(keypoints=1, scores=1, out=1, N=1, M=1, T=1, V=1, H=4, W=4, sigma=0.6,
+                window_sigmas=WINDOW_SIGMAS, eps=1e-3, dtype=0, device=-1, stream=0,
+                num_threads=1)  # fmt: skip
     for key, value, match in [("N", -1, "N must be >= 0"), ("T", 0, "T must be >= 1"),
-                              ("W", 0, "W must be >= 1"), ("sigma", 0.0, "sigma must be"),
-                              ("sigma", math.nan, "sigma must be"), ("eps", math.nan, "eps"),
+                              ("W", 0, "W must be >= 1"),
                               ("dtype", 7, "dtype must be"), ("num_threads", 0, "num_threads"),
                               ("out", 0, "out is a null pointer"), ("device", -2, "device must be"),
                               ("N", 2**61, "too large"), ("H", 2**31, "H and W")]:  # fmt: skip
@@ -355,40 +356,47 @@ def test_bad_shape_arguments_raise_value_error() -> None:
             _C.joint_heatmaps(**{**args, key: value})
     limbs = torch.tensor([[0, 3]], dtype=torch.int32)
     with pytest.raises(ValueError, match=r"limbs\[0\] = \(0, 3\).*V=2"):
-        _C.limb_heatmaps(1, 1, limbs.data_ptr(), 1, 1, 1, 1, 1, 2, 4, 4, 0.6, 1e-3, 0, -1, 0, 1)
+        _C.limb_heatmaps(
+            1, 1, limbs.data_ptr(), 1, 1, 1, 1, 1, 2, 4, 4, 0.6, 3.0, 1e-3, 0, -1, 0, 1
+        )
     with pytest.raises(ValueError, match="mode must be"):
         _C.gather_frames(1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 1e-3, -1, 0, 1)
 
 
 def test_launchers_check_tensors() -> None:
     kp, sc = torch.zeros(1, 1, 2, 3, 2), torch.zeros(1, 1, 2, 3)
-    with pytest.raises(TypeError, match="out must be float32, float16 or bfloat16"):
-        _native.joint_heatmaps_into(
+    with pytest.raises(TypeError, match=r"out must be one of \(torch.float32"):
+        NATIVE.joint_heatmaps_into(
             kp, sc, torch.empty(1, 3, 2, 4, 4, dtype=torch.float64), 0.6, 1e-3
         )
     with pytest.raises(ValueError, match=r"out must have shape \(1, 3, 2, 4, 4\)"):
-        _native.joint_heatmaps_into(kp, sc, torch.empty(1, 2, 2, 4, 4), 0.6, 1e-3)
+        NATIVE.joint_heatmaps_into(kp, sc, torch.empty(1, 2, 2, 4, 4), 0.6, 1e-3)
     with pytest.raises(TypeError, match="sc must have dtype torch.float32"):
-        _native.joint_heatmaps_into(kp, sc.double(), torch.empty(1, 3, 2, 4, 4), 0.6, 1e-3)
+        NATIVE.joint_heatmaps_into(kp, sc.double(), torch.empty(1, 3, 2, 4, 4), 0.6, 1e-3)
     with pytest.raises(ValueError, match="out must be contiguous"):
-        _native.joint_heatmaps_into(kp, sc, torch.empty(1, 3, 2, 4, 8)[..., ::2], 0.6, 1e-3)
+        NATIVE.joint_heatmaps_into(kp, sc, torch.empty(1, 3, 2, 4, 8)[..., ::2], 0.6, 1e-3)
     with pytest.raises(TypeError, match="limbs must have dtype torch.int32"):
         limbs = torch.tensor([[0, 1]])
-        _native.limb_heatmaps_into(kp, sc, limbs, torch.empty(1, 1, 2, 4, 4), 0.6, 1e-3)
+        NATIVE.limb_heatmaps_into(kp, sc, limbs, torch.empty(1, 1, 2, 4, 4), 0.6, 1e-3)
 
 
 def test_build_facts() -> None:
     import pymg
     from pymg import _C
+    from pymg.ops import GATHER_MODES, HEATMAP_DTYPES
+    from pymg.ops.backend_native import dtype_code, gather_mode_code
 
     info = pymg.build_info()
     assert info["native_loaded"] is True and info["native_error"] is None
     assert info["version"] == pymg.__version__ == _C.__version__
     assert info["cuda_compiled"] == bool(_C.cuda_compiled)
     assert info["cuda_available"] == torch.cuda.is_available()
-    assert _C.WINDOW_SIGMAS == 3.0
-    assert _native.output_dtypes() == {torch.float32: 0, torch.float16: 1, torch.bfloat16: 2}
-    assert (_C.GATHER_LINEAR, _C.GATHER_NEAREST) == (_native.GATHER_LINEAR, _native.GATHER_NEAREST)
+    # every dtype and mode of pymg.ops has a kernel code, defined in C++ only
+    codes = [dtype_code(d) for d in HEATMAP_DTYPES] + [gather_mode_code(m) for m in GATHER_MODES]
+    assert codes == [_C.DTYPE_FLOAT32, _C.DTYPE_FLOAT16, _C.DTYPE_BFLOAT16, _C.GATHER_LINEAR,
+                     _C.GATHER_NEAREST]  # fmt: skip
+    assert len(set(codes[:3])) == 3 and len(set(codes[3:])) == 2
+    assert not hasattr(_C, "WINDOW_SIGMAS")  # passed with every launch instead
     if not torch.cuda.is_available():
         assert _native.cuda_device_count() == 0  # no crash without a driver or device
         assert _native.cuda_usable() is False
@@ -403,7 +411,7 @@ def test_cuda_launch_without_device_raises_runtime_error() -> None:
     else:
         match = "pymg CUDA error in .*cuda"
     with pytest.raises(RuntimeError, match=match):
-        _C.joint_heatmaps(1, 1, 1, 1, 1, 1, 1, 4, 4, 0.6, 1e-3, 0, 0, 0, 1)
+        _C.joint_heatmaps(1, 1, 1, 1, 1, 1, 1, 4, 4, 0.6, 3.0, 1e-3, 0, 0, 0, 1)
 
 
 def test_timing_helper_rows_and_table() -> None:

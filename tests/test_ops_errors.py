@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import pymg.ops as ops
-from pymg.ops import _backend
+from pymg.ops import backend
 
 KP = torch.zeros(2, 1, 3, 4, 2)
 SC = torch.ones(2, 1, 3, 4)
@@ -53,6 +53,9 @@ def limbs(**kw: Any) -> torch.Tensor:
         ({"sigma": 0.0}, ValueError, "sigma must be finite and > 0"),
         ({"sigma": float("nan")}, ValueError, "sigma must be finite"),
         ({"sigma": "0.6"}, TypeError, "sigma must be a real number"),
+        ({"sigma": 9e-4}, ValueError, r"sigma must be >= MIN_SIGMA = 0.001 pixels, got 0.0009"),
+        ({"sigma": 1e-30}, ValueError, "sigma must be >= MIN_SIGMA"),
+        ({"sigma": float("inf")}, ValueError, "sigma must be finite"),
         ({"eps": -1e-3}, ValueError, "eps must be finite and >= 0"),
         ({"dtype": torch.float64}, TypeError, "dtype must be one of"),
         ({"dtype": "float16"}, TypeError, "dtype must be one of"),
@@ -183,8 +186,8 @@ def test_use_impl_rejects_unknown() -> None:
 @pytest.fixture
 def no_native(monkeypatch: pytest.MonkeyPatch) -> None:
     """Pretend the extension is missing and the warning was not given yet."""
-    monkeypatch.setattr(_backend, "_native_for", lambda device: (None, "pymg._C: test stand-in"))
-    monkeypatch.setattr(_backend, "_warned", False)
+    monkeypatch.setattr(backend, "_native_unusable", lambda device: "pymg._C: test stand-in")
+    monkeypatch.setattr(backend, "_warned", False)
 
 
 @pytest.mark.usefixtures("no_native")
@@ -217,11 +220,11 @@ def test_native_available_reports_a_bool() -> None:
 
 
 def test_missing_extension_in_a_fresh_process() -> None:
-    """With pymg._native unimportable the ops still work and warn exactly once."""
+    """With pymg._C unimportable the ops still work and warn exactly once."""
     code = textwrap.dedent(
         """
         import sys, warnings
-        sys.modules["pymg._native"] = None  # makes `import pymg._native` raise ImportError
+        sys.modules["pymg._C"] = None  # makes `import pymg._C` raise ImportError
         import torch
         import pymg.ops as ops
         with warnings.catch_warnings(record=True) as caught:
@@ -233,7 +236,7 @@ def test_missing_extension_in_a_fresh_process() -> None:
         assert not ops.native_available()
         messages = [str(w.message) for w in caught if w.category is ops.NativeFallbackWarning]
         assert len(messages) == 1, messages
-        assert "pymg._native could not be imported" in messages[0], messages[0]
+        assert "pymg._C is not loaded (ModuleNotFoundError" in messages[0], messages[0]
         print("ok")
         """
     )

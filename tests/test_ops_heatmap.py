@@ -1,4 +1,4 @@
-"""Heatmap ops: the torch reference and public ops vs the numpy PYSKL loop and hand values."""
+"""Heatmap ops: the torch backend and public ops vs the numpy PYSKL loop and hand values."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import pymg.ops as ops
-from pymg.ops import pyskl_numpy, reference
+from pymg.ops import backend_torch, pyskl_numpy
+from pymg.ops.backend_torch import TorchBackend
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 needs_native = pytest.mark.skipif(not ops.native_available(), reason="needs pymg._C")
@@ -71,8 +72,10 @@ def oracle_limbs(kp: torch.Tensor, sc: torch.Tensor, size, limbs, **kw) -> torch
 def test_reference_matches_numpy_loop(seed, m, t, v, size, sigma, eps) -> None:
     kp, sc = random_pose(seed, 2, m, t, v, size)
     limbs = COCO17_LIMBS if v == 17 else (imigue41_limbs() if v == 41 else random_limbs(seed, v, 7))
-    got_j = reference.joint_heatmaps(kp, sc, size=size, sigma=sigma, eps=eps)
-    got_l = reference.limb_heatmaps(kp, sc, limbs=limbs, size=size, sigma=sigma, eps=eps)
+    got_j = ops.joint_heatmaps(kp, sc, size=size, sigma=sigma, eps=eps, impl="reference")
+    got_l = ops.limb_heatmaps(
+        kp, sc, limbs=limbs, size=size, sigma=sigma, eps=eps, impl="reference"
+    )
     want_j = oracle_joints(kp, sc, size, sigma=sigma, eps=eps)
     want_l = oracle_limbs(kp, sc, size, limbs, sigma=sigma, eps=eps)
     assert got_j.shape == (2, v, t, *size) and got_j.dtype == torch.float32
@@ -208,7 +211,9 @@ def test_chunking_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> No
     kp, sc = random_pose(10, 2, 2, 3, 17, (9, 10))
     whole_j = ops.joint_heatmaps(kp, sc, size=(9, 10), impl="reference")
     whole_l = ops.limb_heatmaps(kp, sc, limbs=COCO17_LIMBS, size=(9, 10), impl="reference")
-    monkeypatch.setattr(reference, "_CHUNK_ELEMENTS", 7 * 90 + 5)  # 7 planes per chunk, ragged end
+    monkeypatch.setattr(
+        backend_torch, "_CHUNK_ELEMENTS", 7 * 90 + 5
+    )  # 7 planes per chunk, ragged end
     assert torch.equal(ops.joint_heatmaps(kp, sc, size=(9, 10), impl="reference"), whole_j)
     got = ops.limb_heatmaps(kp, sc, limbs=COCO17_LIMBS, size=(9, 10), impl="reference")
     assert torch.equal(got, whole_l)
@@ -231,13 +236,13 @@ def test_noncontiguous_float64_and_determinism() -> None:
 
 def test_use_impl_forces_reference(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    original = reference.joint_heatmaps_into
+    original = TorchBackend.joint_heatmaps_into
 
     def spy(*args: object) -> None:
         calls.append("reference")
         original(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(reference, "joint_heatmaps_into", spy)
+    monkeypatch.setattr(TorchBackend, "joint_heatmaps_into", spy)
     kp, sc = random_pose(12, 1, 1, 1, 3, (6, 6))
     with ops.use_impl("reference"):
         inside = ops.joint_heatmaps(kp, sc, size=(6, 6))

@@ -10,11 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-#: Values of the ``impl`` argument of every op (see :mod:`pymg.ops._backend`).
-IMPLS: tuple[str, ...] = ("auto", "native", "reference")
-
-#: Output dtypes every heatmap backend (native kernels and the torch reference) can write.
-HEATMAP_DTYPES: tuple[torch.dtype, ...] = (torch.float32, torch.float16, torch.bfloat16)
+from pymg.ops.constants import HEATMAP_DTYPES, MIN_SIGMA
 
 
 def _describe(value: Any) -> str:
@@ -99,6 +95,14 @@ def check_real(value: Any, name: str, *, positive: bool) -> float:
     if not -math.inf < out < math.inf or (out <= 0.0 if positive else out < 0.0):
         bound = "> 0" if positive else ">= 0"
         raise ValueError(f"{name} must be finite and {bound}, got {value!r}")
+    return out
+
+
+def check_sigma(value: Any, name: str = "sigma") -> float:
+    """Check a finite heatmap sigma >= :data:`~pymg.ops.constants.MIN_SIGMA`; return it as float."""
+    out = check_real(value, name, positive=True)
+    if out < MIN_SIGMA:
+        raise ValueError(f"{name} must be >= MIN_SIGMA = {MIN_SIGMA} pixels, got {value!r}")
     return out
 
 

@@ -6,21 +6,22 @@ Registered here (importing :mod:`pymg.ops` registers them):
   -> [N, V, T, H, W]
 * ``torch.ops.pymg.limb_heatmaps(kp, sc, limbs, height, width, sigma, eps, dtype, impl)``
   -> [N, L, T, H, W], ``limbs`` a flat list ``[a0, b0, a1, b1, ...]``
-* ``torch.ops.pymg.gather_frames(kp, sc, lengths, positions, mode, eps, impl)``
+* ``torch.ops.pymg.gather_frames(kp, sc, lengths, positions, mode, eps, impl)``, ``mode`` a name
+  of :data:`pymg.ops.constants.GATHER_MODES`
   -> ([N*K, M, T', V, 2], [N*K, M, T', V])
 * ``torch.ops.pymg.frame_positions(lengths, clip_len, strategy, num_clips, training, device)``
   -> [N, K, L] float32 on ``device``
 
-Each op has a real implementation (the native launchers of :mod:`pymg._native` or the torch
-reference, chosen at run time by ``impl`` as in :mod:`pymg.ops._backend`) and a fake one that only
+Each op has a real implementation (the backend that :func:`pymg.ops.backend.get_backend` chooses
+at run time from ``impl`` and the device) and a fake one that only
 gives output shapes, dtypes and devices. So ``torch.compile(fullgraph=True)`` traces them without a
 graph break, and meta tensors give meta outputs. The extension itself stays free of libtorch: the
 registration is Python, the kernels still receive raw pointers.
 
 The public functions of :mod:`pymg.ops` validate their arguments (everything that does not depend
-on tensor values) and call these ops with contiguous float32 inputs; checks of tensor *values*
-(lengths within ``[1, T]``) run inside the real implementations, where values exist. Call the public
-functions, not these ops: the ops trust their inputs' shapes and dtypes.
+on tensor values) and call these ops with contiguous float32 inputs; the one check of tensor
+*values* (lengths within ``[1, T]``) runs inside the real implementation of ``gather_frames``, where
+values exist. Call the public functions, not these ops: the ops trust their inputs.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from pymg.ops import _backend, _checks
+from pymg.ops import _checks
+from pymg.ops.backend import get_backend
 from pymg.ops.positions import frame_positions_eager
 
 __all__ = ["host_to_device", "limb_table"]
@@ -81,7 +83,7 @@ def _joint_heatmaps(
     impl: str,
 ) -> Tensor:
     out = _heatmap_out(kp, kp.shape[3], height, width, dtype)
-    _backend.select(impl, kp.device).joint_heatmaps_into(kp, sc, out, sigma, eps)
+    get_backend(impl, kp.device).joint_heatmaps_into(kp, sc, out, sigma, eps)
     return out
 
 
@@ -112,9 +114,8 @@ def _limb_heatmaps(
     impl: str,
 ) -> Tensor:
     out = _heatmap_out(kp, len(limbs) // 2, height, width, dtype)
-    backend = _backend.select(impl, kp.device)
-    table = limb_table(limbs, pinned=kp.device.type == "cuda" and backend is not _backend.reference)
-    backend.limb_heatmaps_into(kp, sc, table, out, sigma, eps)
+    table = limb_table(limbs, pinned=kp.device.type == "cuda")
+    get_backend(impl, kp.device).limb_heatmaps_into(kp, sc, table, out, sigma, eps)
     return out
 
 
@@ -147,21 +148,21 @@ def _gather_frames(
     sc: Tensor,
     lengths: Tensor,
     positions: Tensor,
-    mode: int,
+    mode: str,
     eps: float,
     impl: str,
 ) -> tuple[Tensor, Tensor]:
     _checks.check_lengths(lengths, kp.shape[0], kp.shape[2])
     length = host_to_device(lengths.to(torch.int64), kp.device).contiguous()
     out_kp, out_sc = _gather_outputs(kp, positions)
-    backend = _backend.select(impl, kp.device)
+    backend = get_backend(impl, kp.device)
     backend.gather_frames_into(kp, sc, length, positions, out_kp, out_sc, mode, eps)
     return out_kp, out_sc
 
 
 @_gather_frames.register_fake
 def _gather_frames_fake(
-    kp: Tensor, sc: Tensor, lengths: Tensor, positions: Tensor, mode: int, eps: float, impl: str
+    kp: Tensor, sc: Tensor, lengths: Tensor, positions: Tensor, mode: str, eps: float, impl: str
 ) -> tuple[Tensor, Tensor]:
     return _gather_outputs(kp, positions)
 

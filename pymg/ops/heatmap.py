@@ -2,7 +2,7 @@
 
 The ops validate their inputs, convert them to contiguous float32 and call the custom ops
 ``torch.ops.pymg.joint_heatmaps`` / ``limb_heatmaps`` (:mod:`pymg.ops.custom_ops`), which run the
-native kernels when available (see :mod:`pymg.ops._backend`) or the pure-torch reference otherwise.
+backend chosen by ``impl`` (see :mod:`pymg.ops.backend`).
 They work under ``torch.compile`` and on meta tensors. They are not differentiable (heatmaps are
 model inputs made from data).
 """
@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import torch
 
 from pymg.ops import _checks
+from pymg.ops.constants import IMPLS
 
 
 def joint_heatmaps(
@@ -33,9 +34,10 @@ def joint_heatmaps(
             any floating dtype, any device. NaN/inf coordinates mark missing points. N = 0 gives
             an empty output, M = 0 (no person) all zeros.
         scores: [N, M, T, V] confidences scaling each gaussian, or None (all ones). A point whose
-            score (as float32, compared in float64) is below ``eps`` or NaN is skipped.
+            score (as float32, compared in float64) is below ``eps``, NaN or +-inf is skipped.
         size: output (H, W).
-        sigma: gaussian standard deviation in pixels (> 0); the window is +-3 sigma (PYSKL rule).
+        sigma: gaussian standard deviation in pixels, finite and >= ``MIN_SIGMA`` (1e-3,
+            :mod:`pymg.ops.constants`); the window is +-``WINDOW_SIGMAS`` (3) sigma, PYSKL's rule.
         eps: score threshold (>= 0). PYSKL uses 1e-3 (the default), mmaction2 1.x 1e-4.
         dtype: output dtype, float32, float16 or bfloat16 (computed in float32, rounded once).
         impl: "auto" (native kernels if available else reference, warning once), "native" or
@@ -46,11 +48,11 @@ def joint_heatmaps(
     """
     _checks.check_keypoints(keypoints)
     h, w = _checks.check_size(size)
-    sigma_f = _checks.check_real(sigma, "sigma", positive=True)
+    sigma_f = _checks.check_sigma(sigma)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
     sc = _checks.prepare_scores(scores, keypoints)
-    _checks.check_choice(impl, "impl", _checks.IMPLS)
+    _checks.check_choice(impl, "impl", IMPLS)
     with torch.no_grad():
         kp = _checks.as_float32(keypoints.detach())
         out: torch.Tensor = torch.ops.pymg.joint_heatmaps(
@@ -74,7 +76,8 @@ def limb_heatmaps(
 
     The value at pixel P is ``exp(-d^2 / 2 sigma^2) * min(s_a, s_b)`` with d the distance from P to
     the segment AB; a limb with ``|AB|^2 < 1`` is drawn as the joint gaussian of A with score s_a
-    (PYSKL rule). A limb is skipped when ``min(s_a, s_b) < eps`` or an endpoint is NaN/inf.
+    (PYSKL rule). A limb is skipped when ``min(s_a, s_b) < eps`` or an endpoint's coordinate or
+    score is NaN/inf.
 
     Args:
         keypoints: [N, M, T, V, 2]; scores: [N, M, T, V] or None (all ones).
@@ -87,11 +90,11 @@ def limb_heatmaps(
     _, _, _, v = _checks.check_keypoints(keypoints)
     table = _checks.check_limbs(limbs, v)
     h, w = _checks.check_size(size)
-    sigma_f = _checks.check_real(sigma, "sigma", positive=True)
+    sigma_f = _checks.check_sigma(sigma)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
     sc = _checks.prepare_scores(scores, keypoints)
-    _checks.check_choice(impl, "impl", _checks.IMPLS)
+    _checks.check_choice(impl, "impl", IMPLS)
     with torch.no_grad():
         kp = _checks.as_float32(keypoints.detach())
         out: torch.Tensor = torch.ops.pymg.limb_heatmaps(

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 
 from pymg.ops import _checks
+from pymg.ops.constants import STRATEGIES
 
-STRATEGIES = ("uniform", "pyskl", "crop_pad")
 PYSKL_TEST_SEED = 255
 
 
@@ -170,9 +170,8 @@ def frame_positions(
     Returns:
         float32 [N, K, L] on ``lengths.device``; positions < 0 or >= length mean "padding, zeros".
     """
-    clip_len, num_clips = check_position_args(
-        lengths, clip_len, strategy, num_clips, training, generator
-    )
+    _checks.check_lengths(lengths, None, None, values=False)
+    clip_len, num_clips = check_position_args(clip_len, strategy, num_clips, training, generator)
     if generator is None:
         return torch.ops.pymg.frame_positions(
             lengths, clip_len, strategy, num_clips, training, lengths.device
@@ -189,19 +188,17 @@ def frame_positions(
 
 
 def check_position_args(
-    lengths: torch.Tensor,
     clip_len: int,
     strategy: str,
     num_clips: int,
     training: bool,
     generator: torch.Generator | None,
 ) -> tuple[int, int]:
-    """Checks the arguments of :func:`frame_positions` that do not depend on tensor values.
+    """Checks the arguments of :func:`frame_positions` other than ``lengths``.
 
     Returns:
         (clip_len, num_clips) as ints.
     """
-    _checks.check_lengths(lengths, None, None, values=False)
     clip_len = _checks.check_int(clip_len, "clip_len", minimum=1)
     num_clips = _checks.check_int(num_clips, "num_clips", minimum=1)
     _checks.check_choice(strategy, "strategy", STRATEGIES)

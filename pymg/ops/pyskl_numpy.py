@@ -1,8 +1,8 @@
 """A per-point numpy loop of PYSKL's ``GeneratePoseTarget`` rules.
 
 This module is the independent oracle of the tests and the "numpy loop" baseline of the benchmarks.
-It is a plain, readable transcription of the rules (reference.md section 2), one person, frame and
-joint/limb at a time, written for clarity rather than speed:
+It is a plain, readable transcription of the rules (listed below and in docs/ops.md), one person,
+frame and joint/limb at a time, written for clarity rather than speed:
 
 * pixel ``i`` sits at coordinate ``i`` (x = column, y = row);
 * window ``[max(int(c - 3 sigma), 0), min(int(c + 3 sigma) + 1, size))`` per axis in float64

@@ -1,10 +1,10 @@
 """Temporal alignment: resample keypoint clips at fractional frame positions.
 
 :func:`gather_frames` reads positions (from :func:`pymg.ops.frame_positions` or your own) and
-:func:`align_frames` does both steps. Both run on the native kernels when available (else the
-pure-torch reference; see :mod:`pymg.ops._backend`), through the custom ops
-``torch.ops.pymg.gather_frames`` and ``frame_positions`` (:mod:`pymg.ops.custom_ops`), so they work
-under ``torch.compile`` and on meta tensors.
+:func:`align_frames` does both steps. Both run on the backend chosen by ``impl`` (see
+:mod:`pymg.ops.backend`), through the custom ops ``torch.ops.pymg.gather_frames`` and
+``frame_positions`` (:mod:`pymg.ops.custom_ops`), so they work under ``torch.compile`` and on meta
+tensors.
 """
 
 from __future__ import annotations
@@ -12,9 +12,48 @@ from __future__ import annotations
 import torch
 
 from pymg.ops import _checks
+from pymg.ops.constants import GATHER_MODES, IMPLS
 from pymg.ops.custom_ops import host_to_device
-from pymg.ops.positions import check_position_args, frame_positions
-from pymg.ops.reference import _GATHER_MODES
+from pymg.ops.positions import check_position_args, frame_positions_eager
+
+
+def _check_inputs(
+    keypoints: torch.Tensor,
+    scores: torch.Tensor | None,
+    lengths: torch.Tensor,
+    mode: str,
+    eps: float,
+    impl: str,
+) -> tuple[torch.Tensor, float]:
+    """Validates the arguments shared by both ops; returns (float32 scores, eps as float)."""
+    n, _, t, _ = _checks.check_keypoints(keypoints)
+    sc = _checks.prepare_scores(scores, keypoints)
+    _checks.check_lengths(lengths, n, t, values=False)
+    if lengths.device.type != "cpu":
+        _checks.check_same_device(keypoints, lengths, "lengths")
+    _checks.check_choice(mode, "mode", GATHER_MODES)
+    eps_f = _checks.check_real(eps, "eps", positive=False)
+    _checks.check_choice(impl, "impl", IMPLS)
+    return sc, eps_f
+
+
+def _gather(
+    keypoints: torch.Tensor,
+    sc: torch.Tensor,
+    lengths: torch.Tensor,
+    positions: torch.Tensor,
+    mode: str,
+    eps: float,
+    impl: str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The custom op on validated arguments."""
+    with torch.no_grad():
+        kp = _checks.as_float32(keypoints.detach())
+        pos = positions.detach().to(torch.float32).contiguous()
+        out_kp, out_sc = torch.ops.pymg.gather_frames(
+            kp, sc.detach(), lengths.detach(), pos, mode, eps, impl
+        )
+    return out_kp, out_sc
 
 
 def gather_frames(
@@ -35,9 +74,9 @@ def gather_frames(
     * ``mode="nearest"``: frame floor(p + 0.5) (ties go to the later frame), clamped to length - 1;
     * ``mode="linear"``: frames i0 = floor(p) and i1 = min(i0 + 1, length - 1) blended as
       ``(1 - w) * a + w * b`` with w = p - i0, for coordinates and scores alike. When either point
-      is missing (a NaN/inf coordinate or a score below ``eps``) the nearer frame's point is copied
-      unchanged instead (w >= 0.5 -> the later frame), so a real point is never blended with a
-      missing one. Integer positions copy frames exactly.
+      is missing (a NaN/inf coordinate, a NaN/inf score or a score below ``eps``) the nearer
+      frame's point is copied unchanged instead (w >= 0.5 -> the later frame), so a real point is
+      never blended with a missing one. Integer positions copy frames exactly.
 
     Args:
         keypoints: [N, M, T, V, 2] floating tensor (padded to T; frames >= length are ignored).
@@ -46,7 +85,7 @@ def gather_frames(
         lengths: integer tensor [N], 1 <= lengths <= T, on the keypoints' device or on the CPU
             (then copied to the keypoints' device without a host sync).
         positions: floating tensor [N, K, T'] on the keypoints' device (float32 is used).
-        mode: "linear" or "nearest".
+        mode: "linear" or "nearest" (:data:`pymg.ops.constants.GATHER_MODES`).
         eps: missing-point score threshold (>= 0).
         impl: "auto", "native" or "reference".
 
@@ -54,11 +93,8 @@ def gather_frames(
         (keypoints float32 [N*K, M, T', V, 2], scores float32 [N*K, M, T', V]); sample n's clips
         are rows n*K .. n*K + K - 1.
     """
-    n, _, t, _ = _checks.check_keypoints(keypoints)
-    sc = _checks.prepare_scores(scores, keypoints)
-    _checks.check_lengths(lengths, n, t, values=False)
-    if lengths.device.type != "cpu":
-        _checks.check_same_device(keypoints, lengths, "lengths")
+    sc, eps_f = _check_inputs(keypoints, scores, lengths, mode, eps, impl)
+    n = keypoints.shape[0]
     if not isinstance(positions, torch.Tensor):
         raise TypeError(
             f"positions must be a floating torch.Tensor [N, K, T'], got {type(positions).__name__}"
@@ -71,16 +107,7 @@ def gather_frames(
             f"got {tuple(positions.shape)}"
         )
     _checks.check_same_device(keypoints, positions, "positions")
-    code = _GATHER_MODES[_checks.check_choice(mode, "mode", tuple(_GATHER_MODES))]
-    eps_f = _checks.check_real(eps, "eps", positive=False)
-    _checks.check_choice(impl, "impl", _checks.IMPLS)
-    with torch.no_grad():
-        kp = _checks.as_float32(keypoints.detach())
-        pos = positions.detach().to(torch.float32).contiguous()
-        out_kp, out_sc = torch.ops.pymg.gather_frames(
-            kp, sc.detach(), lengths.detach(), pos, code, eps_f, impl
-        )
-    return out_kp, out_sc
+    return _gather(keypoints, sc, lengths, positions, mode, eps_f, impl)
 
 
 def align_frames(
@@ -108,19 +135,14 @@ def align_frames(
     Returns:
         (keypoints float32 [N*K, M, L, V, 2], scores float32 [N*K, M, L, V]).
     """
-    n, _, t, _ = _checks.check_keypoints(keypoints)
-    _checks.check_lengths(lengths, n, t, values=False)
-    if lengths.device.type != "cpu":
-        _checks.check_same_device(keypoints, lengths, "lengths")
+    sc, eps_f = _check_inputs(keypoints, scores, lengths, mode, eps, impl)
+    clip_len, num_clips = check_position_args(clip_len, strategy, num_clips, training, generator)
     if generator is None:  # the custom op: positions made on the CPU, copied without a sync
-        clip_len, num_clips = check_position_args(
-            lengths, clip_len, strategy, num_clips, training, None
-        )
         positions = torch.ops.pymg.frame_positions(
             lengths, clip_len, strategy, num_clips, training, keypoints.device
         )
     else:
-        positions = frame_positions(
+        positions = frame_positions_eager(
             lengths.detach().cpu(),
             clip_len,
             strategy=strategy,
@@ -128,12 +150,5 @@ def align_frames(
             training=training,
             generator=generator,
         )
-    return gather_frames(
-        keypoints,
-        scores,
-        lengths,
-        host_to_device(positions, keypoints.device),
-        mode=mode,
-        eps=eps,
-        impl=impl,
-    )
+    positions = host_to_device(positions, keypoints.device)
+    return _gather(keypoints, sc, lengths, positions, mode, eps_f, impl)

@@ -5,7 +5,7 @@ pose fitted to the image as PoseCompact does, per-sample scale/shift, small per-
 
 * ``"numpy"``: the per-point numpy loop of PYSKL's rules (:mod:`pymg.ops.pyskl_numpy`), timed on
   ``numpy_samples`` samples and extrapolated to the batch (``extrapolated=True``);
-* ``"torch"``: the vectorised pure-torch reference (:mod:`pymg.ops.reference`);
+* ``"torch"``: the vectorised torch backend (:mod:`pymg.ops.backend_torch`);
 * ``"native"``: the C++ kernels of ``pymg._C`` on the CPU, once per entry of ``threads``;
 * ``"cuda"``: the CUDA kernels (skipped without a device or without CUDA kernels);
 * ``"fill"``: ``out.zero_()`` of a preallocated output-sized tensor on the same device and thread
@@ -194,8 +194,9 @@ def make_runner(
         threads: CPU threads for ``native`` and ``fill`` (None: the current torch setting).
         device: where ``fill`` writes (``"cpu"`` or ``"cuda"``); ``cuda`` always runs on CUDA.
     """
-    from pymg import _native
-    from pymg.ops import pyskl_numpy, reference
+    from pymg.ops import pyskl_numpy
+    from pymg.ops.backend_native import NATIVE
+    from pymg.ops.heatmap import joint_heatmaps, limb_heatmaps
 
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -214,10 +215,10 @@ def make_runner(
         )
     if backend == "torch":
         if kind == "joint":
-            return partial(reference.joint_heatmaps, kp, sc, size=size, sigma=sigma, eps=eps,
-                           dtype=dtype)  # fmt: skip
-        return partial(reference.limb_heatmaps, kp, sc, limbs=pairs, size=size, sigma=sigma,
-                       eps=eps, dtype=dtype)  # fmt: skip
+            return partial(joint_heatmaps, kp, sc, size=size, sigma=sigma, eps=eps, dtype=dtype,
+                           impl="reference")  # fmt: skip
+        return partial(limb_heatmaps, kp, sc, limbs=pairs, size=size, sigma=sigma, eps=eps,
+                       dtype=dtype, impl="reference")  # fmt: skip
     device = "cuda" if backend == "cuda" else device
     out = torch.empty((n, c, t, *size), dtype=dtype, device=device)
     if backend == "fill":
@@ -225,9 +226,9 @@ def make_runner(
     else:
         k_d, s_d = kp.to(device), sc.to(device)
         if kind == "joint":
-            fn = partial(_native.joint_heatmaps_into, k_d, s_d, out, sigma, eps)
+            fn = partial(NATIVE.joint_heatmaps_into, k_d, s_d, out, sigma, eps)
         else:
-            fn = partial(_native.limb_heatmaps_into, k_d, s_d, table, out, sigma, eps)
+            fn = partial(NATIVE.limb_heatmaps_into, k_d, s_d, table, out, sigma, eps)
     if device == "cuda":
         return _synced(fn)
     return fn if threads is None else _with_threads(threads, fn)

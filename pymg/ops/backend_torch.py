@@ -1,18 +1,16 @@
-"""Pure-torch, vectorised reference implementations of the native kernels (CPU and CUDA tensors).
+"""The torch backend: pure-torch, vectorised twins of the native kernels (CPU and CUDA tensors).
 
-Each op exists twice:
+:class:`TorchBackend` implements the :class:`~pymg.ops.backend.Backend` interface with the same
+signatures and results as :mod:`pymg.ops.backend_native` (inputs already validated by the public
+ops, a preallocated output). It is the fallback where the extension is missing and the reference
+the kernels are tested against (``impl="reference"`` selects it).
 
-* ``*_into`` functions with exactly the signature of the native launchers in :mod:`pymg._native`
-  (already validated, contiguous float32 inputs and a preallocated output), so the public ops
-  dispatch to either backend the same way;
-* user-facing twins :func:`joint_heatmaps`, :func:`limb_heatmaps` and :func:`gather_frames` with the
-  signatures of the public ops in :mod:`pymg.ops` (validation included) that always use this module.
+Semantics (PYSKL ``GeneratePoseTarget``; see docs/ops.md):
 
-Semantics (PYSKL ``GeneratePoseTarget``, reference.md section 2; see docs/ops.md):
-
-* window per axis ``[max(trunc(c - 3 sigma), 0), min(trunc(c + 3 sigma) + 1, size))`` in float64;
-* a point is missing when a coordinate is NaN/inf or when its float32 score is not ``>= eps``
-  (compared in float64; NaN scores are missing);
+* window per axis ``[max(trunc(c - r), 0), min(trunc(c + r) + 1, size))`` in float64, with the
+  radius ``r = WINDOW_SIGMAS * sigma``;
+* a point is missing when a coordinate or its score is NaN/inf or when its float32 score is not
+  ``>= eps`` (compared in float64);
 * joint value ``exp(-dx^2 / 2 sigma^2) * exp(-dy^2 / 2 sigma^2) * s`` (float32), persons
   max-combined;
 * limb value ``exp(-d2 / 2 sigma^2) * min(s_a, s_b)``, ``d2`` the squared distance to segment AB; a
@@ -24,16 +22,15 @@ Memory: work is chunked over output planes (N*C*T planes of H*W) so that tempora
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import torch
 
-from pymg.ops import _checks
+from pymg.ops.constants import WINDOW_SIGMAS
+
+__all__ = ["TORCH", "TorchBackend"]
 
 _CHUNK_ELEMENTS = 1 << 21  # about 8 MB of float32 per temporary
-GATHER_LINEAR = 0
-GATHER_NEAREST = 1
-_GATHER_MODES = {"linear": GATHER_LINEAR, "nearest": GATHER_NEAREST}
 
 
 def _inv_two_sigma_sq(sigma: float) -> float:
@@ -53,8 +50,8 @@ def _window_mask(
 
 
 def _score_ok(score: torch.Tensor, eps: float) -> torch.Tensor:
-    """float32 score >= eps compared in float64 (NaN fails)."""
-    return score.double() >= eps
+    """Finite float32 score >= eps compared in float64 (NaN and +-inf fail)."""
+    return (score.double() >= eps) & torch.isfinite(score)
 
 
 def _finite_xy(point: torch.Tensor) -> torch.Tensor:
@@ -85,13 +82,13 @@ def _plane_chunks(planes: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor
             planes[p0:p1].copy_(acc)
 
 
-def joint_heatmaps_into(
+def _joint_heatmaps_into(
     kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
 ) -> None:
     """Fill ``out`` [N, V, T, H, W] with joint heatmaps of kp [N, M, T, V, 2], sc [N, M, T, V]."""
     h, w = out.shape[-2:]
     inv = _inv_two_sigma_sq(sigma)
-    radius = 3.0 * sigma
+    radius = WINDOW_SIGMAS * sigma
     pts = _planes(kp)  # [M, P, 2]
     scores = _planes(sc)  # [M, P]
     x, y = pts[..., 0], pts[..., 1]
@@ -142,9 +139,9 @@ def _draw_limbs(
     window, then scattered into ``acc`` with ``amax``.
     """
     p_count, h, w = acc.shape
-    radius = 3.0 * sigma
+    radius = WINDOW_SIGMAS * sigma
     strength = torch.minimum(sa, sb)
-    valid = _finite_xy(a) & _finite_xy(b) & _score_ok(strength, eps)
+    valid = _finite_xy(a) & _finite_xy(b) & _score_ok(sa, eps) & _score_ok(sb, eps)
     ax, ay, bx, by = a[:, 0], a[:, 1], b[:, 0], b[:, 1]
     d2ab = (ax - bx) ** 2 + (ay - by) ** 2
     degenerate = d2ab < 1.0
@@ -205,7 +202,7 @@ def _draw_crops(
     acc.view(-1).scatter_reduce_(0, index.reshape(-1), heat.reshape(-1), reduce="amax")
 
 
-def limb_heatmaps_into(
+def _limb_heatmaps_into(
     kp: torch.Tensor,
     sc: torch.Tensor,
     limbs: torch.Tensor,
@@ -227,21 +224,21 @@ def limb_heatmaps_into(
             _draw_limbs(acc, a[m, p0:p1], b[m, p0:p1], sa[m, p0:p1], sb[m, p0:p1], sigma, eps)
 
 
-def gather_frames_into(
+def _gather_frames_into(
     kp: torch.Tensor,
     sc: torch.Tensor,
     lengths: torch.Tensor,
     positions: torch.Tensor,
     out_kp: torch.Tensor,
     out_sc: torch.Tensor,
-    mode: int,
+    mode: str,
     eps: float,
 ) -> None:
     """Resample kp [N, M, T, V, 2], sc [N, M, T, V] at positions f32 [N, K, T'] (lengths int64 [N]).
 
     Fills out_kp [N*K, M, T', V, 2] and out_sc [N*K, M, T', V] (sample n's clips at rows
-    n*K..n*K+K-1). A position p < 0, p >= length or NaN gives zeros. ``mode`` 1 ("nearest") takes
-    frame floor(p + 0.5) clamped to length - 1. ``mode`` 0 ("linear") blends frames i0 = floor(p)
+    n*K..n*K+K-1). A position p < 0, p >= length or NaN gives zeros. ``mode="nearest"`` takes
+    frame floor(p + 0.5) clamped to length - 1. ``mode="linear"`` blends frames i0 = floor(p)
     and i1 = min(i0 + 1, length - 1) as (1 - w) * a + w * b with w = p - i0, unless one of the two
     points is missing (non-finite coordinate or score < eps): then it copies the nearer frame's
     point (w >= 0.5 -> the later frame), so a real point is never blended with a missing one.
@@ -252,7 +249,7 @@ def gather_frames_into(
     p = positions
     inside = (p >= 0) & (p.double() < length.double())
     zero_p = torch.zeros((), dtype=p.dtype, device=p.device)
-    if mode == GATHER_NEAREST:
+    if mode == "nearest":
         first = torch.where(inside, torch.floor(p + 0.5), zero_p).long()
         first = torch.minimum(first, length - 1)
         second = first
@@ -284,61 +281,43 @@ def gather_frames_into(
     out_kp.copy_(new_kp.permute(0, 1, 3, 2, 4, 5).reshape(*shape, 2))
 
 
-# ----------------------------------------------------------------------------------------------
-# User-facing twins of the public ops (validation included), always on this implementation.
+class TorchBackend:
+    """The pure-torch backend; see :class:`pymg.ops.backend.Backend` for the methods."""
+
+    name = "reference"
+
+    def joint_heatmaps_into(
+        self, kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
+    ) -> None:
+        """Fill ``out`` [N, V, T, H, W] with joint heatmaps of kp [N, M, T, V, 2]."""
+        _joint_heatmaps_into(kp, sc, out, sigma, eps)
+
+    def limb_heatmaps_into(
+        self,
+        kp: torch.Tensor,
+        sc: torch.Tensor,
+        limbs: torch.Tensor,
+        out: torch.Tensor,
+        sigma: float,
+        eps: float,
+    ) -> None:
+        """Fill ``out`` [N, L, T, H, W] with limb heatmaps; ``limbs`` int32 [L, 2] (any device)."""
+        _limb_heatmaps_into(kp, sc, limbs, out, sigma, eps)
+
+    def gather_frames_into(
+        self,
+        kp: torch.Tensor,
+        sc: torch.Tensor,
+        lengths: torch.Tensor,
+        positions: torch.Tensor,
+        out_kp: torch.Tensor,
+        out_sc: torch.Tensor,
+        mode: str,
+        eps: float,
+    ) -> None:
+        """Fill out_kp [N*K, M, T', V, 2], out_sc [N*K, M, T', V]; see _gather_frames_into."""
+        _gather_frames_into(kp, sc, lengths, positions, out_kp, out_sc, mode, eps)
 
 
-def joint_heatmaps(
-    keypoints: torch.Tensor,
-    scores: torch.Tensor | None = None,
-    *,
-    size: tuple[int, int],
-    sigma: float = 0.6,
-    eps: float = 1e-3,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Joint heatmaps [N, V, T, H, W] of keypoints [N, M, T, V, 2], always on the reference."""
-    from pymg.ops.heatmap import joint_heatmaps as public
-
-    return public(keypoints, scores, size=size, sigma=sigma, eps=eps, dtype=dtype, impl="reference")
-
-
-def limb_heatmaps(
-    keypoints: torch.Tensor,
-    scores: torch.Tensor | None = None,
-    *,
-    limbs: Sequence[tuple[int, int]] | torch.Tensor,
-    size: tuple[int, int],
-    sigma: float = 0.6,
-    eps: float = 1e-3,
-    dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Limb heatmaps [N, L, T, H, W] of keypoints [N, M, T, V, 2], always on the reference."""
-    from pymg.ops.heatmap import limb_heatmaps as public
-
-    return public(
-        keypoints,
-        scores,
-        limbs=limbs,
-        size=size,
-        sigma=sigma,
-        eps=eps,
-        dtype=dtype,
-        impl="reference",
-    )
-
-
-def gather_frames(
-    keypoints: torch.Tensor,
-    scores: torch.Tensor | None,
-    lengths: torch.Tensor,
-    positions: torch.Tensor,
-    *,
-    mode: str = "linear",
-    eps: float = 1e-3,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Resampled (keypoints [N*K, M, T', V, 2], scores [N*K, M, T', V]) (reference twin)."""
-    from pymg.ops.temporal import gather_frames as public
-
-    _checks.check_choice(mode, "mode", tuple(_GATHER_MODES))
-    return public(keypoints, scores, lengths, positions, mode=mode, eps=eps, impl="reference")
+#: The torch backend instance that :func:`pymg.ops.backend.get_backend` returns.
+TORCH = TorchBackend()

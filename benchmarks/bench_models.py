@@ -17,8 +17,6 @@ import torch
 
 from pymg.models.posec3d import PoseC3D
 
-pytest.importorskip("pymg.ops", reason="PoseC3D needs pymg.ops")
-
 REDUCED = {"clip_len": 16, "size": 32}
 FULL = {"clip_len": 48, "size": 56}
 MODES = ("fp32", "channels_last", "bf16")
@@ -92,11 +90,11 @@ def _run(benchmark, layout, stream, mode, device, sizes, backward, from_keypoint
             with _autocast(mode, device):
                 if backward:
                     model.zero_grad(set_to_none=True)
-                    out = model(batch) if from_keypoints else model.forward_heatmaps(heat)
-                    out.float().sum().backward()
+                    out = model(batch) if from_keypoints else model(heat)
+                    out.logits.float().sum().backward()
                 else:
                     with torch.no_grad():
-                        model(batch) if from_keypoints else model.forward_heatmaps(heat)
+                        model(batch) if from_keypoints else model(heat)
             sync()
 
         benchmark.extra_info.update(

@@ -244,7 +244,7 @@ def _cmd_ablate(args: argparse.Namespace) -> int:
         cells=args.cells,
         embeddings=args.embeddings,
         overrides=list(args.set or []),
-        command="pymg " + " ".join(sys.argv[1:]),
+        command="pymg " + " ".join(args.argv),
     )
     return 0
 
@@ -486,7 +486,9 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``pymg`` command; returns the exit code (0 ok, 2 error, 130 interrupted)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.argv = words  # the command line as given (recorded by `pymg ablate`)
     if args.command is None:
         parser.print_help()
         return 2

@@ -183,8 +183,18 @@ def test_bad_setups_fail_clearly(tmp_path: Path) -> None:
         train(tiny(tmp_path, "model.num_classes=2"))
     other = tmp_path / "wide"
     train(tiny(other, "model.base_channels=8", "schedule.epochs=1"), final_test=False)
-    with pytest.raises(ValueError, match="latest.pt does not fit the configured model"):
+    mismatch = (
+        r"latest.pt does not fit the model: shape mismatch 'backbone.conv1.conv.weight' is "
+        r"\(8, 41, 1, 7, 7\) in the file, \(4, 41, 1, 7, 7\) in the model"
+    )
+    with pytest.raises(ValueError, match=mismatch):
         train(tiny(other, "schedule.epochs=2"), resume=True)
+    directory = r"is a directory; expected .*best.pt or .*latest.pt"
+    with pytest.raises(IsADirectoryError, match=directory):
+        train(tiny(tmp_path), resume=other)
+    (tmp_path / "pickled.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"cannot read checkpoint .*pickled.pt: not a torch"):
+        train(tiny(tmp_path), resume=tmp_path / "pickled.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="is not a pymg checkpoint"):
         train(tiny(tmp_path), resume=tmp_path / "other.pt")
@@ -218,16 +228,16 @@ def test_predict_batch_views_by_hand(straight_run: tuple[Path, dict]) -> None:
     model = rec.model
     probs = predict_batch(model, batch, num_clips=1, flip=False, size=16)
     with torch.no_grad():
-        ref = model(batch).softmax(-1)
+        ref = model(batch).logits.softmax(-1)
         torch.testing.assert_close(probs, ref)
-        heat = model.make_heatmaps(batch)
-        flipped = model.forward_heatmaps(flip_heatmaps(heat, model.layout.joint_flip_perm))
+        heat = model.make_input(batch)
+        flipped = model(flip_heatmaps(heat, model.layout.joint_flip_perm)).logits
         ref_flip = (ref + flipped.softmax(-1)) / 2
     torch.testing.assert_close(predict_batch(model, batch, flip=True, size=16), ref_flip)
     three = predict_batch(model, batch, num_clips=3, flip=True, size=16)
     assert three.shape == (3, 3)
     torch.testing.assert_close(three.sum(-1), torch.ones(3))
-    with pytest.raises(ValueError, match="num_clips must be a positive integer"):
+    with pytest.raises(ValueError, match="num_clips must be a positive int, got 0"):
         predict_batch(model, batch, num_clips=0)
 
 

@@ -36,7 +36,7 @@ def test_semantic_term_at_init_has_the_recipes_magnitude(arch: str) -> None:
     else:
         model = STGCN("imigue41", num_classes=32, embed_dim=384, clip_len=16, size=(32, 32))
     batch = _batch()
-    logits, embedding = model(batch, return_embedding=True)
+    logits, embedding = model(batch)
     recipe = SemanticEmbeddingLoss("imigue", weight=20.0)
     recipe(logits, batch["label"], embedding)
     term = float(recipe.last["weighted_semantic"])

@@ -24,6 +24,7 @@ from pymg.data.formats.joints import joint_index_map, resolve_layout
 from pymg.data.formats.native import NativeClips
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.transforms import PoseTransform
+from pymg.topology import Skeleton
 
 __all__ = ["PoseDataset", "select_persons"]
 
@@ -236,8 +237,9 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
     def _source_joints(self, items: Sequence[Any], candidates: list[int]) -> int:
         if isinstance(items, NativeClips):
             return int(items._kp.shape[2])
-        if hasattr(items, "layout") and hasattr(items.layout, "joints"):
-            return len(items.layout.joints)
+        layout = getattr(items, "layout", None)  # synthetic sources carry their Skeleton
+        if isinstance(layout, Skeleton):
+            return len(layout.joints)
         for i in candidates:
             ann = items[i]
             kp = ann.get("keypoint") if isinstance(ann, Mapping) else None

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pymg.engine.runtime import AMP_MODES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -244,7 +246,7 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "schedule.policy": ("cosine", "constant"),
     "loss.distance": ("mse", "cosine"),
     "runtime.device": ("auto", "cpu", "cuda"),
-    "runtime.amp": ("auto", "bf16", "fp16", "off"),
+    "runtime.amp": AMP_MODES,
 }
 
 

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from pymg.engine.builders import build_model, skeleton_from_dict
-from pymg.engine.checkpointing import load_checkpoint
+from pymg.engine.checkpointing import load_checkpoint, load_model_state
 from pymg.engine.config import Config, config_from_dict
 from pymg.engine.evaluate import predict_batch
 
@@ -84,7 +84,7 @@ class Recognizer:
         embed = state.get("cls_head.embed.weight")
         embed_dim = None if embed is None else int(embed.shape[0])
         model = build_model(_without_pretrained(cfg), layout, embed_dim)
-        model.load_state_dict(state)
+        load_model_state(model, state, str(path))
         return cls(model, cfg, list(ck["class_names"]), layout, dev)
 
     @property

@@ -1,8 +1,8 @@
-"""The keypoint batch both model families take: checked, completed and aligned to ``clip_len``."""
+"""The keypoint batch every model family takes: checked, aligned to ``clip_len``, mirrored."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -51,7 +51,8 @@ def align_batch(
     if v != layout.num_joints:
         raise ValueError(
             f"batch['keypoint']: expected V={layout.num_joints} joints for layout "
-            f"{layout.name!r}, got V={v}"
+            f"{layout.name!r}, got V={v}; the data and the model must share one layout "
+            "(set data.layout in the config, or --layout on the command line)"
         )
     device = keypoint.device if device is None else device
     keypoint = keypoint.to(device=device, dtype=torch.float32)
@@ -76,3 +77,40 @@ def align_batch(
         generator=generator,
         eps=eps,
     )
+
+
+def mirror_keypoints(
+    batch: Mapping[str, Any], perm: Sequence[int], wh: Tensor | None = None
+) -> dict[str, Any]:
+    """Horizontally mirrored copy of a keypoint batch (the test-time flip of keypoint models).
+
+    ``x -> W - x`` for present points (missing points, both coordinates 0, stay 0), joints and
+    scores permuted left <-> right with ``perm`` (the layout's ``joint_flip_perm``), as the data
+    ``Flip`` transform does.
+
+    Args:
+        batch: ``keypoint [N, M, T, V, 2]``, optional ``score [N, M, T, V]``, and ``meta`` (N dicts
+            with ``img_shape`` = (H, W)) unless ``wh`` is given.
+        perm: ``[V]`` left/right permutation of the joints.
+        wh: ``[N, 2]`` (W, H) per sample, or None to read ``meta[i]["img_shape"]``.
+
+    Shape:
+        - output: the batch with ``keypoint`` (and ``score``) of the same shapes, mirrored
+    """
+    kp = batch["keypoint"]
+    if wh is None:
+        metas = batch.get("meta")
+        if not metas or len(metas) != kp.shape[0] or any("img_shape" not in m for m in metas):
+            raise ValueError(
+                "flipping keypoints needs batch['meta'][i]['img_shape'] for every sample"
+            )
+        wh = torch.tensor([[float(m["img_shape"][1]), float(m["img_shape"][0])] for m in metas])
+    width = wh[:, 0].to(device=kp.device, dtype=kp.dtype).view(-1, 1, 1, 1)
+    present = (kp != 0).any(dim=-1)
+    x = torch.where(present, width - kp[..., 0], kp[..., 0])
+    index = torch.as_tensor(list(perm), dtype=torch.long, device=kp.device)
+    out = dict(batch, keypoint=torch.stack([x, kp[..., 1]], dim=-1).index_select(3, index))
+    score = batch.get("score")
+    if score is not None:
+        out["score"] = torch.as_tensor(score).index_select(3, index.to(score.device))
+    return out

@@ -59,7 +59,7 @@ def _setup(
     g = torch.Generator().manual_seed(0)
     batch = {
         "keypoint": (torch.rand(1, 1, 60, v, 2, generator=g) * (s - 1)).to(device),
-        "score": torch.ones(1, 1, 60, v, device=device),
+        "keypoint_score": torch.ones(1, 1, 60, v, device=device),
         "length": torch.tensor([60], device=device),
     }
     heat = model.make_heatmaps(batch)

@@ -242,7 +242,7 @@ def test_predict_batch_views_by_hand(straight_run: tuple[Path, dict]) -> None:
 
 
 def test_recognizer_matches_the_test_pipeline(straight_run: tuple[Path, dict]) -> None:
-    from pymg.data import SyntheticMicroGestures
+    from pymg.data import SyntheticMicroGestures, collate
 
     work, _ = straight_run
     rec = Recognizer.from_checkpoint(work / "latest.pt")
@@ -264,8 +264,20 @@ def test_recognizer_matches_the_test_pipeline(straight_run: tuple[Path, dict]) -
         kp = np.stack([c["keypoint"] for c in same_len])
         batch_pred = rec.predict(torch.from_numpy(kp), None, (720, 1280), num_clips=1, flip=False)
         assert batch_pred.probabilities.shape == (2, 3)
-    with pytest.raises(ValueError, match=r"V=41 \(layout 'imigue41'\)"):
+    with pytest.raises(ValueError, match=r"expected V=41 joints of layout 'imigue41' or the 137"):
         rec.predict(np.zeros((1, 5, 17, 2)))
+    # the clip dict itself, and the raw OpenPose-137 points the layout selects from
+    np.testing.assert_allclose(rec.predict(clip).probabilities, pred.probabilities, rtol=1e-6)
+    raw137 = np.zeros((*clip["keypoint"].shape[:2], 137, 2), np.float32)
+    raw137[:, :, list(rec.layout.source_indices)] = clip["keypoint"]
+    score137 = np.zeros(raw137.shape[:-1], np.float32)
+    score137[:, :, list(rec.layout.source_indices)] = clip["keypoint_score"]
+    pred137 = rec.predict(raw137, score137, img_shape=clip["img_shape"])
+    np.testing.assert_allclose(pred137.probabilities, pred.probabilities, rtol=1e-6)
+    batch = collate([test_set[0]])  # a collated batch is used as it is
+    np.testing.assert_allclose(rec.predict(batch).probabilities[0], ref.scores[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="scores: a clip dict carries its scores"):
+        rec.predict(clip, np.ones((1, 2, 41)))
     with pytest.raises(ValueError, match="scores must have shape"):
         rec.predict(clip["keypoint"], np.ones((1, 2, 41)))
 
@@ -281,12 +293,12 @@ def test_stgcn_flip_view_equals_a_mirrored_clip(tmp_path: Path) -> None:
     batch = collate([test_set[i] for i in range(2)])
     both = predict_batch(model, batch, flip=True)
     plain = predict_batch(model, batch, flip=False)
-    width = batch["meta"][0]["img_shape"][1]
-    kp, sc = batch["keypoint"].clone(), batch["score"].clone()
+    width = batch["img_shape"][0, 1]
+    kp, sc = batch["keypoint"].clone(), batch["keypoint_score"].clone()
     present = (kp != 0).any(-1)
     kp[..., 0] = torch.where(present, width - kp[..., 0], kp[..., 0])
     perm = torch.tensor(layout.joint_flip_perm)
-    mirrored = dict(batch, keypoint=kp[:, :, :, perm], score=sc[:, :, :, perm])
+    mirrored = dict(batch, keypoint=kp[:, :, :, perm], keypoint_score=sc[:, :, :, perm])
     torch.testing.assert_close(both, (plain + predict_batch(model, mirrored)) / 2)
 
 

@@ -108,7 +108,12 @@ def make_batch(n: int = 2, t: int = 20, v: int = 17, size: int = 32, seed: int =
     kp = torch.rand(n, 1, t, v, 2, generator=g) * (size - 1)
     score = torch.rand(n, 1, t, v, generator=g) * 0.5 + 0.5
     length = torch.tensor([t - 3 * i for i in range(n)], dtype=torch.int64)
-    return {"keypoint": kp, "score": score, "length": length, "label": torch.zeros(n).long()}
+    return {
+        "keypoint": kp,
+        "keypoint_score": score,
+        "length": length,
+        "label": torch.zeros(n).long(),
+    }
 
 
 def test_joint_heatmaps_peak_at_keypoints() -> None:
@@ -116,7 +121,7 @@ def test_joint_heatmaps_peak_at_keypoints() -> None:
     g = torch.Generator().manual_seed(1)
     kp = torch.randint(0, 32, (2, 1, 16, 17, 2), generator=g).float()
     score = torch.rand(2, 1, 16, 17, generator=g) * 0.5 + 0.5
-    batch = {"keypoint": kp, "score": score, "length": torch.tensor([16, 16])}
+    batch = {"keypoint": kp, "keypoint_score": score, "length": torch.tensor([16, 16])}
     heat = model.make_heatmaps(batch)  # T == clip_len: alignment is the identity
     assert heat.shape == (2, 17, 16, 32, 32) and heat.dtype == torch.float32
     n, t, v = 1, 5, 3
@@ -133,7 +138,7 @@ def test_limb_heatmaps_on_the_segment() -> None:
     kp[..., b, :] = torch.tensor([20.0, 10.0])
     score = torch.ones(1, 1, 16, 17)
     score[..., a] = 0.7
-    heat = model.make_heatmaps({"keypoint": kp, "score": score})
+    heat = model.make_heatmaps({"keypoint": kp, "keypoint_score": score})
     assert heat.shape == (1, 17, 16, 32, 32)
     assert heat[0, 0, :, 10, 12].tolist() == pytest.approx([0.7] * 16, abs=1e-6)
     assert heat[0, 0, :, 20, 12].abs().max().item() == 0.0  # far from the segment
@@ -142,7 +147,7 @@ def test_limb_heatmaps_on_the_segment() -> None:
 def test_flip_and_multi_clip_row_order() -> None:
     model = PoseC3D("coco17", num_classes=4, **TINY).eval()
     batch = make_batch(n=2, t=30)
-    batch["score"][0] = 0.0  # sample 0 draws nothing: its rows must be all zero
+    batch["keypoint_score"][0] = 0.0  # sample 0 draws nothing: its rows must be all zero
     heat = model.make_heatmaps(batch, num_clips=3, flip=True)
     assert heat.shape == (2 * 3 * 2, 17, 16, 32, 32)
     assert heat[:6].abs().max().item() == 0.0 and heat[6:].abs().amax(dim=(1, 2, 3, 4)).min() > 0
@@ -211,7 +216,11 @@ def test_posec3d_errors() -> None:
         model.make_heatmaps({"keypoint": torch.zeros(1, 1, 4, 18, 2)})
     no_keypoint = r"batch\['keypoint'\]: expected a Tensor \[N, M, T, V, 2\]"
     with pytest.raises(ValueError, match=no_keypoint):
-        model({"score": torch.zeros(1, 1, 4, 17)})
+        model({"keypoint_score": torch.zeros(1, 1, 4, 17)})
+    with pytest.raises(
+        ValueError, match=r"batch\['score'\]: the scores are batch\['keypoint_score'\]"
+    ):
+        model({"keypoint": torch.zeros(1, 1, 4, 17, 2), "score": torch.zeros(1, 1, 4, 17)})
     with pytest.raises(ValueError, match=r"\[N, 17, T, H, W\]"):
         model(torch.zeros(1, 16, 16, 32, 32))
     with pytest.raises(TypeError, match="batch dict or a heatmap Tensor"):
@@ -361,7 +370,7 @@ def test_align_batch_fills_missing_scores_and_lengths() -> None:
     kp = torch.rand(2, 1, 9, 17, 2, generator=torch.Generator().manual_seed(0)) * 30
     full = {
         "keypoint": kp,
-        "score": torch.ones(2, 1, 9, 17),
+        "keypoint_score": torch.ones(2, 1, 9, 17),
         "length": torch.tensor([9, 9]),
     }
     want = align_batch(full, layout, 5, strategy="uniform", num_clips=2)

@@ -19,7 +19,7 @@ def _batch(n: int = 4, t: int = 20, v: int = 41, size: int = 32) -> dict:
     g = torch.Generator().manual_seed(0)
     return {
         "keypoint": torch.rand(n, 1, t, v, 2, generator=g) * (size - 1),
-        "score": torch.rand(n, 1, t, v, generator=g) * 0.5 + 0.5,
+        "keypoint_score": torch.rand(n, 1, t, v, generator=g) * 0.5 + 0.5,
         "length": torch.full((n,), t, dtype=torch.int64),
         "label": torch.tensor([0, 7, 30, 31])[:n],
     }

@@ -34,10 +34,11 @@ def _batch(n: int, t: int, v: int, *, m: int = 1, seed: int = 0, hw=(120, 200)) 
     kp = torch.rand(n, m, t, v, 2, generator=g) * torch.tensor([w, h], dtype=torch.float32)
     return {
         "keypoint": kp,
-        "score": torch.rand(n, m, t, v, generator=g),
+        "keypoint_score": torch.rand(n, m, t, v, generator=g),
         "length": torch.full((n,), t, dtype=torch.int64),
         "label": torch.zeros(n, dtype=torch.int64),
-        "meta": [{"img_shape": (h, w), "frame_dir": f"s{i}"} for i in range(n)],
+        "img_shape": torch.tensor([[h, w]] * n),
+        "frame_dir": [f"s{i}" for i in range(n)],
     }
 
 
@@ -92,7 +93,7 @@ def test_make_input_flip_appends_mirrored_rows():
     perm = model.layout.joint_flip_perm
     mirrored = mirror_keypoints(batch, perm)
     torch.testing.assert_close(x[1::2], model.make_input(mirrored, num_clips=2))
-    w = float(batch["meta"][0]["img_shape"][1])
+    w = float(batch["img_shape"][0, 1])
     kp = batch["keypoint"]
     present = (kp != 0).any(-1)
     want = torch.where(present, w - kp[..., 0], kp[..., 0])[..., list(perm)]
@@ -241,11 +242,11 @@ def test_cuda_forward_matches_cpu():
 def test_make_input_normalises_by_image_size():
     model = STGCN("coco17", clip_len=6, **TINY)
     batch = _batch(2, 6, 17, hw=(120, 200))
-    batch["meta"][1]["img_shape"] = (50, 80)
+    batch["img_shape"][1] = torch.tensor([50, 80])
     batch["keypoint"][1] *= torch.tensor([80 / 200, 50 / 120])
     batch["keypoint"][0, 0, 2, 3] = float("nan")
     x = model.make_input(batch)  # T == clip_len: alignment is the identity
-    kp, sc = batch["keypoint"], batch["score"]
+    kp, sc = batch["keypoint"], batch["keypoint_score"]
     for n, (h, w) in enumerate([(120, 200), (50, 80)]):
         exp_x = 2 * kp[n, ..., 0] / w - 1
         exp_y = 2 * kp[n, ..., 1] / h - 1
@@ -257,9 +258,9 @@ def test_make_input_normalises_by_image_size():
     # the missing point becomes (0, 0) with score 0
     assert x[0, 0, 2, 3].tolist() == [0.0, 0.0, 0.0]
     assert bool(torch.isfinite(x).all())
-    # an explicit size overrides the meta
+    # an explicit size overrides the batch's img_shape
     fixed = STGCN("coco17", clip_len=6, size=(120, 200), **TINY)
-    del batch["meta"]
+    del batch["img_shape"]
     torch.testing.assert_close(fixed.make_input(batch)[0], x[0])
 
 
@@ -343,11 +344,11 @@ def test_errors():
     ):
         model({"keypoint": np.zeros((1, 1, 8, 22, 2))})
     batch = _batch(2, 8, 22)
-    del batch["meta"]
-    with pytest.raises(ValueError, match=r"batch\['meta'\]: expected a list of N dicts"):
+    del batch["img_shape"]
+    with pytest.raises(ValueError, match=r"batch\['img_shape'\]: expected \[N, 2\] \(H, W\)"):
         model(batch)
-    batch["meta"] = [{"img_shape": (0, 10)}, {"img_shape": (10, 10)}]
-    with pytest.raises(ValueError, match=r"batch\['meta'\]\[0\]\['img_shape'\]"):
+    batch["img_shape"] = torch.tensor([[0, 10], [10, 10]])
+    with pytest.raises(ValueError, match=r"expected a positive \[N, 2\] = \[2, 2\] \(H, W\)"):
         model(batch)
     with pytest.raises(ValueError, match=r"partition: expected shape \[K, 22, 22\]"):
         STGCN("imigue22", partition=np.ones((3, 17, 17), np.float32))

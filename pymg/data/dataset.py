@@ -28,7 +28,9 @@ from pymg.topology import Skeleton
 
 __all__ = ["PoseDataset", "select_persons"]
 
-_META_SKIP = frozenset(("keypoint", "keypoint_score", "label", "total_frames", "img_shape"))
+_META_SKIP = frozenset(
+    ("keypoint", "keypoint_score", "label", "total_frames", "img_shape", "frame_dir")
+)
 
 
 def select_persons(
@@ -77,7 +79,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         layout: joint layout of the items (Skeleton or name); richer source data is subset.
         transform: a :class:`~pymg.data.transforms.PoseTransform` (called ``t(sample, rng)`` with
             ``rng`` derived from ``(seed, epoch, index)``) or any callable ``t(sample) -> sample``
-            on ``{"keypoint", "score", "img_shape"}``; None keeps source coordinates.
+            on ``{"keypoint", "keypoint_score", "img_shape"}``; None keeps source coordinates.
         num_persons: M of every item (highest mean score first, zero padding); None keeps all.
         on_error: ``"raise"`` on a malformed clip, or ``"skip"`` it (counted in ``.skipped``,
             one warning per dataset).
@@ -90,9 +92,10 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         nan_as_missing: NaN/inf coordinates become missing points (0, 0) with score 0 instead of
             making the clip malformed.
 
-    Items: ``{"keypoint": float32 [M, T, V, 2], "score": float32 [M, T, V], "label": int,
-    "length": int (T), "meta": {"frame_dir", "index", "img_shape" (H, W) of the output,
-    "original_shape", "flip", and other scalar keys of the annotation}}``.
+    Items (the clip-dict schema, PYSKL's names): ``{"keypoint": float32 [M, T, V, 2],
+    "keypoint_score": float32 [M, T, V], "label": int, "img_shape": (H, W) of the output,
+    "frame_dir": str, "length": int (T), "meta": {"index", "original_shape", "flip", and other
+    scalar keys of the annotation}}``.
     """
 
     def __init__(
@@ -303,7 +306,11 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         if self._joint_idx is not None:
             kp, sc = kp[:, :, self._joint_idx], sc[:, :, self._joint_idx]
         kp, sc = select_persons(kp, sc, self.num_persons)
-        sample: dict[str, Any] = {"keypoint": kp, "score": sc, "img_shape": clip["img_shape"]}
+        sample: dict[str, Any] = {
+            "keypoint": kp,
+            "keypoint_score": sc,
+            "img_shape": clip["img_shape"],
+        }
         if isinstance(self.transform, PoseTransform):
             sample = self.transform(sample, self.sample_rng(index))
         elif self.transform is not None:
@@ -313,14 +320,15 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
             for k, v in clip.items()
             if k not in _META_SKIP and isinstance(v, (str, int, float, bool, tuple, type(None)))
         }
-        meta.update(
-            index=src, img_shape=tuple(sample["img_shape"]), flip=bool(sample.get("flip", False))
-        )
+        meta.update(index=src, flip=bool(sample.get("flip", False)))
         keypoint = np.ascontiguousarray(sample["keypoint"], np.float32)
+        h, w = sample["img_shape"]
         return {
             "keypoint": keypoint,
-            "score": np.ascontiguousarray(sample["score"], np.float32),
+            "keypoint_score": np.ascontiguousarray(sample["keypoint_score"], np.float32),
             "label": int(clip["label"]),
+            "img_shape": (int(h), int(w)),
+            "frame_dir": str(clip.get("frame_dir", f"#{src}")),
             "length": int(keypoint.shape[1]),
             "meta": meta,
         }

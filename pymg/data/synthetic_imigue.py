@@ -258,8 +258,11 @@ class SyntheticIMiGUE(Sequence[dict[str, Any]]):
     [1, T, V]}``; a fresh copy each time.
 
     Attributes:
-        class_names (the 32 iMiGUE names), kinds (per class ``"face"``, ``"subtle"`` or
-        ``"hand"``), labels, subjects, splits (``{"train", "test"}`` -> frame_dir lists).
+        class_names: the 32 iMiGUE names.
+        kinds: per class ``"face"``, ``"subtle"`` or ``"hand"``.
+        labels: the label of every clip.
+        subjects: the subject of every clip.
+        splits: ``{"train", "test"}`` -> frame_dir lists.
     """
 
     fps = 25.0

@@ -155,7 +155,7 @@ def predict_dataset(
     """Scores of every clip of ``dataset`` (each rank scores a shard; all ranks get the result).
 
     Returns:
-        A :class:`ScoreSet` in dataset order; clip ids come from ``meta["frame_dir"]``.
+        A :class:`ScoreSet` in dataset order; clip ids are the items' ``frame_dir``.
     """
     was_training = model.training
     model.eval()
@@ -172,8 +172,8 @@ def predict_dataset(
             )
             probs_np = probs.cpu().numpy()
             for j, i in enumerate(idx):
-                meta = batch["meta"][j] if "meta" in batch else {}
-                clip_id = str(meta.get("frame_dir", i))
+                frame_dir = batch["frame_dir"][j]
+                clip_id = str(i if frame_dir is None else frame_dir)
                 shard.append((i, probs_np[j], int(batch["label"][j]), clip_id))
     finally:
         model.train(was_training)

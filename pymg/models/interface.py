@@ -54,8 +54,8 @@ class RecognizerModel(nn.Module):
     keypoint batch or a ready input.
 
     The keypoint batch is what :func:`pymg.data.collate` returns: ``keypoint [N, M, T, V, 2]``
-    (pixels of the transformed frame), optional ``score [N, M, T, V]`` (default 1),
-    ``length [N]`` (default T; may stay on the CPU), ``meta`` (N dicts with ``img_shape``).
+    (pixels of the transformed frame), optional ``keypoint_score [N, M, T, V]`` (default 1),
+    ``length [N]`` (default T; may stay on the CPU), ``img_shape [N, 2]`` (H, W).
     """
 
     layout: Skeleton

@@ -56,8 +56,8 @@ class PoseC3D(RecognizerModel):
 
     Shape:
         - batch: dict with ``keypoint [N, M, T_in, V, 2]`` (output pixels), optional
-          ``score [N, M, T_in, V]`` (default 1) and ``length [N]`` (default ``T_in``); or a ready
-          heatmap volume ``[N, C, clip_len, S, S]`` (any T/H/W the backbone accepts).
+          ``keypoint_score [N, M, T_in, V]`` (default 1) and ``length [N]`` (default ``T_in``);
+          or a ready heatmap volume ``[N, C, clip_len, S, S]`` (any T/H/W the backbone accepts).
         - output: :class:`~pymg.models.interface.ModelOutput` ``(logits [N, K], embedding
           [N, D] or None)``.
     """
@@ -143,7 +143,8 @@ class PoseC3D(RecognizerModel):
         """Align a keypoint batch in time and draw its heatmap volumes on the model's device.
 
         Args:
-            batch: ``keypoint`` / ``score`` / ``length`` as from :func:`pymg.data.collate`.
+            batch: ``keypoint`` / ``keypoint_score`` / ``length`` as from
+                :func:`pymg.data.collate`.
             num_clips: clips per sample (test-time multi-clip).
             training: random alignment offsets where the strategy has any.
             flip: append a horizontally flipped copy of every clip (left/right channels swapped).

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pymg.models.batch import align_batch, mirror_keypoints
+from pymg.models.batch import align_batch, image_sizes, mirror_keypoints
 from pymg.models.gcn_blocks import (
     ADAPTIVE_MODES,
     TCN_TYPES,
@@ -229,24 +229,13 @@ class GCNHead(nn.Module):
 
 
 def _image_sizes(batch: Mapping[str, Any], n: int, size: tuple[int, int] | None) -> Tensor:
-    """Per-sample ``(W, H)``, float32 ``[N, 2]``, from ``size`` or ``meta[i]["img_shape"]``."""
+    """Per-sample ``(W, H)``, float32 ``[N, 2]``, from ``size`` or ``batch["img_shape"]``."""
     if size is not None:  # checked by STGCN.__init__
         return torch.tensor([[float(size[1]), float(size[0])]] * n)
-    meta = batch.get("meta")
-    if not isinstance(meta, Sequence) or len(meta) != n:
-        raise ValueError(
-            "batch['meta']: expected a list of N dicts with 'img_shape' = (H, W) to normalise the "
-            "coordinates (or pass size=(H, W) to STGCN)"
-        )
-    sizes = []
-    for i, item in enumerate(meta):
-        shape = item.get("img_shape") if isinstance(item, Mapping) else None
-        if shape is None or len(shape) != 2 or min(shape) <= 0:
-            raise ValueError(
-                f"batch['meta'][{i}]['img_shape']: expected a positive (H, W), got {shape!r}"
-            )
-        sizes.append([float(shape[1]), float(shape[0])])
-    return torch.tensor(sizes)
+    try:
+        return image_sizes(batch, n).flip(-1)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or pass size=(H, W) to STGCN)") from None
 
 
 def _normalise(kp: Tensor, sc: Tensor, wh: Tensor, num_clips: int) -> Tensor:
@@ -292,16 +281,16 @@ class STGCN(RecognizerModel):
         ch_ratio: width multiplier at every inflate block (2).
         strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
         size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
-            ``meta["img_shape"]`` from the batch.
+            ``img_shape`` from the batch.
 
     Input normalisation (keypoint batches): after alignment, ``x' = 2 x / W - 1`` and
     ``y' = 2 y / H - 1`` (PYSKL ``PreNormalize2D``), so the image maps to ``[-1, 1]``; the score is
     the third channel. Missing points (NaN/inf) become ``(0, 0)`` with score 0.
 
     Shape:
-        - batch: dict with ``keypoint [N, M, T, V, 2]`` (pixels), ``score [N, M, T, V]``
-          (optional, default 1), ``length [N]`` (optional, default T), ``meta`` (list of N dicts
-          with ``img_shape``, unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
+        - batch: dict with ``keypoint [N, M, T, V, 2]`` (pixels), ``keypoint_score [N, M, T, V]``
+          (optional, default 1), ``length [N]`` (optional, default T), ``img_shape [N, 2]``
+          (H, W; unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
         - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``.
     """
 
@@ -387,7 +376,8 @@ class STGCN(RecognizerModel):
         data ``Flip`` does); ``size`` (a heatmap side) does not apply to keypoint models.
 
         Shape:
-            - batch: ``keypoint [N, M, T, V, 2]``, ``score [N, M, T, V]``, ``length [N]``, ``meta``
+            - batch: ``keypoint [N, M, T, V, 2]``, ``keypoint_score [N, M, T, V]``, ``length [N]``,
+              ``img_shape [N, 2]``
             - output: float32 ``[N * num_clips * F, M, clip_len, V, 3]`` (``F = 2`` with ``flip``),
               row ``(n * num_clips + k) * F + f`` = sample ``n``, clip ``k``, flip ``f``
         """

@@ -170,7 +170,8 @@ def test_forward_batch_equals_forward_of_make_input() -> None:
     torch.testing.assert_close(logits, ref.logits)
     torch.testing.assert_close(emb, ref.embedding)
     torch.testing.assert_close(model.make_input(batch), model.make_heatmaps(batch))
-    model_cl = model.to(memory_format=torch.channels_last_3d)
+    assert model.channels_last_format == torch.channels_last_3d  # runtime.channels_last uses it
+    model_cl = model.to(memory_format=model.channels_last_format)
     torch.testing.assert_close(model_cl(batch).logits, logits, rtol=1e-4, atol=1e-5)
 
 

@@ -66,6 +66,7 @@ def test_shapes_default_model(layout, v):
     assert embedding is not None and embedding.shape == (2, 24)
     assert model(x).logits.shape == (2, 32)
     assert STGCN(layout, num_classes=32)(x).embedding is None
+    assert model.channels_last_format is None  # runtime.channels_last leaves ST-GCN alone
 
 
 def test_batch_input_shape_and_clip_len():

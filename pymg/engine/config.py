@@ -198,8 +198,9 @@ class RuntimeConfig:
     ``device`` is ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; ``amp`` is ``"auto"``
     (bf16 on CUDA, off on CPU), ``"bf16"``, ``"fp16"`` or ``"off"``. ``threads = 0`` keeps torch's
     default number of CPU threads. ``progress`` shows a tqdm bar when stderr is a terminal.
-    ``channels_last`` stores PoseC3D weights in ``torch.channels_last_3d`` (often faster on CPUs
-    and tensor-core GPUs; same results up to rounding).
+    ``channels_last`` stores the weights in the model's ``channels_last_format`` (PoseC3D:
+    ``torch.channels_last_3d``, often faster on CPUs and tensor-core GPUs; same results up to
+    rounding; models without one are left as they are).
     """
 
     work_dir: str = "runs/default"

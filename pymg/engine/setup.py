@@ -131,8 +131,8 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
     embeddings = label_embeddings_for(cfg)
     embed_dim = None if embeddings is None else int(embeddings.shape[1])
     net = build_model(cfg, layout, embed_dim).to(ctx.device)
-    if rt.channels_last and cfg.model.arch == "posec3d":  # 3D convolutions only
-        net.to(memory_format=torch.channels_last_3d)  # type: ignore[call-overload]
+    if rt.channels_last and net.channels_last_format is not None:
+        net.to(memory_format=net.channels_last_format)  # type: ignore[call-overload]
     amp = resolve_amp(rt.amp, ctx.device)
     base_lr, optimizer = _optimizer(cfg, ctx, net)
     loader, sampler, generator = _train_loader(cfg, ctx, train_set)

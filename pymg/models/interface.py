@@ -60,6 +60,9 @@ class RecognizerModel(nn.Module):
 
     layout: Skeleton
     num_classes: int
+    channels_last_format: torch.memory_format | None = None
+    """The channels-last memory format the model's weights may use (``runtime.channels_last``),
+    or None when it has none (PoseC3D: ``torch.channels_last_3d``)."""
 
     def make_input(
         self,

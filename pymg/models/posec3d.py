@@ -62,6 +62,8 @@ class PoseC3D(RecognizerModel):
           [N, D] or None)``.
     """
 
+    channels_last_format = torch.channels_last_3d  # 3D convolutions
+
     def __init__(
         self,
         layout: Skeleton | str,

@@ -178,6 +178,8 @@ class Recognizer:
 def _is_batch(data: Mapping[str, Any]) -> bool:
     """A collated batch (keypoint [N, M, T, V, 2]) rather than one clip dict."""
     keypoint = data.get("keypoint")
+    if torch.is_tensor(keypoint):
+        return keypoint.dim() == 5  # np.ndim would copy a device tensor to the host
     return keypoint is not None and np.ndim(keypoint) == 5
 
 

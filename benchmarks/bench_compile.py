@@ -52,7 +52,7 @@ def test_posec3d(benchmark, mode: str) -> None:
     torch.manual_seed(0)
     model = PoseC3D("imigue41", clip_len=16, size=32).eval()
     kp, sc = synthetic_keypoints("imigue41", 1, 1, 60, (32, 32))
-    batch = {"keypoint": kp, "score": sc, "length": torch.tensor([60])}
+    batch = {"keypoint": kp, "keypoint_score": sc, "length": torch.tensor([60])}
     fn = _maybe_compile(model, mode)
 
     def run() -> torch.Tensor:

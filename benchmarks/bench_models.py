@@ -17,8 +17,6 @@ import torch
 
 from pymg.models.posec3d import PoseC3D
 
-pytest.importorskip("pymg.ops", reason="PoseC3D needs pymg.ops")
-
 REDUCED = {"clip_len": 16, "size": 32}
 FULL = {"clip_len": 48, "size": 56}
 MODES = ("fp32", "channels_last", "bf16")
@@ -61,7 +59,7 @@ def _setup(
     g = torch.Generator().manual_seed(0)
     batch = {
         "keypoint": (torch.rand(1, 1, 60, v, 2, generator=g) * (s - 1)).to(device),
-        "score": torch.ones(1, 1, 60, v, device=device),
+        "keypoint_score": torch.ones(1, 1, 60, v, device=device),
         "length": torch.tensor([60], device=device),
     }
     heat = model.make_heatmaps(batch)
@@ -92,11 +90,11 @@ def _run(benchmark, layout, stream, mode, device, sizes, backward, from_keypoint
             with _autocast(mode, device):
                 if backward:
                     model.zero_grad(set_to_none=True)
-                    out = model(batch) if from_keypoints else model.forward_heatmaps(heat)
-                    out.float().sum().backward()
+                    out = model(batch) if from_keypoints else model(heat)
+                    out.logits.float().sum().backward()
                 else:
                     with torch.no_grad():
-                        model(batch) if from_keypoints else model.forward_heatmaps(heat)
+                        model(batch) if from_keypoints else model(heat)
             sync()
 
         benchmark.extra_info.update(

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from pymg.topology import Skeleton, get_layout, template_pose
+from pymg.topology import Skeleton, resolve_layout, template_pose
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -229,7 +229,7 @@ def draw_skeleton(layout: str | Skeleton, path: str | Path, *, title: str | None
     Returns:
         ``Path(path)``.
     """
-    skeleton = get_layout(layout)
+    skeleton = resolve_layout(layout)
     points = template_pose(skeleton)
     head = (
         points[:, 1] < -0.2 if skeleton.source_indices is not None else np.zeros(len(points), bool)
@@ -373,7 +373,7 @@ def draw_keypoints(
     Returns:
         ``Path(path)``.
     """
-    skeleton = get_layout(layout)
+    skeleton = resolve_layout(layout)
     kp = _to_numpy(keypoint, "keypoint")
     if kp.ndim == 3:
         kp = kp[None]

@@ -10,11 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+import pymg.models.stgcn as stgcn
 from pymg.models.checkpoint import export_pyskl_state_dict, load_pyskl_checkpoint, read_state_dict
 from pymg.models.posec3d import PoseC3D
 from pymg.models.resnet3d import ResNet3dSlowOnly
-
-pytest.importorskip("pymg.topology", reason="PoseC3D needs pymg.topology for its layout")
 
 TINY = {"base_channels": 8, "stage_blocks": (1, 2, 1), "clip_len": 8, "size": 16}
 
@@ -213,7 +212,6 @@ def test_bad_inputs(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------- ST-GCN
 @pytest.fixture
 def stgcn_pair() -> Iterator[tuple[nn.Module, nn.Module]]:
-    stgcn = pytest.importorskip("pymg.models.stgcn")
     kw = {"num_classes": 4, "base_channels": 8, "num_blocks": 3, "down_blocks": (2,)}
     torch.manual_seed(0)
     a = stgcn.STGCN("coco17", **kw)
@@ -287,7 +285,6 @@ def test_bare_stgcn_backbone_from_a_recognizer_checkpoint(
     stgcn_pair: tuple[nn.Module, nn.Module],
 ) -> None:
     a, _ = stgcn_pair
-    stgcn = pytest.importorskip("pymg.models.stgcn")
     state = export_pyskl_state_dict(a, convention="mmaction2")
     backbone = stgcn.STGCNBackbone(
         a.backbone.A.clone() * 0, base_channels=8, num_blocks=3, down_blocks=(2,)
@@ -298,3 +295,36 @@ def test_bare_stgcn_backbone_from_a_recognizer_checkpoint(
     assert report.convention == "mmaction2"
     assert sorted(report.skipped_keys) == ["cls_head.fc_cls.bias", "cls_head.fc_cls.weight"]
     assert set(export_pyskl_state_dict(backbone)) == {k for k in state if k.startswith("backbone.")}
+
+
+def test_load_checkpoint_errors_name_the_way_out(tmp_path: Path) -> None:
+    import argparse
+
+    from pymg.engine.checkpointing import load_checkpoint
+
+    run = tmp_path / "run"
+    run.mkdir()
+    with pytest.raises(IsADirectoryError, match=r"run is a directory; .*best.pt or .*latest.pt"):
+        load_checkpoint(run)
+    torch.save({"args": argparse.Namespace(lr=1.0)}, tmp_path / "objects.pt")
+    with pytest.raises(
+        ValueError, match=r"holds Python objects \(argparse.Namespace\) besides tensors"
+    ) as info:
+        load_checkpoint(tmp_path / "objects.pt")
+    assert "weights_only" not in str(info.value)  # no advice to turn off safe loading
+
+
+def test_load_model_state_names_keys_and_shapes() -> None:
+    from pymg.engine.checkpointing import load_model_state
+
+    model = nn.Sequential(nn.Linear(3, 2))
+    state = {"0.weight": torch.zeros(2, 4), "0.bias": torch.zeros(2), "extra": torch.zeros(1)}
+    with pytest.raises(
+        ValueError,
+        match=r"ck.pt does not fit the model: unexpected key 'extra'; shape mismatch "
+        r"'0.weight' is \(2, 4\) in the file, \(2, 3\) in the model",
+    ):
+        load_model_state(model, state, "ck.pt")
+    del state["0.bias"]
+    with pytest.raises(ValueError, match="missing key '0.bias'"):
+        load_model_state(model, state, "ck.pt")

@@ -188,3 +188,23 @@ def test_viz_and_prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     result = main(["train", "demo", "--work-dir", "run", *sets('data.source="syn.npz"')])
     assert result == 0
     assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["num_samples"] == 6
+
+
+def test_fuse_refuses_nan_scores_and_test_a_folder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pymg.engine import ScoreSet, save_scores
+
+    monkeypatch.chdir(tmp_path)
+    ids = ["c0", "c1"]
+    good = np.array([[0.9, 0.1], [0.2, 0.8]], np.float32)
+    save_scores(ScoreSet(good, np.array([0, 1]), ids, ["a", "b"]), "good.npz")
+    broken = good.copy()
+    broken[1, 0] = np.nan
+    save_scores(ScoreSet(broken, np.array([0, 1]), ids, ["a", "b"]), "nan.npz")
+    line = one_line_error(capsys, main(["fuse", "good.npz", "nan.npz", "--out", "fused"]))
+    assert "nan.npz: scores hold NaN or inf (1 clip(s), first 'c1')" in line, line
+    assert not (tmp_path / "fused").exists()  # no normal-looking submission
+    (tmp_path / "run").mkdir()
+    line = one_line_error(capsys, main(["test", "run"]))
+    assert "checkpoint path run is a directory; expected a checkpoint file such as" in line, line

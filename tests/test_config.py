@@ -151,13 +151,6 @@ def test_bad_overrides_name_the_key(override: str, pattern: str) -> None:
         load_config("demo", [override])
 
 
-def test_strategy_choices_match_the_ops() -> None:
-    from pymg.engine.config import _CHOICES
-    from pymg.ops import STRATEGIES
-
-    assert _CHOICES["model.strategy"] == STRATEGIES
-
-
 def test_overrides_must_be_a_list() -> None:
     with pytest.raises(TypeError, match="list of 'section.key=value' strings"):
         apply_overrides(Config(), "optim.lr=0.1")

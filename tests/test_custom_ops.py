@@ -108,7 +108,7 @@ def test_posec3d_on_meta_tensors() -> None:
     }
     heat = model.make_heatmaps(batch, num_clips=2, flip=True)
     assert heat.shape == (8, 17, 8, 16, 16) and heat.device.type == "meta"
-    logits = model(batch)
+    logits = model(batch).logits
     assert logits.shape == (2, 5) and logits.device.type == "meta"
 
 
@@ -208,7 +208,7 @@ def test_cuda_posec3d_inputs_never_sync_the_host(stream: str) -> None:
     model = PoseC3D("coco17", stream=stream, num_classes=5, clip_len=8, size=16, base_channels=8,
                     stage_blocks=(1, 1, 1), heatmap_dtype=torch.bfloat16).cuda()  # fmt: skip
     kp, sc = points(3, 2, 12, 17, size=16)
-    batch = {"keypoint": kp.cuda(), "score": sc.cuda(), "length": torch.tensor([12, 5, 1])}
+    batch = {"keypoint": kp.cuda(), "keypoint_score": sc.cuda(), "length": torch.tensor([12, 5, 1])}
     want = model.make_heatmaps(batch, num_clips=2, flip=True)
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")

@@ -56,10 +56,13 @@ def test_sources_agree(files, kind):
     for i in (0, 5):
         item = ds[i]
         np.testing.assert_array_equal(item["keypoint"], ANNS[i]["keypoint"])
-        np.testing.assert_array_equal(item["score"], ANNS[i]["keypoint_score"])
+        np.testing.assert_array_equal(item["keypoint_score"], ANNS[i]["keypoint_score"])
         assert item["label"] == ANNS[i]["label"] and item["length"] == ANNS[i]["total_frames"]
-        assert item["keypoint"].dtype == np.float32 and item["score"].dtype == np.float32
-        assert item["meta"]["frame_dir"] == f"c{i}" and item["meta"]["img_shape"] == (720, 1280)
+        assert item["keypoint"].dtype == np.float32 and item["keypoint_score"].dtype == np.float32
+        assert item["frame_dir"] == f"c{i}" and item["img_shape"] == (720, 1280)
+        assert set(item) == {
+            "keypoint", "keypoint_score", "label", "img_shape", "frame_dir", "length", "meta"
+        }  # fmt: skip
 
 
 @pytest.mark.parametrize("kind", ["pkl", "npz"])
@@ -87,7 +90,7 @@ def test_joint_subsets():
     idx = [src41.index(s) for s in l22.source_indices]  # 41 -> 22 by OpenPose point
     ds = PoseDataset(ANNS, layout="imigue22", source_layout="imigue41", num_persons=None)
     np.testing.assert_array_equal(ds[2]["keypoint"], ANNS[2]["keypoint"][:, :, idx])
-    np.testing.assert_array_equal(ds[2]["score"], ANNS[2]["keypoint_score"][:, :, idx])
+    np.testing.assert_array_equal(ds[2]["keypoint_score"], ANNS[2]["keypoint_score"][:, :, idx])
     anns137 = [make_ann(f"o{i}", 1, 5, v=137, seed=i) for i in range(3)]
     ds = PoseDataset(anns137, layout=l41)  # V=137 inferred as OpenPose-137
     np.testing.assert_array_equal(ds[1]["keypoint"], anns137[1]["keypoint"][:, :, src41])
@@ -136,7 +139,7 @@ def test_lazy_source_checked_when_read():
         assert len(PoseDataset(_Source([ANNS[0], nan], {}), num_classes=4, on_error="skip")) == 1
     lenient = PoseDataset(_Source([ANNS[0], nan], {}), num_classes=4, nan_as_missing=True)
     item = lenient[1]
-    assert (item["keypoint"][0, 0, 0] == 0).all() and item["score"][0, 0, 0] == 0
+    assert (item["keypoint"][0, 0, 0] == 0).all() and item["keypoint_score"][0, 0, 0] == 0
     np.testing.assert_array_equal(item["keypoint"][0, 1:], nan["keypoint"][0, 1:])
 
 
@@ -173,7 +176,7 @@ def test_transform_output_space_and_seeds():
     ds = PoseDataset(src, transform=train_transform("imigue41"), seed=1)
     a, b = ds[2], ds[2]
     np.testing.assert_array_equal(a["keypoint"], b["keypoint"])
-    assert a["meta"]["img_shape"] == (56, 56)
+    assert a["img_shape"] == (56, 56)
     again = PoseDataset(src, transform=train_transform("imigue41"), seed=1)
     np.testing.assert_array_equal(again[2]["keypoint"], a["keypoint"])
     other = PoseDataset(src, transform=train_transform("imigue41"), seed=2)
@@ -182,8 +185,8 @@ def test_transform_output_space_and_seeds():
     assert any(changed)
     test = PoseDataset(src, transform=make_test_transform(size=64))
     item = test[0]
-    assert item["meta"]["img_shape"] == (64, 64) and not item["meta"]["flip"]
-    kp = item["keypoint"][item["score"] > 0]
+    assert item["img_shape"] == (64, 64) and not item["meta"]["flip"]
+    kp = item["keypoint"][item["keypoint_score"] > 0]
     assert kp.min() >= 0 and kp.max() < 64
 
 
@@ -193,7 +196,7 @@ def test_plain_callable_transform():
 
     item = PoseDataset(ANNS[:2], transform=halve)[1]
     np.testing.assert_allclose(item["keypoint"], ANNS[1]["keypoint"][:1] / 2)
-    assert item["meta"]["img_shape"] == (360, 640)
+    assert item["img_shape"] == (360, 640)
 
 
 def test_dataloader_workers_match_main_process(files):
@@ -206,6 +209,6 @@ def test_dataloader_workers_match_main_process(files):
     assert len(got) == len(main) == 3
     for g, m in zip(got, main, strict=True):
         torch.testing.assert_close(g["keypoint"], m["keypoint"], rtol=0, atol=0)
-        torch.testing.assert_close(g["score"], m["score"], rtol=0, atol=0)
+        torch.testing.assert_close(g["keypoint_score"], m["keypoint_score"], rtol=0, atol=0)
         assert torch.equal(g["length"], m["length"]) and torch.equal(g["label"], m["label"])
-        assert [x["frame_dir"] for x in g["meta"]] == [x["frame_dir"] for x in m["meta"]]
+        assert g["frame_dir"] == m["frame_dir"] and torch.equal(g["img_shape"], m["img_shape"])

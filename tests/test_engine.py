@@ -183,8 +183,18 @@ def test_bad_setups_fail_clearly(tmp_path: Path) -> None:
         train(tiny(tmp_path, "model.num_classes=2"))
     other = tmp_path / "wide"
     train(tiny(other, "model.base_channels=8", "schedule.epochs=1"), final_test=False)
-    with pytest.raises(ValueError, match="latest.pt does not fit the configured model"):
+    mismatch = (
+        r"latest.pt does not fit the model: shape mismatch 'backbone.conv1.conv.weight' is "
+        r"\(8, 41, 1, 7, 7\) in the file, \(4, 41, 1, 7, 7\) in the model"
+    )
+    with pytest.raises(ValueError, match=mismatch):
         train(tiny(other, "schedule.epochs=2"), resume=True)
+    directory = r"is a directory; expected .*best.pt or .*latest.pt"
+    with pytest.raises(IsADirectoryError, match=directory):
+        train(tiny(tmp_path), resume=other)
+    (tmp_path / "pickled.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=r"cannot read checkpoint .*pickled.pt: not a torch"):
+        train(tiny(tmp_path), resume=tmp_path / "pickled.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="is not a pymg checkpoint"):
         train(tiny(tmp_path), resume=tmp_path / "other.pt")
@@ -218,21 +228,21 @@ def test_predict_batch_views_by_hand(straight_run: tuple[Path, dict]) -> None:
     model = rec.model
     probs = predict_batch(model, batch, num_clips=1, flip=False, size=16)
     with torch.no_grad():
-        ref = model(batch).softmax(-1)
+        ref = model(batch).logits.softmax(-1)
         torch.testing.assert_close(probs, ref)
-        heat = model.make_heatmaps(batch)
-        flipped = model.forward_heatmaps(flip_heatmaps(heat, model.layout.joint_flip_perm))
+        heat = model.make_input(batch)
+        flipped = model(flip_heatmaps(heat, model.layout.joint_flip_perm)).logits
         ref_flip = (ref + flipped.softmax(-1)) / 2
     torch.testing.assert_close(predict_batch(model, batch, flip=True, size=16), ref_flip)
     three = predict_batch(model, batch, num_clips=3, flip=True, size=16)
     assert three.shape == (3, 3)
     torch.testing.assert_close(three.sum(-1), torch.ones(3))
-    with pytest.raises(ValueError, match="num_clips must be a positive integer"):
+    with pytest.raises(ValueError, match="num_clips must be a positive int, got 0"):
         predict_batch(model, batch, num_clips=0)
 
 
 def test_recognizer_matches_the_test_pipeline(straight_run: tuple[Path, dict]) -> None:
-    from pymg.data import SyntheticMicroGestures
+    from pymg.data import SyntheticMicroGestures, collate
 
     work, _ = straight_run
     rec = Recognizer.from_checkpoint(work / "latest.pt")
@@ -254,8 +264,20 @@ def test_recognizer_matches_the_test_pipeline(straight_run: tuple[Path, dict]) -
         kp = np.stack([c["keypoint"] for c in same_len])
         batch_pred = rec.predict(torch.from_numpy(kp), None, (720, 1280), num_clips=1, flip=False)
         assert batch_pred.probabilities.shape == (2, 3)
-    with pytest.raises(ValueError, match=r"V=41 \(layout 'imigue41'\)"):
+    with pytest.raises(ValueError, match=r"expected V=41 joints of layout 'imigue41' or the 137"):
         rec.predict(np.zeros((1, 5, 17, 2)))
+    # the clip dict itself, and the raw OpenPose-137 points the layout selects from
+    np.testing.assert_allclose(rec.predict(clip).probabilities, pred.probabilities, rtol=1e-6)
+    raw137 = np.zeros((*clip["keypoint"].shape[:2], 137, 2), np.float32)
+    raw137[:, :, list(rec.layout.source_indices)] = clip["keypoint"]
+    score137 = np.zeros(raw137.shape[:-1], np.float32)
+    score137[:, :, list(rec.layout.source_indices)] = clip["keypoint_score"]
+    pred137 = rec.predict(raw137, score137, img_shape=clip["img_shape"])
+    np.testing.assert_allclose(pred137.probabilities, pred.probabilities, rtol=1e-6)
+    batch = collate([test_set[0]])  # a collated batch is used as it is
+    np.testing.assert_allclose(rec.predict(batch).probabilities[0], ref.scores[0], rtol=1e-5)
+    with pytest.raises(ValueError, match="scores: a clip dict carries its scores"):
+        rec.predict(clip, np.ones((1, 2, 41)))
     with pytest.raises(ValueError, match="scores must have shape"):
         rec.predict(clip["keypoint"], np.ones((1, 2, 41)))
 
@@ -271,12 +293,12 @@ def test_stgcn_flip_view_equals_a_mirrored_clip(tmp_path: Path) -> None:
     batch = collate([test_set[i] for i in range(2)])
     both = predict_batch(model, batch, flip=True)
     plain = predict_batch(model, batch, flip=False)
-    width = batch["meta"][0]["img_shape"][1]
-    kp, sc = batch["keypoint"].clone(), batch["score"].clone()
+    width = batch["img_shape"][0, 1]
+    kp, sc = batch["keypoint"].clone(), batch["keypoint_score"].clone()
     present = (kp != 0).any(-1)
     kp[..., 0] = torch.where(present, width - kp[..., 0], kp[..., 0])
     perm = torch.tensor(layout.joint_flip_perm)
-    mirrored = dict(batch, keypoint=kp[:, :, :, perm], score=sc[:, :, :, perm])
+    mirrored = dict(batch, keypoint=kp[:, :, :, perm], keypoint_score=sc[:, :, :, perm])
     torch.testing.assert_close(both, (plain + predict_batch(model, mirrored)) / 2)
 
 

@@ -464,7 +464,7 @@ def test_miga23_padding_trimmed(tmp_path):
     assert [test[i]["length"] for i in range(len(test))] == [12, 1]
     train = PoseDataset(path, split="train", layout="imigue22")
     np.testing.assert_array_equal(train[0]["keypoint"], real["0054_3"][0])
-    np.testing.assert_array_equal(train[0]["score"], real["0054_3"][1])
+    np.testing.assert_array_equal(train[0]["keypoint_score"], real["0054_3"][1])
 
 
 def test_trim_zero_padding_rules():

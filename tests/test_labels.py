@@ -34,7 +34,7 @@ def _index(name: str) -> int:
 def test_imigue_classes_order_and_count():
     assert len(IMIGUE_CLASSES) == 32
     assert len(set(IMIGUE_CLASSES)) == 32
-    # 0-based index i = class C(i+1) (reference.md section 5)
+    # 0-based index i = class C(i+1) (the challenge's submission format)
     assert IMIGUE_CLASSES[0] == "turtle neck"
     assert IMIGUE_CLASSES[7] == "touching or scratching facial parts"
     assert IMIGUE_CLASSES[10] == "touching jaw"

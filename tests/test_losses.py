@@ -194,3 +194,13 @@ def test_constructor_errors():
         SemanticEmbeddingLoss(torch.zeros(4))
     with pytest.raises(ValueError, match="neither a shipped table"):
         SemanticEmbeddingLoss("nope")
+
+
+def test_device_labels_are_not_read_back() -> None:
+    """On a device the label values are not checked (that would sync every step): meta tensors,
+    which hold no values, go through."""
+    loss = SemanticEmbeddingLoss(torch.randn(5, 4), weight=1.0)
+    logits = torch.empty(3, 5, device="meta")
+    labels = torch.empty(3, dtype=torch.int64, device="meta")
+    out = loss(logits, labels, torch.empty(3, 4, device="meta"))
+    assert out.device.type == "meta" and out.shape == ()

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pymg.engine import fuse_scores
 from pymg.engine.evaluate import (
     ScoreSet,
     fuse_score_files,
@@ -18,7 +19,6 @@ from pymg.engine.evaluate import (
 )
 from pymg.engine.metrics import (
     confusion_matrix,
-    fuse_scores,
     mean_class_accuracy,
     per_class_accuracy,
     plot_confusion,
@@ -131,14 +131,17 @@ def test_bad_k_and_confusion_inputs() -> None:
 
 
 def test_fuse_scores_weighted_mean() -> None:
+    import pymg.models
+
+    assert fuse_scores is pymg.models.fuse_scores  # one definition, re-exported by the engine
     a = np.array([[0.6, 0.4], [0.2, 0.8]])
     b = np.array([[0.2, 0.8], [0.4, 0.6]])
-    np.testing.assert_allclose(fuse_scores([a, b]), [[0.4, 0.6], [0.3, 0.7]])
-    np.testing.assert_allclose(fuse_scores([a, b], [1, 3]), (a + 3 * b) / 4)
-    np.testing.assert_allclose(fuse_scores([a, b], [2, 0]), a)
+    np.testing.assert_allclose(fuse_scores([a, b], softmax=False), [[0.4, 0.6], [0.3, 0.7]])
+    np.testing.assert_allclose(fuse_scores([a, b], [1, 3], softmax=False), (a + 3 * b) / 4)
+    np.testing.assert_allclose(fuse_scores([a, b], [2, 0], softmax=False), a)
     with pytest.raises(ValueError, match=r"scores\[1\] has shape \(1, 2\)"):
         fuse_scores([a, b[:1]])
-    with pytest.raises(ValueError, match="not all zero"):
+    with pytest.raises(ValueError, match="not all 0"):
         fuse_scores([a, b], [0, 0])
     with pytest.raises(ValueError, match="weights must have 2 entries"):
         fuse_scores([a, b], [1])
@@ -212,3 +215,16 @@ def test_report_and_png(tmp_path: Path) -> None:
     unlabeled = ScoreSet(SCORES, np.full(5, -1), list("abcde"), ["a", "b", "c", "d"])
     with pytest.raises(ValueError, match="carry no labels"):
         write_report(unlabeled, tmp_path)
+
+
+def test_fusion_refuses_nan_score_files(tmp_path: Path) -> None:
+    ids = [f"clip{i}" for i in range(5)]
+    pj = save_scores(_set(SCORES, LABELS, ids), tmp_path / "j.npz")
+    broken = SCORES.copy()
+    broken[3, 0] = np.inf
+    broken[4, 2] = np.nan
+    pb = save_scores(_set(broken, LABELS, ids), tmp_path / "broken.npz")
+    with pytest.raises(
+        ValueError, match=r"broken.npz: scores hold NaN or inf \(2 clip\(s\), first 'clip3'\)"
+    ):
+        fuse_score_files([pj, pb])

@@ -141,7 +141,7 @@ def test_gcn_logits_match_reference(case: str, convention: str, tmp_path: Path) 
     with torch.no_grad():
         expected = ref(x)
         model = from_pyskl(config, ckpt)
-        assert rel_diff(model(x), expected) < 1e-5
+        assert rel_diff(model(x).logits, expected) < 1e-5
     assert n_params(model) == n_params(ref)
     assert model.num_classes == k and model.layout.name == get_layout(layout).name
     assert not model.training
@@ -157,7 +157,7 @@ def test_gcn_logits_match_reference(case: str, convention: str, tmp_path: Path) 
     report = load_pyskl_checkpoint(by_hand, ckpt)
     assert report.convention == convention and report.notes == []
     with torch.no_grad():
-        assert rel_diff(by_hand.eval()(x), expected) < 1e-5
+        assert rel_diff(by_hand.eval()(x).logits, expected) < 1e-5
 
 
 def test_hand_stgcnpp_shapes_and_learned_partitions(tmp_path: Path) -> None:
@@ -180,7 +180,7 @@ def test_hand_stgcnpp_shapes_and_learned_partitions(tmp_path: Path) -> None:
         torch.testing.assert_close(
             model.backbone.gcn[i].gcn.A, ref.backbone.gcn[i].gcn.A, rtol=0, atol=0
         )
-    assert model(torch.randn(1, 1, 16, 21, 2)).shape == (1, 40)
+    assert model(torch.randn(1, 1, 16, 21, 2)).logits.shape == (1, 40)
     spec = pyskl_model_spec(config)
     assert spec.family == "stgcn++" and spec.test == {"num_clips": 10, "feats": ["j"],
                                                       "num_person": 2}  # fmt: skip
@@ -248,14 +248,14 @@ def test_posec3d_logits_match_reference(convention: str, stream: str, tmp_path: 
     assert model.layout.name == ("coco17" if stream == "joint" else "coco17_pyskl")
     heatmaps = torch.rand(2, 17, 8, 16, 16)  # [N, C, T, H, W], as PYSKL feeds its backbone
     with torch.no_grad():
-        assert rel_diff(model(heatmaps), ref(heatmaps)) < 1e-5
+        assert rel_diff(model(heatmaps).logits, ref(heatmaps)) < 1e-5
     assert n_params(model) == n_params(ref)
     by_hand = PoseC3D(
         model.layout, stream, num_classes=7, base_channels=8, stage_blocks=(1, 2, 1)
     ).eval()
     assert load_pyskl_checkpoint(by_hand, ckpt).missing_keys == []
     with torch.no_grad():
-        assert rel_diff(by_hand(heatmaps), ref(heatmaps)) < 1e-5
+        assert rel_diff(by_hand(heatmaps).logits, ref(heatmaps)) < 1e-5
     spec = pyskl_model_spec(config)
     assert spec.kwargs["size"] == 64 and spec.kwargs["clip_len"] == 48
     assert spec.test == {"stream": stream, "flip": True, "num_clips": 10}

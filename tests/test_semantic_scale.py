@@ -19,7 +19,7 @@ def _batch(n: int = 4, t: int = 20, v: int = 41, size: int = 32) -> dict:
     g = torch.Generator().manual_seed(0)
     return {
         "keypoint": torch.rand(n, 1, t, v, 2, generator=g) * (size - 1),
-        "score": torch.rand(n, 1, t, v, generator=g) * 0.5 + 0.5,
+        "keypoint_score": torch.rand(n, 1, t, v, generator=g) * 0.5 + 0.5,
         "length": torch.full((n,), t, dtype=torch.int64),
         "label": torch.tensor([0, 7, 30, 31])[:n],
     }
@@ -36,7 +36,7 @@ def test_semantic_term_at_init_has_the_recipes_magnitude(arch: str) -> None:
     else:
         model = STGCN("imigue41", num_classes=32, embed_dim=384, clip_len=16, size=(32, 32))
     batch = _batch()
-    logits, embedding = model(batch, return_embedding=True)
+    logits, embedding = model(batch)
     recipe = SemanticEmbeddingLoss("imigue", weight=20.0)
     recipe(logits, batch["label"], embedding)
     term = float(recipe.last["weighted_semantic"])

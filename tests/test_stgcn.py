@@ -11,7 +11,7 @@ from torch import nn
 
 from pymg.losses import SemanticEmbeddingLoss
 from pymg.models.stgcn import STGCN, GraphConv, STGCNBlock
-from pymg.topology import get_layout, graph_partitions
+from pymg.topology import graph_partitions, resolve_layout
 
 TINY = {"base_channels": 8, "num_blocks": 3, "down_blocks": (2,)}
 
@@ -34,10 +34,11 @@ def _batch(n: int, t: int, v: int, *, m: int = 1, seed: int = 0, hw=(120, 200)) 
     kp = torch.rand(n, m, t, v, 2, generator=g) * torch.tensor([w, h], dtype=torch.float32)
     return {
         "keypoint": kp,
-        "score": torch.rand(n, m, t, v, generator=g),
+        "keypoint_score": torch.rand(n, m, t, v, generator=g),
         "length": torch.full((n,), t, dtype=torch.int64),
         "label": torch.zeros(n, dtype=torch.int64),
-        "meta": [{"img_shape": (h, w), "frame_dir": f"s{i}"} for i in range(n)],
+        "img_shape": torch.tensor([[h, w]] * n),
+        "frame_dir": [f"s{i}" for i in range(n)],
     }
 
 
@@ -59,11 +60,13 @@ def test_shapes_default_model(layout, v):
     x = torch.randn(2, 1, 21, v, 3)
     with torch.no_grad():
         features = model.backbone(x)
-        logits, embedding = model(x, return_embedding=True)
+        logits, embedding = model(x)
     assert features.shape == (2, 1, 256, 6, v)  # T: 21 -> 11 -> 6
     assert logits.shape == (2, 32) and logits.dtype == torch.float32
-    assert embedding.shape == (2, 24)
-    assert model(x).shape == (2, 32)
+    assert embedding is not None and embedding.shape == (2, 24)
+    assert model(x).logits.shape == (2, 32)
+    assert STGCN(layout, num_classes=32)(x).embedding is None
+    assert model.channels_last_format is None  # runtime.channels_last leaves ST-GCN alone
 
 
 def test_batch_input_shape_and_clip_len():
@@ -74,17 +77,36 @@ def test_batch_input_shape_and_clip_len():
     assert x.shape == (3, 1, 12, 22, 3) and x.dtype == torch.float32
     assert model.make_input(batch, num_clips=2).shape == (6, 1, 12, 22, 3)
     with torch.no_grad():
-        assert model(batch).shape == (3, 5)
-        torch.testing.assert_close(model(batch), model(x))
+        assert model(batch).logits.shape == (3, 5)
+        torch.testing.assert_close(model(batch).logits, model(x).logits)
     model.train()  # training mode jitters the alignment positions; shapes stay the same
-    assert model(batch).shape == (3, 5)
+    assert model(batch).logits.shape == (3, 5)
+
+
+def test_make_input_flip_appends_mirrored_rows():
+    from pymg.models.batch import mirror_keypoints
+
+    model = STGCN("imigue22", num_classes=5, clip_len=12, **TINY).eval()
+    batch = _batch(3, 30, 22)
+    x = model.make_input(batch, num_clips=2, flip=True)
+    assert x.shape == (3 * 2 * 2, 1, 12, 22, 3)  # rows (n * num_clips + k) * 2 + f
+    torch.testing.assert_close(x[0::2], model.make_input(batch, num_clips=2))
+    perm = model.layout.joint_flip_perm
+    mirrored = mirror_keypoints(batch, perm)
+    torch.testing.assert_close(x[1::2], model.make_input(mirrored, num_clips=2))
+    w = float(batch["img_shape"][0, 1])
+    kp = batch["keypoint"]
+    present = (kp != 0).any(-1)
+    want = torch.where(present, w - kp[..., 0], kp[..., 0])[..., list(perm)]
+    torch.testing.assert_close(mirrored["keypoint"][0, ..., 0], want[0])
+    assert model.make_input(batch, size=99).shape == (3, 1, 12, 22, 3)  # no heatmap size
 
 
 # ----------------------------------------------------------------------------- parameters
 
 
 def test_param_count_matches_hand_formula():
-    layout = get_layout("imigue41")
+    layout = resolve_layout("imigue41")
     v = layout.num_joints
     A = torch.rand(3, v, v)
     block = STGCNBlock(64, 128, A, stride=2, residual=True)
@@ -154,7 +176,7 @@ def test_gradients_reach_all_parameters():
     torch.manual_seed(2)
     model = STGCN("imigue22", num_classes=4, embed_dim=6, dropout=0.2, **TINY)
     x = torch.randn(3, 2, 10, 22, 3)
-    logits, embedding = model(x, return_embedding=True)
+    logits, embedding = model(x)
     (logits.square().sum() + embedding.square().sum()).backward()
     A = model.backbone.A  # every block holds the same fixed partition
     for name, param in model.named_parameters():
@@ -172,7 +194,7 @@ def test_gradients_reach_all_parameters():
 
 
 def test_partition_buffer_follows_to():
-    layout = get_layout("imigue41")
+    layout = resolve_layout("imigue41")
     model = STGCN(layout, **TINY)
     expected = torch.from_numpy(graph_partitions(layout, "spatial"))
     for block in model.backbone.gcn:
@@ -181,14 +203,15 @@ def test_partition_buffer_follows_to():
     assert all(p is not model.backbone.A for p in model.parameters())
     model.to(torch.float64)
     assert all(block.gcn.A.dtype == torch.float64 for block in model.backbone.gcn)
-    assert model(torch.randn(1, 1, 8, 41, 3, dtype=torch.float64)).dtype == torch.float64
-    assert model(_batch(2, 9, 41)).dtype == torch.float64  # the batch input follows the model
+    assert model(torch.randn(1, 1, 8, 41, 3, dtype=torch.float64)).logits.dtype == torch.float64
+    batch_out = model(_batch(2, 9, 41))  # the batch input follows the model
+    assert batch_out.logits.dtype == torch.float64
     meta = STGCN(layout, **TINY).to("meta")
     assert meta.backbone.A.device.type == "meta"
 
 
 def test_partition_choices():
-    layout = get_layout("imigue22")
+    layout = resolve_layout("imigue22")
     uniform = STGCN(layout, partition="uniform", **TINY)
     assert uniform.backbone.A.shape == (1, 22, 22)
     custom = np.stack([np.eye(22, dtype=np.float64)] * 2)
@@ -196,7 +219,7 @@ def test_partition_choices():
     assert model.backbone.A.shape == (2, 22, 22) and model.backbone.A.dtype == torch.float32
     custom[0, 0, 0] = 5.0  # the model keeps its own copy
     assert float(model.backbone.A[0, 0, 0]) == 1.0
-    assert model(torch.randn(2, 1, 8, 22, 3)).shape == (2, 32)
+    assert model(torch.randn(2, 1, 8, 22, 3)).logits.shape == (2, 32)
 
 
 @pytest.mark.cuda
@@ -207,9 +230,9 @@ def test_cuda_forward_matches_cpu():
     model = STGCN("imigue41", num_classes=7, **TINY).eval()
     batch = _batch(2, 20, 41)
     with torch.no_grad():
-        cpu = model(batch)
+        cpu = model(batch).logits
         gpu_batch = {k: (v.cuda() if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
-        gpu = model.cuda()(gpu_batch)
+        gpu = model.cuda()(gpu_batch).logits
     assert model.backbone.A.is_cuda
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-4, atol=1e-4)
 
@@ -220,11 +243,11 @@ def test_cuda_forward_matches_cpu():
 def test_make_input_normalises_by_image_size():
     model = STGCN("coco17", clip_len=6, **TINY)
     batch = _batch(2, 6, 17, hw=(120, 200))
-    batch["meta"][1]["img_shape"] = (50, 80)
+    batch["img_shape"][1] = torch.tensor([50, 80])
     batch["keypoint"][1] *= torch.tensor([80 / 200, 50 / 120])
     batch["keypoint"][0, 0, 2, 3] = float("nan")
     x = model.make_input(batch)  # T == clip_len: alignment is the identity
-    kp, sc = batch["keypoint"], batch["score"]
+    kp, sc = batch["keypoint"], batch["keypoint_score"]
     for n, (h, w) in enumerate([(120, 200), (50, 80)]):
         exp_x = 2 * kp[n, ..., 0] / w - 1
         exp_y = 2 * kp[n, ..., 1] / h - 1
@@ -236,9 +259,9 @@ def test_make_input_normalises_by_image_size():
     # the missing point becomes (0, 0) with score 0
     assert x[0, 0, 2, 3].tolist() == [0.0, 0.0, 0.0]
     assert bool(torch.isfinite(x).all())
-    # an explicit size overrides the meta
+    # an explicit size overrides the batch's img_shape
     fixed = STGCN("coco17", clip_len=6, size=(120, 200), **TINY)
-    del batch["meta"]
+    del batch["img_shape"]
     torch.testing.assert_close(fixed.make_input(batch)[0], x[0])
 
 
@@ -257,15 +280,15 @@ def test_persons_are_averaged():
     one = torch.randn(2, 1, 8, 22, 3)
     two = torch.cat([one, one], dim=1)
     with torch.no_grad():
-        torch.testing.assert_close(model(two), model(one), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(model(two).logits, model(one).logits, rtol=1e-5, atol=1e-6)
 
 
 def test_embedding_is_taken_before_dropout():
     torch.manual_seed(5)
     model = STGCN("imigue22", num_classes=6, embed_dim=5, dropout=0.9, **TINY).train()
     x = torch.randn(4, 1, 8, 22, 3)
-    logits_a, emb_a = model(x, return_embedding=True)
-    logits_b, emb_b = model(x, return_embedding=True)
+    logits_a, emb_a = model(x)
+    logits_b, emb_b = model(x)
     torch.testing.assert_close(emb_a, emb_b)
     assert not torch.allclose(logits_a, logits_b)
 
@@ -286,14 +309,14 @@ def test_tiny_overfit_with_semantic_loss():
     first = None
     for _ in range(60):
         opt.zero_grad()
-        logits, embedding = model(x, return_embedding=True)
+        logits, embedding = model(x)
         loss = loss_fn(logits, labels, embedding)
         loss.backward()
         opt.step()
         first = loss.item() if first is None else first
     model.eval()
     with torch.no_grad():
-        logits, embedding = model(x, return_embedding=True)
+        logits, embedding = model(x)
     assert bool((logits.argmax(1) == labels).all())
     assert loss.item() < 0.2 * first
     # the embedding branch learned the label table
@@ -314,26 +337,23 @@ def test_errors():
         model(torch.randn(1, 1, 8, 22, 2))
     with pytest.raises(ValueError, match=r"x: expected a Tensor \[N, M, T, V, C\]"):
         model(torch.randn(1, 8, 22, 3))
-    with pytest.raises(
-        ValueError, match="return_embedding=True needs a model built with embed_dim"
-    ):
-        model(torch.randn(1, 1, 8, 22, 3), return_embedding=True)
+    assert model(torch.randn(1, 1, 8, 22, 3)).embedding is None  # no branch, no embedding
     with pytest.raises(TypeError, match="x: expected a batch dict or a Tensor"):
-        model([1, 2, 3])  # type: ignore[call-overload]
+        model([1, 2, 3])  # type: ignore[arg-type]
     with pytest.raises(
         ValueError, match=r"batch\['keypoint'\]: expected a Tensor \[N, M, T, V, 2\]"
     ):
         model({"keypoint": np.zeros((1, 1, 8, 22, 2))})
     batch = _batch(2, 8, 22)
-    del batch["meta"]
-    with pytest.raises(ValueError, match=r"batch\['meta'\]: expected a list of N dicts"):
+    del batch["img_shape"]
+    with pytest.raises(ValueError, match=r"batch\['img_shape'\]: expected \[N, 2\] \(H, W\)"):
         model(batch)
-    batch["meta"] = [{"img_shape": (0, 10)}, {"img_shape": (10, 10)}]
-    with pytest.raises(ValueError, match=r"batch\['meta'\]\[0\]\['img_shape'\]"):
+    batch["img_shape"] = torch.tensor([[0, 10], [10, 10]])
+    with pytest.raises(ValueError, match=r"expected a positive \[N, 2\] = \[2, 2\] \(H, W\)"):
         model(batch)
     with pytest.raises(ValueError, match=r"partition: expected shape \[K, 22, 22\]"):
         STGCN("imigue22", partition=np.ones((3, 17, 17), np.float32))
-    with pytest.raises(TypeError, match="layout: expected a Skeleton or a layout name"):
+    with pytest.raises(TypeError, match="layout must be a Skeleton or a layout name, got int"):
         STGCN(22)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="down_blocks: expected 1-based indices"):
         STGCN("imigue22", num_blocks=4, down_blocks=(5,))
@@ -353,7 +373,7 @@ def test_state_dict_of_pymg_0_1_with_one_shared_partition_loads() -> None:
     src = STGCN("imigue22", num_classes=3, **TINY)
     state = {k: v for k, v in src.state_dict().items() if not k.endswith(".gcn.A")}
     state["backbone.A"] = torch.from_numpy(
-        graph_partitions(get_layout("imigue22"), "spatial_exact")
+        graph_partitions(resolve_layout("imigue22"), "spatial_exact")
     )
     dst = STGCN("imigue22", num_classes=3, **TINY)
     dst.load_state_dict(state)  # strict
@@ -372,10 +392,11 @@ def test_stgcn_plus_plus_structure() -> None:
     assert isinstance(model.backbone.gcn[1].tcn, MultiScaleTCN)
     assert "backbone.gcn.2.gcn.down.0.weight" in names  # 64 -> 128 inside the graph conv
     torch.testing.assert_close(
-        model.backbone.A, torch.from_numpy(graph_partitions(get_layout("coco"), "inward_outward"))
+        model.backbone.A,
+        torch.from_numpy(graph_partitions(resolve_layout("coco"), "inward_outward")),
     )
     x = torch.randn(2, 1, 9, 17, 3)
-    assert model.eval()(x).shape == (2, 4)
+    assert model.eval()(x).logits.shape == (2, 4)
     assert model.backbone(x).shape == (2, 1, 128, 5, 17)
     with pytest.raises(ValueError, match="tcn_type: expected one of"):
         STGCN("coco17", tcn_type="tcn")

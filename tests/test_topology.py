@@ -44,8 +44,23 @@ def test_list_and_get_layouts() -> None:
     assert get_layout(IMIGUE22) is IMIGUE22
     with pytest.raises(ValueError, match="unknown layout 'nope'.*imigue41"):
         get_layout("nope")
-    with pytest.raises(TypeError, match="layout must be a str or Skeleton"):
+    with pytest.raises(TypeError, match="layout must be a Skeleton or a layout name"):
         get_layout(3)  # type: ignore[arg-type]
+
+
+def test_resolve_layout_is_case_insensitive_and_names_openpose137() -> None:
+    from pymg.data.formats.joints import resolve_layout as data_resolve
+    from pymg.engine.builders import resolve_layout as engine_resolve
+    from pymg.topology import OPENPOSE137, resolve_layout
+
+    assert get_layout is resolve_layout  # one function under both names
+    assert data_resolve is resolve_layout and engine_resolve is resolve_layout
+    assert resolve_layout("IMIGUE41") is IMIGUE41
+    assert resolve_layout(" Coco ").name == "coco17"
+    with pytest.raises(ValueError, match=r"unknown layout 'nope'; expected one of .*'openpose137'"):
+        resolve_layout("nope")
+    with pytest.raises(ValueError, match="'openpose137' names the raw OpenPose-137 points"):
+        resolve_layout(OPENPOSE137.upper())
 
 
 @pytest.mark.parametrize("s", ALL, ids=lambda s: s.name)

@@ -24,10 +24,13 @@ from pymg.data.formats.joints import joint_index_map, resolve_layout
 from pymg.data.formats.native import NativeClips
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.transforms import PoseTransform
+from pymg.topology import Skeleton
 
 __all__ = ["PoseDataset", "select_persons"]
 
-_META_SKIP = frozenset(("keypoint", "keypoint_score", "label", "total_frames", "img_shape"))
+_META_SKIP = frozenset(
+    ("keypoint", "keypoint_score", "label", "total_frames", "img_shape", "frame_dir")
+)
 
 
 def select_persons(
@@ -76,7 +79,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         layout: joint layout of the items (Skeleton or name); richer source data is subset.
         transform: a :class:`~pymg.data.transforms.PoseTransform` (called ``t(sample, rng)`` with
             ``rng`` derived from ``(seed, epoch, index)``) or any callable ``t(sample) -> sample``
-            on ``{"keypoint", "score", "img_shape"}``; None keeps source coordinates.
+            on ``{"keypoint", "keypoint_score", "img_shape"}``; None keeps source coordinates.
         num_persons: M of every item (highest mean score first, zero padding); None keeps all.
         on_error: ``"raise"`` on a malformed clip, or ``"skip"`` it (counted in ``.skipped``,
             one warning per dataset).
@@ -89,9 +92,10 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         nan_as_missing: NaN/inf coordinates become missing points (0, 0) with score 0 instead of
             making the clip malformed.
 
-    Items: ``{"keypoint": float32 [M, T, V, 2], "score": float32 [M, T, V], "label": int,
-    "length": int (T), "meta": {"frame_dir", "index", "img_shape" (H, W) of the output,
-    "original_shape", "flip", and other scalar keys of the annotation}}``.
+    Items (the clip-dict schema, PYSKL's names): ``{"keypoint": float32 [M, T, V, 2],
+    "keypoint_score": float32 [M, T, V], "label": int, "img_shape": (H, W) of the output,
+    "frame_dir": str, "length": int (T), "meta": {"index", "original_shape", "flip", and other
+    scalar keys of the annotation}}``.
     """
 
     def __init__(
@@ -236,8 +240,9 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
     def _source_joints(self, items: Sequence[Any], candidates: list[int]) -> int:
         if isinstance(items, NativeClips):
             return int(items._kp.shape[2])
-        if hasattr(items, "layout") and hasattr(items.layout, "joints"):
-            return len(items.layout.joints)
+        layout = getattr(items, "layout", None)  # synthetic sources carry their Skeleton
+        if isinstance(layout, Skeleton):
+            return len(layout.joints)
         for i in candidates:
             ann = items[i]
             kp = ann.get("keypoint") if isinstance(ann, Mapping) else None
@@ -301,7 +306,11 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         if self._joint_idx is not None:
             kp, sc = kp[:, :, self._joint_idx], sc[:, :, self._joint_idx]
         kp, sc = select_persons(kp, sc, self.num_persons)
-        sample: dict[str, Any] = {"keypoint": kp, "score": sc, "img_shape": clip["img_shape"]}
+        sample: dict[str, Any] = {
+            "keypoint": kp,
+            "keypoint_score": sc,
+            "img_shape": clip["img_shape"],
+        }
         if isinstance(self.transform, PoseTransform):
             sample = self.transform(sample, self.sample_rng(index))
         elif self.transform is not None:
@@ -311,14 +320,15 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
             for k, v in clip.items()
             if k not in _META_SKIP and isinstance(v, (str, int, float, bool, tuple, type(None)))
         }
-        meta.update(
-            index=src, img_shape=tuple(sample["img_shape"]), flip=bool(sample.get("flip", False))
-        )
+        meta.update(index=src, flip=bool(sample.get("flip", False)))
         keypoint = np.ascontiguousarray(sample["keypoint"], np.float32)
+        h, w = sample["img_shape"]
         return {
             "keypoint": keypoint,
-            "score": np.ascontiguousarray(sample["score"], np.float32),
+            "keypoint_score": np.ascontiguousarray(sample["keypoint_score"], np.float32),
             "label": int(clip["label"]),
+            "img_shape": (int(h), int(w)),
+            "frame_dir": str(clip.get("frame_dir", f"#{src}")),
             "length": int(keypoint.shape[1]),
             "meta": meta,
         }

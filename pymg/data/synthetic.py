@@ -26,7 +26,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from pymg.topology import Skeleton, get_layout, list_layouts, openpose_template
+from pymg.topology import Skeleton, list_layouts, openpose_template, resolve_layout
 
 __all__ = ["MOTION_CLASSES", "SyntheticMicroGestures"]
 
@@ -41,7 +41,7 @@ _FACE = np.arange(_F, _F + 70)
 _TEMPLATE = openpose_template()
 # the points of every built-in layout: their random numbers are drawn first
 _CORE_POINTS = tuple(
-    sorted({p for n in list_layouts() for p in get_layout(n).source_indices or ()})
+    sorted({p for n in list_layouts() for p in resolve_layout(n).source_indices or ()})
 )
 _SIGMA = np.full(137, 0.006)  # detector noise, template units
 _SIGMA[_FACE], _SIGMA[_HANDS] = 0.0025, 0.009
@@ -295,7 +295,7 @@ class SyntheticMicroGestures(Sequence[dict[str, Any]]):
         noise: float = 1.0,
         drop_prob: float = 0.01,
     ) -> None:
-        self.layout = get_layout(layout)
+        self.layout = resolve_layout(layout)
         if self.layout.source_indices is None:
             raise ValueError(f"layout {self.layout.name!r} needs source_indices (OpenPose-137)")
         for name, value, low in (("num_classes", num_classes, 1), ("num_clips", num_clips, 0),

@@ -48,7 +48,7 @@ from pymg.data.synthetic import (
     _Subject,
 )
 from pymg.labels.imigue import IMIGUE_CLASSES
-from pymg.topology import Skeleton, get_layout
+from pymg.topology import Skeleton, resolve_layout
 
 __all__ = [
     "IMIGUE_TRAIN_COUNTS",
@@ -278,7 +278,7 @@ class SyntheticIMiGUE(Sequence[dict[str, Any]]):
         min_per_class: int = 3,
         noise: float = 1.0,
     ) -> None:
-        self.layout = get_layout(layout)
+        self.layout = resolve_layout(layout)
         if self.layout.source_indices is None:
             raise ValueError(f"layout {self.layout.name!r} needs source_indices (OpenPose-137)")
         if isinstance(num_subjects, bool) or not isinstance(num_subjects, int) or num_subjects < 3:

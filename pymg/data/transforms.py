@@ -438,7 +438,7 @@ class Flip(PoseTransform):
 def train_transform(
     layout: Any = "imigue41", size: int = 56, flip_prob: float = 0.5, generator: RngLike = None
 ) -> Compose:
-    """PoseC3D training pipeline (reference section 3) without frame sampling:
+    """PoseC3D training pipeline (PYSKL ``joint.py`` / ``limb.py`` configs) without frame sampling:
     PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize short side 64 ->
     RandomResizedCrop(0.56-1.0, 3/4-4/3) -> Resize (size, size) -> Flip(flip_prob, layout)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
@@ -457,7 +457,8 @@ def train_transform(
 
 def test_transform(layout: Any = None, size: int = 64) -> Compose:
     """PoseC3D val/test pipeline: PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize
-    (size, size). ``layout`` is accepted for symmetry (test-time flip happens on heatmaps)."""
+    (size, size). ``layout`` is accepted for symmetry (the test-time flip happens in the model's
+    ``make_input``)."""
     if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
         raise ValueError(f"size must be a positive int, got {size!r}")
     return Compose([PoseCompact(0.25, 10, 1.0, True), Resize((int(size), int(size)))])

@@ -36,7 +36,6 @@ from pymg.engine.evaluate import (
 from pymg.engine.inference import Prediction, Recognizer
 from pymg.engine.metrics import (
     confusion_matrix,
-    fuse_scores,
     mean_class_accuracy,
     per_class_accuracy,
     plot_confusion,
@@ -44,6 +43,7 @@ from pymg.engine.metrics import (
     topk_accuracy,
 )
 from pymg.engine.trainer import LRSchedule, seed_everything, train
+from pymg.models.fusion import fuse_scores  # the one definition, re-exported
 
 __all__ = [
     "Config",

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 
 from pymg.engine.config import Config, ConfigError
+from pymg.models.interface import RecognizerModel
+from pymg.topology import Skeleton, resolve_layout
 
 __all__ = [
     "RepeatedDataset",
@@ -22,6 +24,7 @@ __all__ = [
     "build_datasets",
     "build_model",
     "class_names_for",
+    "config_layout",
     "label_embeddings_for",
     "resolve_layout",
     "skeleton_from_dict",
@@ -41,17 +44,16 @@ _SKELETON_FIELDS = (
 )
 
 
-def resolve_layout(layout: Any) -> Any:
-    """A :class:`pymg.topology.Skeleton` from a layout name (``"imigue41"``...) or a Skeleton."""
-    from pymg.topology import Skeleton, get_layout, list_layouts
+def config_layout(cfg: Config) -> Skeleton:
+    """The Skeleton of ``cfg.data.layout`` (:func:`pymg.topology.resolve_layout`).
 
-    if isinstance(layout, Skeleton):
-        return layout
-    if not isinstance(layout, str):
-        raise TypeError(f"layout must be a layout name or a Skeleton, got {type(layout).__name__}")
-    if layout not in list_layouts():
-        raise ConfigError(f"unknown layout {layout!r}; known: {', '.join(list_layouts())}")
-    return get_layout(layout)
+    Raises:
+        ConfigError: an unknown name (the message says to set ``data.layout``).
+    """
+    try:
+        return resolve_layout(cfg.data.layout)
+    except ValueError as exc:
+        raise ConfigError(f"data.layout: {exc}") from None
 
 
 def skeleton_to_dict(skeleton: Any) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def skeleton_to_dict(skeleton: Any) -> dict[str, Any]:
 
 def skeleton_from_dict(values: dict[str, Any]) -> Any:
     """Inverse of :func:`skeleton_to_dict`; a shipped layout name returns the shipped Skeleton."""
-    from pymg.topology import Skeleton, get_layout, list_layouts
+    from pymg.topology import list_layouts
 
     rebuilt = Skeleton(
         name=values["name"],
@@ -82,8 +84,8 @@ def skeleton_from_dict(values: dict[str, Any]) -> Any:
         if values["source_indices"] is None
         else tuple(values["source_indices"]),
     )
-    if rebuilt.name in list_layouts() and skeleton_to_dict(get_layout(rebuilt.name)) == values:
-        return get_layout(rebuilt.name)
+    if rebuilt.name in list_layouts() and skeleton_to_dict(resolve_layout(rebuilt.name)) == values:
+        return resolve_layout(rebuilt.name)
     return rebuilt
 
 
@@ -118,7 +120,7 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     d = cfg.data
     if isinstance(d.repeat, bool) or d.repeat < 1:
         raise ConfigError(f"data.repeat must be an integer >= 1, got {d.repeat!r}")
-    layout = resolve_layout(d.layout)
+    layout = config_layout(cfg)
     source: Any
     if d.source == "synthetic_imigue":
         source = _synthetic_imigue(d.synthetic_clips, d.layout, d.synthetic_seed)
@@ -256,14 +258,14 @@ def label_embeddings_for(cfg: Config) -> torch.Tensor | None:
     return table.float()
 
 
-def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> nn.Module:
+def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> RecognizerModel:
     """PoseC3D or ST-GCN as configured; ``embed_dim`` adds the semantic embedding branch."""
     from pymg.models import STGCN, PoseC3D
 
     m = cfg.model
     if cfg.model.embed_dim > 0:
         embed_dim = cfg.model.embed_dim
-    model: nn.Module
+    model: RecognizerModel
     if m.arch == "posec3d":
         model = PoseC3D(
             layout,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "CHECKPOINT_FORMAT",
     "capture_rng_state",
     "load_checkpoint",
+    "load_model_state",
     "restore_rng_state",
     "save_checkpoint",
 ]
@@ -71,12 +73,19 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
             ``pymg.models.load_pyskl_checkpoint`` for those).
     """
     p = Path(path)
+    if p.is_dir():
+        found = [str(p / n) for n in ("best.pt", "latest.pt") if (p / n).is_file()]
+        hint = f"found {', '.join(found)}" if found else "none is there yet"
+        raise IsADirectoryError(
+            f"checkpoint path {p} is a directory; expected a checkpoint file such as "
+            f"{p / 'best.pt'} or {p / 'latest.pt'} ({hint})"
+        )
     if not p.is_file():
         raise FileNotFoundError(f"checkpoint not found: {p}")
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {p}: {exc}".splitlines()[0]) from exc
+        raise ValueError(f"cannot read checkpoint {p}: {_load_reason(exc)}") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{p} is not a pymg checkpoint (for PYSKL/mmaction2 weights set model.pretrained)"
@@ -84,6 +93,63 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if int(data.get("version", 0)) > CHECKPOINT_VERSION:
         raise ValueError(f"{p} was written by a newer pymg (format version {data['version']})")
     return data
+
+
+def _load_reason(exc: Exception) -> str:
+    """Why ``torch.load`` failed, without torch's advice to turn off safe loading."""
+    text = str(exc)
+    if "Unsupported global" in text:
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" ({found.group(1)})" if found else ""
+        return (
+            f"it holds Python objects{what} besides tensors and plain values, which pymg does "
+            "not unpickle (a pymg checkpoint loads safely; for PYSKL/mmaction2 weights set "
+            "model.pretrained or use pymg.models.load_pyskl_checkpoint)"
+        )
+    if "weights_only" in text or not text.strip():
+        return "not a torch checkpoint (unreadable data)"
+    return f"not a torch checkpoint ({text.strip().splitlines()[0]})"
+
+
+def load_model_state(model: torch.nn.Module, state: dict[str, Any], source: str) -> None:
+    """``model.load_state_dict(state)`` with an error that names the keys and shapes at fault.
+
+    Args:
+        model: the model to fill.
+        state: its state dict (as saved under ``"model"`` in a checkpoint).
+        source: where ``state`` comes from, for the message (e.g. the checkpoint path).
+
+    Raises:
+        ValueError: missing or unexpected keys, or tensors of another shape; the message names
+            the first of each kind (and how many there are) with the shapes.
+    """
+    try:
+        model.load_state_dict(state)
+    except RuntimeError:
+        raise ValueError(
+            f"{source} does not fit the model: {_state_mismatch(model, state)}"
+        ) from None
+
+
+def _state_mismatch(model: torch.nn.Module, state: dict[str, Any]) -> str:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [
+        f"{k!r} is {tuple(state[k].shape)} in the file, {tuple(v.shape)} in the model"
+        for k, v in own.items()
+        if k in state and hasattr(state[k], "shape") and tuple(state[k].shape) != tuple(v.shape)
+    ]
+    parts = []
+    for label, items in (
+        ("missing key", [repr(k) for k in missing]),
+        ("unexpected key", [repr(k) for k in unexpected]),
+        ("shape mismatch", shapes),
+    ):
+        if items:
+            more = f" (and {len(items) - 1} more)" if len(items) > 1 else ""
+            parts.append(f"{label} {items[0]}{more}")
+    return "; ".join(parts) or "the state dict was refused"
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -27,6 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pymg.engine.runtime import AMP_MODES
+from pymg.ops.constants import STRATEGIES
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
@@ -196,8 +199,9 @@ class RuntimeConfig:
     ``device`` is ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``; ``amp`` is ``"auto"``
     (bf16 on CUDA, off on CPU), ``"bf16"``, ``"fp16"`` or ``"off"``. ``threads = 0`` keeps torch's
     default number of CPU threads. ``progress`` shows a tqdm bar when stderr is a terminal.
-    ``channels_last`` stores PoseC3D weights in ``torch.channels_last_3d`` (often faster on CPUs
-    and tensor-core GPUs; same results up to rounding).
+    ``channels_last`` stores the weights in the model's ``channels_last_format`` (PoseC3D:
+    ``torch.channels_last_3d``, often faster on CPUs and tensor-core GPUs; same results up to
+    rounding; models without one are left as they are).
     """
 
     work_dir: str = "runs/default"
@@ -238,13 +242,13 @@ _SECTIONS: dict[str, type] = {
 _CHOICES: dict[str, tuple[str, ...]] = {
     "model.arch": ("posec3d", "stgcn"),
     "model.stream": ("joint", "limb"),
-    "model.strategy": ("uniform", "pyskl", "crop_pad"),  # == pymg.ops.STRATEGIES (tested)
+    "model.strategy": STRATEGIES,
     "model.gcn_adaptive": ("importance", "init", "offset", "none"),
     "model.tcn_type": ("unit_tcn", "mstcn"),
     "schedule.policy": ("cosine", "constant"),
     "loss.distance": ("mse", "cosine"),
     "runtime.device": ("auto", "cpu", "cuda"),
-    "runtime.amp": ("auto", "bf16", "fp16", "off"),
+    "runtime.amp": AMP_MODES,
 }
 
 

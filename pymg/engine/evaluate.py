@@ -16,10 +16,9 @@ Files (all written by rank 0):
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,19 @@ from typing import Any
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Subset
 
 from pymg.engine.distributed import DistContext, all_gather_objects
-from pymg.engine.metrics import fuse_scores, plot_confusion, summarize
+from pymg.engine.metrics import plot_confusion, summarize
+from pymg.engine.runtime import autocast, to_device
+from pymg.models.fusion import fuse_scores
+from pymg.models.interface import RecognizerModel
 
 __all__ = [
     "ScoreSet",
-    "autocast",
     "fuse_score_files",
     "load_scores",
-    "mirror_batch",
     "predict_batch",
     "predict_dataset",
     "save_scores",
@@ -73,27 +74,20 @@ class ScoreSet:
         return bool(self.labels.size) and bool((self.labels >= 0).all())
 
 
-def autocast(device: torch.device, amp: str) -> contextlib.AbstractContextManager[Any]:
-    """Mixed-precision context: ``amp`` is ``"off"``, ``"bf16"``, ``"fp16"`` or ``"auto"``
-    (bf16 on CUDA, off on CPU)."""
-    if amp == "auto":
-        amp = "bf16" if device.type == "cuda" else "off"
-    if amp == "off":
-        return contextlib.nullcontext()
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(amp)
-    if dtype is None:
-        raise ValueError(f"amp must be 'auto', 'off', 'bf16' or 'fp16', got {amp!r}")
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _unwrap(model: nn.Module) -> Any:
-    return model.module if hasattr(model, "module") else model
+def _unwrap(model: nn.Module) -> RecognizerModel:
+    net = model.module if isinstance(model, DistributedDataParallel) else model
+    if not isinstance(net, RecognizerModel):
+        raise TypeError(
+            f"model must be a pymg RecognizerModel (PoseC3D, STGCN, TwoStream...), got "
+            f"{type(net).__name__}"
+        )
+    return net
 
 
 @torch.no_grad()
 def predict_batch(
     model: nn.Module,
-    batch: dict[str, Any],
+    batch: Mapping[str, Any],
     *,
     num_clips: int = 1,
     flip: bool = False,
@@ -103,78 +97,25 @@ def predict_batch(
     """Class probabilities of a collated batch, averaged over temporal views and flips.
 
     Args:
-        model: a :class:`pymg.models.PoseC3D` or :class:`pymg.models.STGCN` (DDP-wrapped is fine).
-        batch: ``{"keypoint": [N,M,T,V,2], "score": [N,M,T,V], "length": [N], ...}`` already on
-            the model's device (keypoints in [0, size) output coordinates).
+        model: a :class:`pymg.models.interface.RecognizerModel` (DDP-wrapped is fine).
+        batch: a keypoint batch (:func:`pymg.data.collate`; keypoints in [0, size) output
+            coordinates), on any device: the model builds its input on its own device.
         num_clips: temporal views per clip.
-        flip: also average the horizontally mirrored views (left/right channels swapped).
-        size: PoseC3D heatmap side for this evaluation (default: the model's training size).
-            Keypoint models (ST-GCN) are mirrored with :func:`mirror_batch`.
-        amp: autocast mode, see :func:`autocast`.
+        flip: also average the horizontally mirrored views (done by the model's ``make_input``).
+        size: heatmap side for this evaluation (heatmap models; default: the model's size).
+        amp: autocast mode, see :func:`pymg.engine.runtime.autocast`.
 
     Returns:
         float32 Tensor [N, K]: mean over the views of softmax(logits).
     """
-    from pymg.models import PoseC3D
-
-    if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < 1:
-        raise ValueError(f"num_clips must be a positive integer, got {num_clips!r}")
     net = _unwrap(model)
     n = int(batch["keypoint"].shape[0])
-    with autocast(batch["keypoint"].device, amp):
-        if isinstance(net, PoseC3D):
-            with _heatmap_size(net, size):
-                heat = net.make_heatmaps(batch, num_clips=num_clips, training=False, flip=flip)
-            logits = net.forward_heatmaps(heat)
-        else:  # ST-GCN and other keypoint models: mirror in pixel space, as the data Flip does
-            batches = [batch, mirror_batch(batch, net.layout.joint_flip_perm)] if flip else [batch]
-            inputs = [net.make_input(b, num_clips=num_clips, training=False) for b in batches]
-            logits = torch.cat([net.forward_tensor(x).view(n, num_clips, -1) for x in inputs], 1)
-    if not isinstance(logits, Tensor):
-        raise TypeError(f"the model returned {type(logits).__name__}, expected logits [N', K]")
+    device = next(net.parameters()).device
+    with autocast(device, amp):
+        x = net.make_input(batch, num_clips=num_clips, flip=flip, size=size)
+        logits = net(x).logits
     # rows are grouped per sample (clip-major, then flip), so view(N, views, K) keeps samples apart
     return logits.float().softmax(-1).view(n, -1, logits.shape[-1]).mean(dim=1)
-
-
-def mirror_batch(batch: dict[str, Any], perm: Sequence[int]) -> dict[str, Any]:
-    """Horizontally mirrored copy of a keypoint batch (test-time flip of keypoint models).
-
-    ``x -> W - x`` for present points (missing points, both coordinates 0, stay 0), joints and
-    scores permuted left <-> right with ``perm``; ``W`` is each sample's ``meta["img_shape"][1]``.
-
-    Shape:
-        - batch: ``keypoint [N, M, T, V, 2]``, ``score [N, M, T, V]``, ``meta`` (N dicts)
-        - output: the same keys and shapes
-    """
-    kp, sc = batch["keypoint"], batch["score"]
-    metas = batch.get("meta")
-    if not metas or len(metas) != kp.shape[0] or any("img_shape" not in m for m in metas):
-        raise ValueError("flipping keypoints needs batch['meta'][i]['img_shape'] for every sample")
-    width = torch.tensor([float(m["img_shape"][1]) for m in metas], device=kp.device)
-    width = width.view(-1, 1, 1, 1)
-    present = (kp != 0).any(dim=-1)
-    x = torch.where(present, width - kp[..., 0], kp[..., 0])
-    mirrored = torch.stack([x, kp[..., 1]], dim=-1)
-    index = torch.as_tensor(list(perm), dtype=torch.long, device=kp.device)
-    return dict(batch, keypoint=mirrored.index_select(3, index), score=sc.index_select(3, index))
-
-
-@contextlib.contextmanager
-def _heatmap_size(net: Any, size: int | None) -> Iterator[None]:
-    """Temporarily draw PoseC3D heatmaps at ``size`` (the test resolution)."""
-    if size is None:
-        yield
-        return
-    previous = net.size
-    net.size = int(size)
-    try:
-        yield
-    finally:
-        net.size = previous
-
-
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
 
 
 def _iter_batches(
@@ -214,7 +155,7 @@ def predict_dataset(
     """Scores of every clip of ``dataset`` (each rank scores a shard; all ranks get the result).
 
     Returns:
-        A :class:`ScoreSet` in dataset order; clip ids come from ``meta["frame_dir"]``.
+        A :class:`ScoreSet` in dataset order; clip ids are the items' ``frame_dir``.
     """
     was_training = model.training
     model.eval()
@@ -223,7 +164,7 @@ def predict_dataset(
         for idx, batch in _iter_batches(dataset, batch_size, num_workers, ctx):
             probs = predict_batch(
                 model,
-                _to_device(batch, ctx.device),
+                to_device(batch, ctx.device),
                 num_clips=num_clips,
                 flip=flip,
                 size=size,
@@ -231,8 +172,8 @@ def predict_dataset(
             )
             probs_np = probs.cpu().numpy()
             for j, i in enumerate(idx):
-                meta = batch["meta"][j] if "meta" in batch else {}
-                clip_id = str(meta.get("frame_dir", i))
+                frame_dir = batch["frame_dir"][j]
+                clip_id = str(i if frame_dir is None else frame_dir)
                 shard.append((i, probs_np[j], int(batch["label"][j]), clip_id))
     finally:
         model.train(was_training)
@@ -289,10 +230,22 @@ def fuse_score_files(
 
     Clips are matched by id (the order may differ between files); every file must hold the same
     clip ids and class names. Returns a ScoreSet in the first file's order.
+
+    Raises:
+        ValueError: fewer than two files, other clips or classes, or a file whose scores hold NaN
+            or inf (named, with its first such clip).
     """
     if len(paths) < 2:
         raise ValueError(f"fusion needs at least two score files, got {len(paths)}")
     sets = [load_scores(p) for p in paths]
+    for path, one in zip(paths, sets, strict=True):
+        finite = np.isfinite(one.scores).all(axis=1)
+        if not finite.all():
+            bad = one.clip_ids[int(np.flatnonzero(~finite)[0])]
+            raise ValueError(
+                f"{path}: scores hold NaN or inf ({int((~finite).sum())} clip(s), first "
+                f"{bad!r}); refusing to fuse them (re-run `pymg test` for that model)"
+            )
     first = sets[0]
     aligned = [first.scores]
     for path, other in zip(paths[1:], sets[1:], strict=True):
@@ -305,7 +258,7 @@ def fuse_score_files(
         position = {c: i for i, c in enumerate(other.clip_ids)}
         order = np.asarray([position[c] for c in first.clip_ids], dtype=np.int64)
         aligned.append(other.scores[order])
-    fused = fuse_scores(aligned, weights).astype(np.float32)
+    fused = np.asarray(fuse_scores(aligned, weights, softmax=False)).astype(np.float32)
     return ScoreSet(fused, first.labels.copy(), list(first.clip_ids), list(first.class_names))
 
 

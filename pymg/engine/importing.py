@@ -93,7 +93,7 @@ def _config_for(spec: Any, name: str) -> tuple[Config, list[str]]:
             notes.append(
                 f"the model reads features {feats} with {model.in_channels} channels; pymg's data "
                 "pipeline builds joints (x, y, score) only, so feed it PYSKL's tensors "
-                "(Recognizer.model.forward_tensor) rather than `pymg test`"
+                "(Recognizer.model(x), x = [N, M, T, V, C]) rather than `pymg test`"
             )
     return replace(cfg, model=model, data=data, test=test, loss=loss), notes
 

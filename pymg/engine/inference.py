@@ -2,12 +2,14 @@
 
 >>> rec = Recognizer.from_checkpoint("runs/imigue41_posec3d_joint/best.pt")   # doctest: +SKIP
 >>> pred = rec.predict(keypoints, scores, img_shape=(720, 1280))              # doctest: +SKIP
+>>> pred = rec.predict(clip)  # a dict: keypoint, keypoint_score, img_shape  # doctest: +SKIP
 >>> pred.top_names[0], pred.probabilities.shape                               # doctest: +SKIP
 ('folding arms', (1, 32))
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,9 +19,10 @@ import torch
 from torch import nn
 
 from pymg.engine.builders import build_model, skeleton_from_dict
-from pymg.engine.checkpointing import load_checkpoint
+from pymg.engine.checkpointing import load_checkpoint, load_model_state
 from pymg.engine.config import Config, config_from_dict
 from pymg.engine.evaluate import predict_batch
+from pymg.topology import OPENPOSE_NUM_POINTS, Skeleton
 
 __all__ = ["Prediction", "Recognizer"]
 
@@ -84,7 +87,7 @@ class Recognizer:
         embed = state.get("cls_head.embed.weight")
         embed_dim = None if embed is None else int(embed.shape[0])
         model = build_model(_without_pretrained(cfg), layout, embed_dim)
-        model.load_state_dict(state)
+        load_model_state(model, state, str(path))
         return cls(model, cfg, list(ck["class_names"]), layout, dev)
 
     @property
@@ -101,38 +104,49 @@ class Recognizer:
         num_clips: int | None = None,
         flip: bool | None = None,
     ) -> Prediction:
-        """Classify one clip or a batch of clips of the same length.
+        """Classify one clip or a batch of clips.
 
         Args:
-            keypoints: float [M, T, V, 2] (one clip) or [N, M, T, V, 2], pixel coordinates
-                (x, y) of the original frames; V must match the checkpoint's layout. Missing
-                points are 0 with score 0 (OpenPose convention).
-            scores: [M, T, V] / [N, M, T, V] confidences, or None for all ones.
-            img_shape: (height, width) of the original frames; default: the keypoints' extent.
+            keypoints: one of
+                - a clip dict with PYSKL's names (``keypoint`` [M, T, V, 2] pixels of the original
+                  frames, optional ``keypoint_score`` [M, T, V] and ``img_shape`` (H, W)), e.g. a
+                  dataset annotation or a synthetic clip;
+                - a batch as :func:`pymg.data.collate` returns it from a dataset with the test
+                  transform (``keypoint`` [N, M, T, V, 2] already in output pixels), used as is;
+                - an array [M, T, V, 2] (one clip) or [N, M, T, V, 2] (clips of one length).
+                V is the checkpoint layout's joint count, or 137 for raw OpenPose-137 points, of
+                which the layout's ``source_indices`` select the joints. Missing points are 0
+                with score 0 (OpenPose convention).
+            scores: with an array: [M, T, V] / [N, M, T, V] confidences, or None for all ones.
+            img_shape: with an array or a clip dict without one: (height, width) of the original
+                frames; default: the keypoints' extent.
             num_clips, flip: test views (default: the checkpoint config's ``test`` section).
 
         Returns:
             :class:`Prediction` with probabilities [N, K] (N = 1 for a single clip).
         """
+        if isinstance(keypoints, Mapping) and _is_batch(keypoints):
+            batch = dict(keypoints)
+        else:
+            batch = self._prepare(*_clip_arrays(keypoints, scores, img_shape))
+        probs = predict_batch(
+            self.model,
+            batch,
+            num_clips=self.cfg.test.num_clips if num_clips is None else num_clips,
+            flip=self.cfg.test.flip if flip is None else flip,
+            size=self.cfg.data.test_size,
+        )
+        p = probs.cpu().numpy().astype(np.float32)
+        labels = p.argmax(axis=1).astype(np.int64)
+        return Prediction(p, labels, [self.class_names[i] for i in labels], list(self.class_names))
+
+    def _prepare(
+        self, kp: np.ndarray, sc: np.ndarray, img_shape: tuple[int, int] | None
+    ) -> dict[str, Any]:
+        """Raw clips ``[N, M, T, V or 137, 2]`` -> a collated batch through the test pipeline."""
         from pymg.data import PoseDataset, collate, test_transform
 
-        kp = np.asarray(keypoints.cpu() if torch.is_tensor(keypoints) else keypoints, np.float32)
-        if kp.ndim == 4:
-            kp = kp[None]
-        v = self.layout.num_joints
-        if kp.ndim != 5 or kp.shape[-1] != 2 or kp.shape[3] != v or kp.shape[2] < 1:
-            raise ValueError(
-                f"keypoints must be [M, T, V, 2] or [N, M, T, V, 2] with V={v} "
-                f"(layout {self.layout.name!r}) and T >= 1, got shape {kp.shape}"
-            )
-        if scores is None:
-            sc = np.ones(kp.shape[:-1], np.float32)
-        else:
-            sc = np.asarray(scores.cpu() if torch.is_tensor(scores) else scores, np.float32)
-            if sc.ndim == 3:
-                sc = sc[None]
-            if sc.shape != kp.shape[:-1]:
-                raise ValueError(f"scores must have shape {kp.shape[:-1]}, got {sc.shape}")
+        kp, sc = _select_joints(kp, sc, self.layout)
         if img_shape is None:
             finite = kp[np.isfinite(kp).all(-1)]
             extent = finite.max(axis=0) if finite.size else np.ones(2, np.float32)
@@ -152,25 +166,74 @@ class Recognizer:
             }
             for i in range(kp.shape[0])
         ]
-        size = self.cfg.data.test_size
         dataset = PoseDataset(
             annotations,
             layout=self.layout,
-            transform=test_transform(size=size),
+            transform=test_transform(size=self.cfg.data.test_size),
             num_persons=self.cfg.data.num_persons,
         )
-        batch = collate([dataset[i] for i in range(len(dataset))])
-        batch = {k: x.to(self.device) if torch.is_tensor(x) else x for k, x in batch.items()}
-        probs = predict_batch(
-            self.model,
-            batch,
-            num_clips=self.cfg.test.num_clips if num_clips is None else num_clips,
-            flip=self.cfg.test.flip if flip is None else flip,
-            size=size,
+        return collate([dataset[i] for i in range(len(dataset))])
+
+
+def _is_batch(data: Mapping[str, Any]) -> bool:
+    """A collated batch (keypoint [N, M, T, V, 2]) rather than one clip dict."""
+    keypoint = data.get("keypoint")
+    if torch.is_tensor(keypoint):
+        return keypoint.dim() == 5  # np.ndim would copy a device tensor to the host
+    return keypoint is not None and np.ndim(keypoint) == 5
+
+
+def _numpy(value: Any) -> np.ndarray:
+    return np.asarray(value.detach().cpu() if torch.is_tensor(value) else value, np.float32)
+
+
+def _clip_arrays(
+    keypoints: Any, scores: Any, img_shape: tuple[int, int] | None
+) -> tuple[np.ndarray, np.ndarray, tuple[int, int] | None]:
+    """``(keypoint [N, M, T, V, 2], score [N, M, T, V], img_shape)`` from a clip dict or arrays."""
+    if isinstance(keypoints, Mapping):
+        if "keypoint" not in keypoints:
+            raise ValueError("keypoints: a clip dict needs 'keypoint' [M, T, V, 2]")
+        if scores is not None:
+            raise ValueError("scores: a clip dict carries its scores as 'keypoint_score'")
+        scores = keypoints.get("keypoint_score")
+        if img_shape is None and keypoints.get("img_shape") is not None:
+            img_shape = tuple(int(x) for x in keypoints["img_shape"])  # type: ignore[assignment]
+        keypoints = keypoints["keypoint"]
+    kp = _numpy(keypoints)
+    if kp.ndim == 4:
+        kp = kp[None]
+    if kp.ndim != 5 or kp.shape[-1] != 2 or kp.shape[2] < 1:
+        raise ValueError(
+            f"keypoints must be [M, T, V, 2] or [N, M, T, V, 2] with T >= 1, got shape {kp.shape}"
         )
-        p = probs.cpu().numpy().astype(np.float32)
-        labels = p.argmax(axis=1).astype(np.int64)
-        return Prediction(p, labels, [self.class_names[i] for i in labels], list(self.class_names))
+    if scores is None:
+        return kp, np.ones(kp.shape[:-1], np.float32), img_shape
+    sc = _numpy(scores)
+    if sc.ndim == 3:
+        sc = sc[None]
+    if sc.shape != kp.shape[:-1]:
+        raise ValueError(f"scores must have shape {kp.shape[:-1]}, got {sc.shape}")
+    return kp, sc, img_shape
+
+
+def _select_joints(kp: np.ndarray, sc: np.ndarray, layout: Skeleton) -> tuple[Any, Any]:
+    """The layout's joints of ``[N, M, T, V_in, 2]`` (V_in = the layout's V, or OpenPose-137)."""
+    v, v_in = layout.num_joints, kp.shape[3]
+    if v_in == v:
+        return kp, sc
+    if v_in == OPENPOSE_NUM_POINTS and layout.source_indices is not None:
+        index = list(layout.source_indices)
+        return kp[:, :, :, index], sc[:, :, :, index]
+    how = (
+        f"or the {OPENPOSE_NUM_POINTS} raw OpenPose points, of which its source_indices select "
+        "the joints"
+        if layout.source_indices is not None
+        else "(it has no source_indices, so raw OpenPose-137 points cannot be mapped onto it)"
+    )
+    raise ValueError(
+        f"keypoints: expected V={v} joints of layout {layout.name!r} {how}; got V={v_in}"
+    )
 
 
 def _without_pretrained(cfg: Config) -> Config:

@@ -1,4 +1,4 @@
-"""Classification metrics on score arrays (NumPy), score fusion and the confusion-matrix picture.
+"""Classification metrics on score arrays (NumPy), and the confusion-matrix picture.
 
 Conventions: ``scores`` is [N, K] (probabilities or logits; only their order matters for the
 accuracies), ``labels`` is an integer array [N] with values in ``[0, K)``. A confusion matrix is
@@ -15,7 +15,6 @@ import numpy as np
 
 __all__ = [
     "confusion_matrix",
-    "fuse_scores",
     "mean_class_accuracy",
     "per_class_accuracy",
     "plot_confusion",
@@ -137,33 +136,6 @@ def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None
         },
         "confusion": cm.tolist(),
     }
-
-
-def fuse_scores(scores: Sequence[Any], weights: Sequence[float] | None = None) -> np.ndarray:
-    """Weighted average of several [N, K] score arrays (e.g. joint and limb probabilities).
-
-    Args:
-        scores: S arrays of identical shape [N, K].
-        weights: S non-negative weights (default all 1); normalised to sum to 1.
-
-    Returns:
-        float64 [N, K] = sum_s w_s * scores_s / sum_s w_s.
-    """
-    if len(scores) == 0:
-        raise ValueError("scores must hold at least one [N, K] array")
-    arrays = [np.asarray(s, dtype=np.float64) for s in scores]
-    if arrays[0].ndim != 2:
-        raise ValueError(f"scores[0] must be [N, K], got shape {arrays[0].shape}")
-    for i, a in enumerate(arrays):
-        if a.shape != arrays[0].shape:
-            raise ValueError(f"scores[{i}] has shape {a.shape}, expected {arrays[0].shape}")
-    w = np.ones(len(arrays)) if weights is None else np.asarray(weights, dtype=np.float64)
-    if w.shape != (len(arrays),):
-        raise ValueError(f"weights must have {len(arrays)} entries, got {w.shape}")
-    if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
-        raise ValueError(f"weights must be finite, non-negative and not all zero, got {w.tolist()}")
-    fused = sum(wi * a for wi, a in zip(w, arrays, strict=True))
-    return np.asarray(fused) / w.sum()
 
 
 def plot_confusion(

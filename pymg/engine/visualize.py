@@ -50,7 +50,7 @@ def heatmap_volume(
 
     skeleton = resolve_layout(layout)
     kp = torch.as_tensor(sample["keypoint"], dtype=torch.float32)[None]
-    sc = torch.as_tensor(sample["score"], dtype=torch.float32)[None]
+    sc = torch.as_tensor(sample["keypoint_score"], dtype=torch.float32)[None]
     lengths = torch.tensor([kp.shape[2]], dtype=torch.int64)
     kp, sc = align_frames(kp, sc, lengths, clip_len)
     if stream == "joint":
@@ -82,18 +82,16 @@ def visualize_clip(
     skeleton = resolve_layout(layout)
     if kind == "skeleton":
         sample = load_clip(data, index, split=split, layout=skeleton, size=None)
-        meta = sample.get("meta", {})
         return draw_keypoints(
             sample["keypoint"],
             skeleton,
             target,
-            score=sample["score"],
-            img_shape=meta.get("img_shape"),
-            title=f"{meta.get('frame_dir', index)} (label {sample['label']})",
+            score=sample["keypoint_score"],
+            img_shape=sample["img_shape"],
+            title=f"{sample['frame_dir']} (label {sample['label']})",
         )
     sample = load_clip(data, index, split=split, layout=skeleton, size=size)
     volume = heatmap_volume(sample, skeleton, size)
-    meta = sample.get("meta", {})
     return draw_heatmaps(
-        volume, target, title=f"{meta.get('frame_dir', index)}: joint heatmaps, max over channels"
+        volume, target, title=f"{sample['frame_dir']}: joint heatmaps, max over channels"
     )

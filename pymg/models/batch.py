@@ -1,8 +1,8 @@
-"""The keypoint batch both model families take: checked, completed and aligned to ``clip_len``."""
+"""The keypoint batch every model family takes: checked, aligned to ``clip_len``, mirrored."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -26,12 +26,12 @@ def align_batch(
 ) -> tuple[Tensor, Tensor]:
     """Check ``batch["keypoint"]`` against ``layout`` and align every clip in time.
 
-    A missing ``score`` means every point is present; a missing ``length`` means every sample has
-    all T frames.
+    A missing ``keypoint_score`` means every point is present; a missing ``length`` means every
+    sample has all T frames.
 
     Args:
-        batch: ``keypoint [N, M, T, V, 2]``, optional ``score [N, M, T, V]`` and ``length [N]``,
-            as from :func:`pymg.data.collate`.
+        batch: ``keypoint [N, M, T, V, 2]``, optional ``keypoint_score [N, M, T, V]`` and
+            ``length [N]``, as from :func:`pymg.data.collate`.
         layout: the model's skeleton; V must equal ``layout.num_joints``.
         clip_len, strategy, num_clips, training, generator, eps: as in
             :func:`pymg.ops.align_frames`.
@@ -51,11 +51,14 @@ def align_batch(
     if v != layout.num_joints:
         raise ValueError(
             f"batch['keypoint']: expected V={layout.num_joints} joints for layout "
-            f"{layout.name!r}, got V={v}"
+            f"{layout.name!r}, got V={v}; the data and the model must share one layout "
+            "(set data.layout in the config, or --layout on the command line)"
         )
     device = keypoint.device if device is None else device
     keypoint = keypoint.to(device=device, dtype=torch.float32)
-    score = batch.get("score")
+    if "score" in batch and "keypoint_score" not in batch:
+        raise ValueError("batch['score']: the scores are batch['keypoint_score'] (PYSKL's name)")
+    score = batch.get("keypoint_score")
     if score is not None:
         score = torch.as_tensor(score).to(device=device, dtype=torch.float32)
     length = batch.get("length")
@@ -76,3 +79,56 @@ def align_batch(
         generator=generator,
         eps=eps,
     )
+
+
+def mirror_keypoints(
+    batch: Mapping[str, Any], perm: Sequence[int], wh: Tensor | None = None
+) -> dict[str, Any]:
+    """Horizontally mirrored copy of a keypoint batch (the test-time flip of keypoint models).
+
+    ``x -> W - x`` for present points (missing points, both coordinates 0, stay 0), joints and
+    scores permuted left <-> right with ``perm`` (the layout's ``joint_flip_perm``), as the data
+    ``Flip`` transform does.
+
+    Args:
+        batch: ``keypoint [N, M, T, V, 2]``, optional ``keypoint_score [N, M, T, V]``, and
+            ``img_shape [N, 2]`` (H, W) unless ``wh`` is given.
+        perm: ``[V]`` left/right permutation of the joints.
+        wh: ``[N, 2]`` (W, H) per sample, or None to take it from ``img_shape``.
+
+    Shape:
+        - output: the batch with ``keypoint`` (and ``keypoint_score``) mirrored, same shapes
+    """
+    kp = batch["keypoint"]
+    if wh is None:
+        wh = image_sizes(batch, int(kp.shape[0])).flip(-1)
+    width = wh[:, 0].to(device=kp.device, dtype=kp.dtype).view(-1, 1, 1, 1)
+    present = (kp != 0).any(dim=-1)
+    x = torch.where(present, width - kp[..., 0], kp[..., 0])
+    index = torch.as_tensor(list(perm), dtype=torch.long, device=kp.device)
+    out = dict(batch, keypoint=torch.stack([x, kp[..., 1]], dim=-1).index_select(3, index))
+    score = batch.get("keypoint_score")
+    if score is not None:
+        out["keypoint_score"] = torch.as_tensor(score).index_select(3, index.to(score.device))
+    return out
+
+
+def image_sizes(batch: Mapping[str, Any], n: int) -> Tensor:
+    """``batch["img_shape"]`` checked: float32 ``[N, 2]`` (H, W) on the CPU.
+
+    Raises:
+        ValueError: missing, not ``[N, 2]``, or a size <= 0.
+    """
+    shape = batch.get("img_shape")
+    if shape is None:
+        raise ValueError(
+            "batch['img_shape']: expected [N, 2] (H, W) per sample, as pymg.data.collate gives "
+            "it; the batch has none"
+        )
+    sizes = torch.as_tensor(shape).detach().to("cpu", torch.float32)
+    if sizes.shape != (n, 2) or not bool((sizes > 0).all()):
+        raise ValueError(
+            f"batch['img_shape']: expected a positive [N, 2] = [{n}, 2] (H, W), got "
+            f"{sizes.tolist() if sizes.numel() <= 8 else tuple(sizes.shape)}"
+        )
+    return sizes

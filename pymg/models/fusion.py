@@ -7,7 +7,9 @@ from typing import Any, cast
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
+
+from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel
 
 __all__ = ["TwoStream", "fuse_scores"]
 
@@ -71,52 +73,92 @@ def fuse_scores(
     return fused.cpu().numpy() if as_numpy else fused
 
 
-class TwoStream(nn.Module):
+class TwoStream(RecognizerModel):
     """Joint + limb PoseC3D (or any two recognizers) fused on class probabilities.
 
+    The logits are the log of the fused probabilities, so a softmax of them gives
+    ``(w_j softmax(joint) + w_l softmax(limb)) / (w_j + w_l)`` and the engine treats the pair as
+    one model.
+
     Args:
-        joint_model: first recognizer, ``forward(batch) -> logits [N, K]``.
-        limb_model: second recognizer with the same ``K``.
+        joint_model: first recognizer (:class:`~pymg.models.interface.RecognizerModel`).
+        limb_model: second recognizer with the same layout and ``K``.
         weights: stream weights (the paper: 1:1; Li et al. 2023: 0.4 / 0.6).
 
     Shape:
-        - batch: whatever both models accept (a keypoint batch dict)
-        - output: probabilities ``[N, K]`` (rows sum to 1)
+        - x: a keypoint batch, or the pair ``(joint_input, limb_input)`` of :meth:`make_input`
+        - output: ``ModelOutput(logits [N, K] = log fused probabilities, embedding None)``
     """
 
     def __init__(
         self,
-        joint_model: nn.Module,
-        limb_model: nn.Module,
+        joint_model: RecognizerModel,
+        limb_model: RecognizerModel,
         weights: Sequence[float] = (1.0, 1.0),
     ) -> None:
         super().__init__()
         for name, model in (("joint_model", joint_model), ("limb_model", limb_model)):
-            if not isinstance(model, nn.Module):
-                raise TypeError(f"{name} must be an nn.Module, got {type(model).__name__}")
+            if not isinstance(model, RecognizerModel):
+                raise TypeError(
+                    f"{name} must be a pymg RecognizerModel (PoseC3D, STGCN...), got "
+                    f"{type(model).__name__}"
+                )
+        if joint_model.num_classes != limb_model.num_classes:
+            raise ValueError(
+                f"the streams disagree: joint_model has K={joint_model.num_classes} classes, "
+                f"limb_model K={limb_model.num_classes}"
+            )
         self.joint_model = joint_model
         self.limb_model = limb_model
+        self.layout = joint_model.layout
+        self.num_classes = joint_model.num_classes
         self.weights = tuple(_check_weights(weights, 2))
 
-    def forward(self, batch: Mapping[str, Any] | Sequence[Any]) -> Tensor:
-        """Fused probabilities ``[N, K]``.
+    def make_input(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        num_clips: int = 1,
+        flip: bool = False,
+        training: bool = False,
+        size: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Tensor, ...]:
+        """Each stream's input (see :meth:`RecognizerModel.make_input`), as a pair.
 
-        ``batch`` is given to both models, or a pair ``(joint_input, limb_input)`` (for example
-        ready heatmap volumes) gives each model its own input.
+        Shape:
+            - output: ``(joint_input, limb_input)``, each with ``N * num_clips * F`` rows
         """
-        if isinstance(batch, (tuple, list)):
-            if len(batch) != 2:
-                raise ValueError(
-                    f"batch as a sequence must be (joint_input, limb_input), got {len(batch)} items"
-                )
-            joint_in, limb_in = batch
-        else:
-            joint_in = limb_in = batch
-        joint = self.joint_model(joint_in)
-        limb = self.limb_model(limb_in)
+        options: dict[str, Any] = {
+            "num_clips": num_clips,
+            "flip": flip,
+            "training": training,
+            "size": size,
+            "generator": generator,
+        }
+        joint = self.joint_model.make_input(batch, **options)
+        limb = self.limb_model.make_input(batch, **options)
+        if not isinstance(joint, Tensor) or not isinstance(limb, Tensor):
+            raise TypeError("TwoStream needs streams whose make_input returns one Tensor")
+        return joint, limb
+
+    def forward_input(self, x: ModelInput) -> ModelOutput:
+        """Fused log-probabilities of the pair ``(joint_input, limb_input)``.
+
+        Shape:
+            - x: two inputs of R rows each
+            - output: ``ModelOutput(logits [R, K], None)``
+        """
+        if not isinstance(x, (tuple, list)) or len(x) != 2:
+            got = f"{len(x)} items" if isinstance(x, (tuple, list)) else type(x).__name__
+            raise ValueError(f"x must be a batch dict or (joint_input, limb_input), got {got}")
+        joint = self.joint_model(x[0]).logits
+        limb = self.limb_model(x[1]).logits
         if joint.shape != limb.shape:
             raise ValueError(
                 f"the streams disagree: joint logits {tuple(joint.shape)}, limb logits "
                 f"{tuple(limb.shape)}"
             )
-        return cast(Tensor, fuse_scores([joint, limb], self.weights))
+        dtype = torch.promote_types(joint.dtype, torch.float32)  # no half-precision softmax
+        fused = cast(Tensor, fuse_scores([joint.to(dtype), limb.to(dtype)], self.weights))
+        return ModelOutput(fused.clamp_min(torch.finfo(fused.dtype).tiny).log(), None)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from pymg.models.interface import ModelOutput
+
 __all__ = ["I3DHead"]
 
 
@@ -26,7 +28,7 @@ class I3DHead(nn.Module):
 
     Shape:
         - x: ``[N, C, T, H, W]`` feature volume, or an already pooled ``[N, C]``
-        - output: logits ``[N, K]``; with ``return_embedding`` ``(logits, embedding [N, D])``
+        - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``
     """
 
     def __init__(
@@ -70,16 +72,12 @@ class I3DHead(nn.Module):
             return x
         raise ValueError(f"x must be [N, C, T, H, W] or [N, C], got shape {tuple(x.shape)}")
 
-    def forward(self, x: Tensor, return_embedding: bool = False) -> Tensor | tuple[Tensor, Tensor]:
-        """Logits ``[N, K]`` (and the embedding ``[N, D]`` when ``return_embedding``)."""
+    def forward(self, x: Tensor) -> ModelOutput:
+        """``ModelOutput(logits [N, K], embedding [N, D] or None)`` (None without ``embed_dim``)."""
         feat = self.pool(x)
         if feat.shape[1] != self.in_channels:
             raise ValueError(
                 f"x must have {self.in_channels} channels (dim 1), got shape {tuple(x.shape)}"
             )
-        logits = self.fc_cls(self.dropout(feat))
-        if not return_embedding:
-            return logits
-        if self.embed is None:
-            raise ValueError("return_embedding=True needs a head built with embed_dim")
-        return logits, self.embed(feat)
+        embedding = None if self.embed is None else self.embed(feat)
+        return ModelOutput(self.fc_cls(self.dropout(feat)), embedding)

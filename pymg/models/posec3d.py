@@ -7,23 +7,21 @@ pixel grid by the data transforms, so the data loader only moves kilobytes of ke
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from pymg.models.batch import align_batch
 from pymg.models.heads import I3DHead
+from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel, check_views
 from pymg.models.resnet3d import ResNet3dSlowOnly
-from pymg.ops.positions import STRATEGIES
-
-if TYPE_CHECKING:
-    from pymg.topology import Skeleton
+from pymg.ops.constants import HEATMAP_DTYPES, STRATEGIES
+from pymg.topology import Skeleton, resolve_layout
 
 __all__ = ["PoseC3D"]
 
 _STREAMS = ("joint", "limb")
-_HEATMAP_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -32,7 +30,7 @@ def _positive_int(name: str, value: Any) -> int:
     return value
 
 
-class PoseC3D(nn.Module):
+class PoseC3D(RecognizerModel):
     """PoseC3D (Duan et al., CVPR 2022) on joint or limb heatmap volumes.
 
     Submodules are ``backbone`` (:class:`ResNet3dSlowOnly`) and ``cls_head`` (:class:`I3DHead`), so
@@ -57,11 +55,13 @@ class PoseC3D(nn.Module):
 
     Shape:
         - batch: dict with ``keypoint [N, M, T_in, V, 2]`` (output pixels), optional
-          ``score [N, M, T_in, V]`` (default 1) and ``length [N]`` (default ``T_in``); or a ready
-          heatmap volume ``[N, C, clip_len, S, S]`` (any T/H/W the backbone accepts).
-        - output: logits ``[N, K]``, or ``(logits [N, K], embedding [N, D])`` with
-          ``return_embedding=True``.
+          ``keypoint_score [N, M, T_in, V]`` (default 1) and ``length [N]`` (default ``T_in``);
+          or a ready heatmap volume ``[N, C, clip_len, S, S]`` (any T/H/W the backbone accepts).
+        - output: :class:`~pymg.models.interface.ModelOutput` ``(logits [N, K], embedding
+          [N, D] or None)``.
     """
+
+    channels_last_format = torch.channels_last_3d  # 3D convolutions
 
     def __init__(
         self,
@@ -84,20 +84,12 @@ class PoseC3D(nn.Module):
         inflate: Sequence[int] = (0, 1, 1),
     ) -> None:
         super().__init__()
-        if isinstance(layout, str):
-            from pymg.topology import get_layout
-
-            layout = get_layout(layout)
-        if not hasattr(layout, "num_joints") or not hasattr(layout, "limbs"):
-            raise TypeError(
-                f"layout must be a pymg.topology.Skeleton or a layout name, got "
-                f"{type(layout).__name__}"
-            )
+        layout = resolve_layout(layout)
         if stream not in _STREAMS:
             raise ValueError(f"stream must be one of {_STREAMS}, got {stream!r}")
-        if heatmap_dtype is not None and heatmap_dtype not in _HEATMAP_DTYPES:
+        if heatmap_dtype is not None and heatmap_dtype not in HEATMAP_DTYPES:
             raise ValueError(
-                f"heatmap_dtype must be None or one of {_HEATMAP_DTYPES}, got {heatmap_dtype!r}"
+                f"heatmap_dtype must be None or one of {HEATMAP_DTYPES}, got {heatmap_dtype!r}"
             )
         if not float(sigma) > 0:
             raise ValueError(f"sigma must be > 0, got {sigma!r}")
@@ -146,15 +138,18 @@ class PoseC3D(nn.Module):
         num_clips: int = 1,
         training: bool = False,
         flip: bool = False,
+        size: int | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Align a keypoint batch in time and draw its heatmap volumes on the model's device.
 
         Args:
-            batch: ``keypoint`` / ``score`` / ``length`` as from :func:`pymg.data.collate`.
+            batch: ``keypoint`` / ``keypoint_score`` / ``length`` as from
+                :func:`pymg.data.collate`.
             num_clips: clips per sample (test-time multi-clip).
             training: random alignment offsets where the strategy has any.
             flip: append a horizontally flipped copy of every clip (left/right channels swapped).
+            size: heatmap side ``S`` of this call (e.g. the test resolution; None: ``self.size``).
             generator: RNG for the random offsets.
 
         Shape:
@@ -164,7 +159,8 @@ class PoseC3D(nn.Module):
         """
         from pymg.ops import flip_heatmaps, joint_heatmaps, limb_heatmaps
 
-        _positive_int("num_clips", num_clips)
+        check_views(num_clips)
+        side = self.size if size is None else _positive_int("size", size)
         kp, sc = align_batch(
             batch,
             self.layout,
@@ -177,51 +173,57 @@ class PoseC3D(nn.Module):
             device=self._device(),
         )
         dtype = self.heatmap_dtype or torch.float32
-        size = (self.size, self.size)
+        grid = (side, side)
         if self.stream == "joint":
-            heat = joint_heatmaps(kp, sc, size=size, sigma=self.sigma, eps=self.eps, dtype=dtype)
+            heat = joint_heatmaps(kp, sc, size=grid, sigma=self.sigma, eps=self.eps, dtype=dtype)
         else:
             heat = limb_heatmaps(
-                kp, sc, limbs=self.limbs, size=size, sigma=self.sigma, eps=self.eps, dtype=dtype
+                kp, sc, limbs=self.limbs, size=grid, sigma=self.sigma, eps=self.eps, dtype=dtype
             )
         if flip:
             flipped = flip_heatmaps(heat, self.flip_perm)
             heat = torch.stack([heat, flipped], dim=1).flatten(0, 1)
         return heat
 
-    def forward_heatmaps(
-        self, heatmaps: Tensor, return_embedding: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
+    def make_input(
+        self,
+        batch: Mapping[str, Any],
+        *,
+        num_clips: int = 1,
+        flip: bool = False,
+        training: bool = False,
+        size: int | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """The recognizer interface's input: :meth:`make_heatmaps` (same arguments and rows).
+
+        Shape:
+            - output: ``[N * num_clips * F, C, clip_len, S, S]`` (``F = 2`` with ``flip``)
+        """
+        return self.make_heatmaps(
+            batch,
+            num_clips=num_clips,
+            training=training,
+            flip=flip,
+            size=size,
+            generator=generator,
+        )
+
+    def forward_input(self, x: ModelInput) -> ModelOutput:
         """Classify ready heatmap volumes.
 
         Shape:
-            - heatmaps: ``[N, C, T, H, W]`` with ``C = in_channels``
-            - output: logits ``[N, K]`` (or ``(logits, embedding [N, D])``)
+            - x: ``[N, C, T, H, W]`` with ``C = in_channels``
+            - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``
         """
-        if not isinstance(heatmaps, Tensor):
+        if not isinstance(x, Tensor):
             raise TypeError(
-                f"heatmaps must be a Tensor [N, C, T, H, W], got {type(heatmaps).__name__}"
+                f"x must be a batch dict or a heatmap Tensor [N, C, T, H, W], got "
+                f"{type(x).__name__}"
             )
-        if heatmaps.dim() != 5 or heatmaps.shape[1] != self.in_channels:
+        if x.dim() != 5 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f"heatmaps must have shape [N, {self.in_channels}, T, H, W] for the {self.stream} "
-                f"stream of {self.layout.name!r}, got {tuple(heatmaps.shape)}"
+                f"stream of {self.layout.name!r}, got {tuple(x.shape)}"
             )
-        if return_embedding and self.cls_head.embed is None:
-            raise ValueError("return_embedding=True needs a model built with embed_dim")
-        return self.cls_head(self.backbone(heatmaps), return_embedding=return_embedding)
-
-    def forward(
-        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Classify a keypoint batch (one clip, random offsets only in training mode) or heatmaps.
-
-        Shape:
-            - x: batch dict (see the class docstring) or heatmaps ``[N, C, T, H, W]``
-            - output: logits ``[N, K]`` (or ``(logits, embedding [N, D])``)
-        """
-        if isinstance(x, Mapping):
-            x = self.make_heatmaps(x, training=self.training)
-        elif not isinstance(x, Tensor):
-            raise TypeError(f"x must be a batch dict or a heatmap Tensor, got {type(x).__name__}")
-        return self.forward_heatmaps(x, return_embedding=return_embedding)
+        return self.cls_head(self.backbone(x))

@@ -145,7 +145,7 @@ def _int_tuple(value: Any, where: str) -> tuple[int, ...]:
 
 
 def _gcn_layout(graph: Mapping[str, Any], where: str) -> Any:
-    from pymg.topology import PYSKL_LAYOUT_NAMES, Skeleton, get_layout
+    from pymg.topology import PYSKL_LAYOUT_NAMES, Skeleton, resolve_layout
 
     layout = graph.get("layout", "coco")
     if isinstance(layout, str):
@@ -154,7 +154,7 @@ def _gcn_layout(graph: Mapping[str, Any], where: str) -> Any:
                 f"{where}.layout = {layout!r}: expected one of {list(PYSKL_LAYOUT_NAMES)} "
                 "or a dict(num_node=..., inward=[...], center=...)"
             )
-        return get_layout(layout)
+        return resolve_layout(layout)
     if isinstance(layout, dict) and {"num_node", "inward", "center"} <= set(layout):
         num = int(layout["num_node"])
         return Skeleton(
@@ -344,7 +344,7 @@ def pyskl_model_spec(
     Raises:
         PysklConfigError: an unsupported family or setting, naming it.
     """
-    from pymg.topology import get_layout
+    from pymg.topology import resolve_layout
 
     cfg = read_pyskl_config(config) if isinstance(config, (str, os.PathLike)) else config
     if "model" not in cfg:
@@ -352,7 +352,7 @@ def pyskl_model_spec(
         hint = f" (it may come from the missing _base_ files {missing})" if missing else ""
         raise PysklConfigError(f"config: no model = dict(...) found{hint}")
     model = _section(cfg, "model", "config")
-    chosen = None if layout is None else get_layout(layout)
+    chosen = None if layout is None else resolve_layout(layout)
     kind = model.get("type")
     if kind == "RecognizerGCN":
         spec = _gcn_spec(model, cfg)

@@ -24,13 +24,13 @@ partition copy per block included, so a PYSKL state dict maps one to one.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, overload
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-from pymg.models.batch import align_batch
+from pymg.models.batch import align_batch, image_sizes, mirror_keypoints
 from pymg.models.gcn_blocks import (
     ADAPTIVE_MODES,
     TCN_TYPES,
@@ -39,8 +39,9 @@ from pymg.models.gcn_blocks import (
     STGCNBlock,
     TemporalConv,
 )
+from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel, check_views
 from pymg.ops import STRATEGIES
-from pymg.topology import Skeleton, get_layout, graph_partitions
+from pymg.topology import Skeleton, graph_partitions, resolve_layout
 
 __all__ = [
     "STGCN",
@@ -203,7 +204,7 @@ class GCNHead(nn.Module):
 
     Shape:
         - x: ``[N, M, C, T, V]``
-        - output: logits ``[N, K]`` and embedding ``[N, D]`` (or ``None``)
+        - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``
     """
 
     def __init__(
@@ -220,35 +221,39 @@ class GCNHead(nn.Module):
             nn.init.normal_(self.embed.weight, std=0.01)
             nn.init.zeros_(self.embed.bias)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``[N, M, C, T, V]`` -> (logits ``[N, K]``, embedding ``[N, D]`` or ``None``)."""
+    def forward(self, x: Tensor) -> ModelOutput:
+        """``[N, M, C, T, V]`` -> ``ModelOutput(logits [N, K], embedding [N, D] or None)``."""
         feature = x.mean(dim=(3, 4)).mean(dim=1)  # [N, C]
         embedding = None if self.embed is None else self.embed(feature)
-        return self.fc_cls(self.dropout(feature)), embedding
+        return ModelOutput(self.fc_cls(self.dropout(feature)), embedding)
 
 
 def _image_sizes(batch: Mapping[str, Any], n: int, size: tuple[int, int] | None) -> Tensor:
-    """Per-sample ``(W, H)``, float32 ``[N, 2]``, from ``size`` or ``meta[i]["img_shape"]``."""
+    """Per-sample ``(W, H)``, float32 ``[N, 2]``, from ``size`` or ``batch["img_shape"]``."""
     if size is not None:  # checked by STGCN.__init__
         return torch.tensor([[float(size[1]), float(size[0])]] * n)
-    meta = batch.get("meta")
-    if not isinstance(meta, Sequence) or len(meta) != n:
-        raise ValueError(
-            "batch['meta']: expected a list of N dicts with 'img_shape' = (H, W) to normalise the "
-            "coordinates (or pass size=(H, W) to STGCN)"
-        )
-    sizes = []
-    for i, item in enumerate(meta):
-        shape = item.get("img_shape") if isinstance(item, Mapping) else None
-        if shape is None or len(shape) != 2 or min(shape) <= 0:
-            raise ValueError(
-                f"batch['meta'][{i}]['img_shape']: expected a positive (H, W), got {shape!r}"
-            )
-        sizes.append([float(shape[1]), float(shape[0])])
-    return torch.tensor(sizes)
+    try:
+        return image_sizes(batch, n).flip(-1)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (or pass size=(H, W) to STGCN)") from None
 
 
-class STGCN(nn.Module):
+def _normalise(kp: Tensor, sc: Tensor, wh: Tensor, num_clips: int) -> Tensor:
+    """Network input ``[R, M, T, V, 3]``: (x, y) mapped to ``[-1, 1]`` by ``wh`` and the score.
+
+    Shape:
+        - kp: ``[N * num_clips, M, T, V, 2]`` pixels; sc: ``[N * num_clips, M, T, V]``
+        - wh: ``[N, 2]`` (W, H) per sample
+    """
+    scale = wh.to(kp.device).repeat_interleave(num_clips, dim=0).view(-1, 1, 1, 1, 2)
+    xy = kp * (2.0 / scale) - 1.0
+    finite = torch.isfinite(xy).all(dim=-1)
+    xy = torch.where(finite.unsqueeze(-1), xy, torch.zeros_like(xy))
+    sc = torch.where(finite & torch.isfinite(sc), sc.to(torch.float32), torch.zeros_like(sc))
+    return torch.cat([xy, sc.unsqueeze(-1)], dim=-1)
+
+
+class STGCN(RecognizerModel):
     """ST-GCN / ST-GCN++ recognizer for keypoint batches (PYSKL ``STGCN`` + ``GCNHead``).
 
     Args:
@@ -276,17 +281,17 @@ class STGCN(nn.Module):
         ch_ratio: width multiplier at every inflate block (2).
         strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
         size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
-            ``meta["img_shape"]`` from the batch.
+            ``img_shape`` from the batch.
 
     Input normalisation (keypoint batches): after alignment, ``x' = 2 x / W - 1`` and
     ``y' = 2 y / H - 1`` (PYSKL ``PreNormalize2D``), so the image maps to ``[-1, 1]``; the score is
     the third channel. Missing points (NaN/inf) become ``(0, 0)`` with score 0.
 
     Shape:
-        - batch: dict with ``keypoint [N, M, T, V, 2]`` (pixels), ``score [N, M, T, V]``
-          (optional, default 1), ``length [N]`` (optional, default T), ``meta`` (list of N dicts
-          with ``img_shape``, unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
-        - output: logits ``[N, K]`` (and embedding ``[N, D]`` with ``return_embedding=True``).
+        - batch: dict with ``keypoint [N, M, T, V, 2]`` (pixels), ``keypoint_score [N, M, T, V]``
+          (optional, default 1), ``length [N]`` (optional, default T), ``img_shape [N, 2]``
+          (H, W; unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
+        - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``.
     """
 
     def __init__(
@@ -313,11 +318,7 @@ class STGCN(nn.Module):
         size: tuple[int, int] | None = None,
     ):
         super().__init__()
-        skeleton = get_layout(layout) if isinstance(layout, str) else layout
-        if not isinstance(skeleton, Skeleton):
-            raise TypeError(
-                f"layout: expected a Skeleton or a layout name, got {type(layout).__name__}"
-            )
+        skeleton = resolve_layout(layout)
         for name, value in (("num_classes", num_classes), ("clip_len", clip_len)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name}: expected a positive int, got {value!r}")
@@ -362,51 +363,55 @@ class STGCN(nn.Module):
         batch: Mapping[str, Any],
         *,
         num_clips: int = 1,
+        flip: bool = False,
         training: bool = False,
+        size: int | None = None,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Turn a keypoint batch into the network input.
 
         Aligns every clip to ``clip_len`` frames (:func:`pymg.ops.align_frames`), normalises the
-        coordinates to ``[-1, 1]`` by the image size and appends the score channel.
+        coordinates to ``[-1, 1]`` by the image size and appends the score channel. ``flip``
+        mirrors the keypoints in pixel space (:func:`pymg.models.batch.mirror_keypoints`, as the
+        data ``Flip`` does); ``size`` (a heatmap side) does not apply to keypoint models.
 
         Shape:
-            - batch: ``keypoint [N, M, T, V, 2]``, ``score [N, M, T, V]``, ``length [N]``, ``meta``
-            - output: float32 ``[N * num_clips, M, clip_len, V, 3]`` (sample ``n``'s clips at rows
-              ``n*num_clips .. n*num_clips + num_clips - 1``)
+            - batch: ``keypoint [N, M, T, V, 2]``, ``keypoint_score [N, M, T, V]``, ``length [N]``,
+              ``img_shape [N, 2]``
+            - output: float32 ``[N * num_clips * F, M, clip_len, V, 3]`` (``F = 2`` with ``flip``),
+              row ``(n * num_clips + k) * F + f`` = sample ``n``, clip ``k``, flip ``f``
         """
+        check_views(num_clips)
         if self.in_channels != 3:
             raise ValueError(
                 f"batch input builds 3 channels (x, y, score) but the model has in_channels="
                 f"{self.in_channels}; pass a ready tensor [N, M, T, V, {self.in_channels}] instead"
             )
-        kp, sc = align_batch(
-            batch,
-            self.layout,
-            self.clip_len,
-            strategy=self.strategy,
-            num_clips=num_clips,
-            training=training,
-            generator=generator,
-        )
-        n = kp.shape[0] // num_clips
-        wh = _image_sizes(batch, n, self.size).to(kp.device)
-        wh = wh.repeat_interleave(num_clips, dim=0).view(-1, 1, 1, 1, 2)
-        xy = kp * (2.0 / wh) - 1.0
-        finite = torch.isfinite(xy).all(dim=-1)
-        xy = torch.where(finite.unsqueeze(-1), xy, torch.zeros_like(xy))
-        sc = torch.where(finite & torch.isfinite(sc), sc.to(torch.float32), torch.zeros_like(sc))
-        return torch.cat([xy, sc.unsqueeze(-1)], dim=-1)
+        options: dict[str, Any] = {
+            "strategy": self.strategy,
+            "num_clips": num_clips,
+            "training": training,
+            "generator": generator,
+            "device": self.backbone.data_bn.weight.device,
+        }
+        kp, sc = align_batch(batch, self.layout, self.clip_len, **options)
+        wh = _image_sizes(batch, kp.shape[0] // num_clips, self.size)
+        views = [_normalise(kp, sc, wh, num_clips)]
+        if flip:
+            mirrored = mirror_keypoints(batch, self.layout.joint_flip_perm, wh)
+            kp, sc = align_batch(mirrored, self.layout, self.clip_len, **options)
+            views.append(_normalise(kp, sc, wh, num_clips))
+        return torch.stack(views, dim=1).flatten(0, 1)
 
-    def forward_tensor(
-        self, x: Tensor, return_embedding: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Run the network on a ready input tensor.
+    def forward_input(self, x: ModelInput) -> ModelOutput:
+        """Run the network on a ready input tensor (cast to the weights' dtype).
 
         Shape:
             - x: ``[N, M, T, V, C]`` with ``V = layout.num_joints`` and ``C = in_channels``
-            - output: logits ``[N, K]`` (and embedding ``[N, D]`` with ``return_embedding``)
+            - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``
         """
+        if not isinstance(x, Tensor):
+            raise TypeError(f"x: expected a batch dict or a Tensor, got {type(x).__name__}")
         if x.ndim != 5:
             raise ValueError(f"x: expected a Tensor [N, M, T, V, C], got shape {tuple(x.shape)}")
         if x.shape[3] != self.num_joints:
@@ -419,48 +424,8 @@ class STGCN(nn.Module):
                 f"x: expected C={self.in_channels} channels at dim 4 of [N, M, T, V, C], "
                 f"got shape {tuple(x.shape)}"
             )
-        if return_embedding and self.cls_head.embed is None:
-            raise ValueError("return_embedding=True needs a model built with embed_dim")
-        logits, embedding = self.cls_head(self.backbone(x))
-        if return_embedding:
-            if embedding is None:  # unreachable (checked above); narrows the type
-                raise RuntimeError("the embedding branch returned no embedding")
-            return logits, embedding
-        return logits
-
-    @overload
-    def forward(
-        self, x: Mapping[str, Any] | Tensor, return_embedding: Literal[False] = ...
-    ) -> Tensor: ...
-
-    @overload
-    def forward(
-        self, x: Mapping[str, Any] | Tensor, return_embedding: Literal[True]
-    ) -> tuple[Tensor, Tensor]: ...
-
-    @overload
-    def forward(
-        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = ...
-    ) -> Tensor | tuple[Tensor, Tensor]: ...
-
-    def forward(
-        self, x: Mapping[str, Any] | Tensor, return_embedding: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """Classify a keypoint batch or a ready tensor.
-
-        A batch dict goes through :meth:`make_input` (one clip; random alignment offsets only in
-        training mode when the strategy has any).
-
-        Shape:
-            - x: batch dict (see the class docstring) or ``[N, M, T, V, C]``
-            - output: logits ``[N, K]``, or ``(logits [N, K], embedding [N, D])`` with
-              ``return_embedding=True``
-        """
-        if isinstance(x, Mapping):
-            x = self.make_input(x, training=self.training).to(self.backbone.data_bn.weight.dtype)
-        elif not isinstance(x, Tensor):
-            raise TypeError(f"x: expected a batch dict or a Tensor, got {type(x).__name__}")
-        return self.forward_tensor(x, return_embedding)
+        head: GCNHead = self.cls_head
+        return head(self.backbone(x.to(self.backbone.data_bn.weight.dtype)))
 
 
 def stgcn_plus_plus(

@@ -23,9 +23,11 @@ from pymg.topology.layouts import (
     IMIGUE41,
     NTU25,
     OPENPOSE18,
+    OPENPOSE137,
     PYSKL_LAYOUT_NAMES,
     get_layout,
     list_layouts,
+    resolve_layout,
     template_pose,
 )
 from pymg.topology.openpose import (
@@ -47,6 +49,7 @@ __all__ = [
     "IMIGUE41",
     "NTU25",
     "OPENPOSE18",
+    "OPENPOSE137",
     "OPENPOSE_FACE_OFFSET",
     "OPENPOSE_LEFT_HAND_OFFSET",
     "OPENPOSE_MIRROR",
@@ -63,5 +66,6 @@ __all__ = [
     "hop_distance",
     "list_layouts",
     "openpose_template",
+    "resolve_layout",
     "template_pose",
 ]

@@ -119,9 +119,9 @@ def gcn_edges(skeleton: Skeleton) -> tuple[tuple[int, int], ...]:
         raise TypeError(f"skeleton must be a Skeleton, got {type(skeleton).__name__}")
     edges: list[tuple[int, int]] = list(skeleton.limbs)
     if skeleton.name in ("coco17", "coco17_pyskl"):
-        from pymg.topology.layouts import get_layout
+        from pymg.topology.layouts import resolve_layout
 
-        if get_layout(skeleton.name) == skeleton:
+        if resolve_layout(skeleton.name) == skeleton:
             edges = list(_COCO_GRAPH)
     to_center = _bfs_distances(skeleton.num_joints, edges)[:, skeleton.center]
     return tuple((b, a) if to_center[b] > to_center[a] else (a, b) for a, b in edges)

@@ -249,30 +249,48 @@ _TEMPLATES: dict[str, tuple[tuple[float, float], ...]] = {
 
 
 def list_layouts() -> list[str]:
-    """Names accepted by :func:`get_layout`."""
+    """Names accepted by :func:`resolve_layout` (lower case; any case is accepted)."""
     return list(_LAYOUTS)
 
 
-def get_layout(name: str | Skeleton) -> Skeleton:
-    """The named layout (a :class:`Skeleton` is returned unchanged).
+OPENPOSE137 = "openpose137"
+"""Name of raw OpenPose-137 keypoints (body-25, face-70, left hand-21, right hand-21): not a
+layout but a joint set a layout selects from by its ``source_indices`` (``source_layout``)."""
 
-    PYSKL's layout names (:data:`PYSKL_LAYOUT_NAMES`: ``"coco"``, ``"openpose"``,
-    ``"nturgb+d"``, ``"handmp"``) are accepted as well.
+
+def resolve_layout(layout: str | Skeleton) -> Skeleton:
+    """The :class:`Skeleton` of a layout name (case-insensitive) or a Skeleton (unchanged).
+
+    The one place a layout name becomes a Skeleton. PYSKL's names (:data:`PYSKL_LAYOUT_NAMES`:
+    ``"coco"``, ``"openpose"``, ``"nturgb+d"``, ``"handmp"``) are accepted as well.
 
     Raises:
-        ValueError: for an unknown name, listing the known ones.
+        TypeError: ``layout`` is neither a str nor a Skeleton.
+        ValueError: an unknown name; the message lists the known ones (``"openpose137"``
+            included, with what it is: raw points that a layout selects from).
     """
-    if isinstance(name, Skeleton):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"layout must be a str or Skeleton, got {type(name).__name__}")
-    try:
-        return _LAYOUTS[PYSKL_LAYOUT_NAMES.get(name, name)]
-    except KeyError:
+    if isinstance(layout, Skeleton):
+        return layout
+    if not isinstance(layout, str):
+        raise TypeError(f"layout must be a Skeleton or a layout name, got {type(layout).__name__}")
+    key = layout.strip().lower()
+    found = _LAYOUTS.get(PYSKL_LAYOUT_NAMES.get(key, key))
+    if found is not None:
+        return found
+    if key == OPENPOSE137:
         raise ValueError(
-            f"unknown layout {name!r}; expected one of {list_layouts()} "
-            f"or a PYSKL name {list(PYSKL_LAYOUT_NAMES)}"
-        ) from None
+            f"layout: {OPENPOSE137!r} names the raw OpenPose-137 points, not a layout the model "
+            f"can use; expected one of {list_layouts()} (each selects its joints from the 137 "
+            "points by its source_indices; give 'openpose137' as the source layout)"
+        )
+    raise ValueError(
+        f"unknown layout {layout!r}; expected one of {list_layouts()}, a PYSKL name "
+        f"{list(PYSKL_LAYOUT_NAMES)}, or {OPENPOSE137!r} for raw points (source layouts only)"
+    )
+
+
+get_layout = resolve_layout
+"""Former name of :func:`resolve_layout` (the same function)."""
 
 
 def template_pose(layout: str | Skeleton) -> np.ndarray:

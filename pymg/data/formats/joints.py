@@ -6,24 +6,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pymg.topology.layouts import OPENPOSE137, resolve_layout  # defined there, re-exported
+
 if TYPE_CHECKING:
     from pymg.topology import Skeleton
 
 __all__ = ["OPENPOSE137", "joint_index_map", "layout_name", "resolve_layout"]
-
-OPENPOSE137 = "openpose137"
-"""Name used for raw OpenPose-137 keypoints (body-25, face-70, left hand-21, right hand-21)."""
-
-
-def resolve_layout(layout: Any) -> Skeleton:
-    """A :class:`pymg.topology.Skeleton` from a Skeleton or a layout name (``get_layout``)."""
-    if isinstance(layout, str):
-        from pymg.topology import get_layout
-
-        return get_layout(layout)
-    if hasattr(layout, "joints") and hasattr(layout, "joint_flip_perm"):
-        return layout
-    raise TypeError(f"layout must be a Skeleton or a layout name, got {type(layout).__name__}")
 
 
 def layout_name(layout: Any) -> str | None:

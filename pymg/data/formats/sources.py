@@ -113,11 +113,11 @@ def _layout_points(layout: Any) -> tuple[str, tuple[int, ...]]:
 
 def buildable_layouts(carried: np.ndarray) -> list[str]:
     """Names of the shipped layouts whose every point ``carried`` [137] holds."""
-    from pymg.topology import get_layout, list_layouts
+    from pymg.topology import list_layouts, resolve_layout
 
     out = []
     for name in list_layouts():
-        indices = get_layout(name).source_indices
+        indices = resolve_layout(name).source_indices
         if indices is not None and bool(np.all(carried[list(indices)])):
             out.append(name)
     return out

@@ -248,7 +248,44 @@ def _rest_pose(subject: _Subject, rng: np.random.Generator) -> np.ndarray:
     return pose
 
 
-class SyntheticMicroGestures(Sequence[dict[str, Any]]):
+class LazyClips(Sequence[dict[str, Any]]):
+    """A Sequence of clips generated on first access by ``self.generate(i)`` and cached.
+
+    Subclasses set ``self.labels`` (one per clip), ``self._cache = {}`` and define
+    ``generate(index) -> dict``; items are fresh copies (``keypoint`` and ``keypoint_score`` arrays
+    are copied), so a caller may modify them.
+    """
+
+    labels: list[int]
+    _cache: dict[int, dict[str, Any]]
+
+    def generate(self, index: int) -> dict[str, Any]:  # pragma: no cover - abstract
+        """The annotation dict of clip ``index``."""
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Any]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+            raise TypeError(f"index must be an int or slice, got {type(index).__name__}")
+        i = int(index) + (len(self) if index < 0 else 0)
+        if not 0 <= i < len(self):
+            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        if i not in self._cache:
+            self._cache[i] = self.generate(i)
+        return _copy(self._cache[i])
+
+
+class SyntheticMicroGestures(LazyClips):
     """A deterministic, balanced set of synthetic micro-gesture clips (PYSKL annotation dicts).
 
     Clip ``i`` has label ``i % num_classes`` and subject ``(i // num_classes) % num_subjects + 1``;
@@ -338,28 +375,6 @@ class SyntheticMicroGestures(Sequence[dict[str, Any]]):
         self._select = [where[s] for s in src]
         self._cache: dict[int, dict[str, Any]] = {}
         self._subject_cache: dict[int, _Subject] = {}
-
-    # ------------------------------------------------------------------ Sequence API
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int or slice, got {type(index).__name__}")
-        i = int(index) + (len(self) if index < 0 else 0)
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
-        if i not in self._cache:
-            self._cache[i] = self.generate(i)
-        return _copy(self._cache[i])
 
     def __repr__(self) -> str:
         return (

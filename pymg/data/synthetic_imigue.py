@@ -27,8 +27,8 @@ gesture left out, so the gesture's displacement can be measured exactly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, overload
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from pymg.data.synthetic import (
     _L_HAND,
     _R_HAND,
     _UPPER,
+    LazyClips,
     _Motion,
     _move_torso,
     _press_lips,
@@ -237,7 +238,7 @@ def imigue_class_counts(num_clips: int, min_per_class: int = 3) -> list[int]:
     return [int(c) for c in counts]
 
 
-class SyntheticIMiGUE(Sequence[dict[str, Any]]):
+class SyntheticIMiGUE(LazyClips):
     """A deterministic iMiGUE-like set of PYSKL annotation dicts (see the module docstring).
 
     Clip ``i``'s random numbers come from ``numpy.random.default_rng([seed, 11, i])`` and its
@@ -316,31 +317,6 @@ class SyntheticIMiGUE(Sequence[dict[str, Any]]):
         self._select = np.asarray(self.layout.source_indices)
         self._cache: dict[int, dict[str, Any]] = {}
         self._subject_cache: dict[int, _Subject] = {}
-
-    # ------------------------------------------------------------------ Sequence API
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    @overload
-    def __getitem__(self, index: int) -> dict[str, Any]: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[dict[str, Any]]: ...
-
-    def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int or slice, got {type(index).__name__}")
-        i = int(index) + (len(self) if index < 0 else 0)
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
-        if i not in self._cache:
-            self._cache[i] = self.generate(i)
-        item = dict(self._cache[i])
-        item["keypoint"] = item["keypoint"].copy()
-        item["keypoint_score"] = item["keypoint_score"].copy()
-        return item
 
     def __repr__(self) -> str:
         return (

@@ -219,10 +219,7 @@ def test_imigue_configs_name_the_source_of_their_schedule(name: str) -> None:
             assert any(src in comment for src in ("the paper", "MiGA'23", "PYSKL", "pymg")), line
             sourced.add(f"{section}.{key.strip()}")
     wanted = {f"{s}.{k}" for s, keys in _SOURCED.items() for k in keys}
-    if "stgcn" in name:
-        wanted.discard("model.clip_len")
-        sourced.discard("model.clip_len")
-    assert sourced >= wanted - {"model.clip_len"}, wanted - sourced
+    assert sourced == wanted, wanted - sourced
     # PYSKL's 24 epochs x 10 repeats can be written, and the comments say how
     assert "data.repeat=10" in text or "stgcn" in name
     cfg = load_config(name, ["schedule.epochs=24", "data.repeat=10"])

@@ -295,7 +295,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    p = sub.add_parser("demo", help="train + test a small PoseC3D on synthetic data (CPU, ~2 min)")
+    p = sub.add_parser("demo", help="train + test a small PoseC3D on synthetic data (CPU, 1-6 min)")
     p.add_argument("--work-dir", default="pymg-demo", help="output folder (default ./pymg-demo)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs")
     p.add_argument("--clips", type=int, default=None, help="number of synthetic clips")

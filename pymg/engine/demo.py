@@ -1,4 +1,4 @@
-"""``pymg demo``: the whole pipeline on built-in synthetic data, on the CPU (1-6 minutes on 2 cores).
+"""``pymg demo``: the whole pipeline on built-in synthetic data, on the CPU (1-6 min, 2 cores).
 
 Generates :class:`pymg.data.SyntheticMicroGestures` clips (no download), trains the small PoseC3D
 of the shipped ``demo`` config, tests it on the held-out subjects, prints Top-1/Top-5 against

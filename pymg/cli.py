@@ -120,7 +120,6 @@ def _train_subjects(text: str | None) -> tuple[int, ...] | None:
 
 def _cmd_prepare(args: argparse.Namespace) -> int:
     from pymg.data import prepare_pyskl, prepare_release
-    from pymg.data.prepare import echo_stderr
     from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS
 
     source = Path(args.input)
@@ -170,7 +169,7 @@ def _cmd_prepare(args: argparse.Namespace) -> int:
         frame_base=args.frame_base,
         on_error=on_error,
         progress=sys.stderr.isatty(),
-        echo=echo_stderr,
+        echo=lambda line: print(line, file=sys.stderr),
     )
     splits = ", ".join(f"{name} {row['clips']}" for name, row in report["splits"].items())
     print(

@@ -10,7 +10,6 @@ file (:mod:`pymg.data.formats.native`). Clip ids are the challenge's: ``<video>_
 from __future__ import annotations
 
 import os
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -20,10 +19,14 @@ import numpy as np
 from pymg.data.formats.checks import MalformedClipError, SkipLog, check_on_error
 from pymg.data.formats.joints import OPENPOSE137, joint_index_map, layout_name, resolve_layout
 from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
-from pymg.data.formats.light_hand import light_hand_points, read_light_hand_csv
-from pymg.data.formats.miga_xlsx import read_openpose_xlsx
+from pymg.data.formats.light_hand import (
+    LIGHT_HAND_CARRIED,
+    LIGHT_HAND_SOURCE,
+    read_light_hand_csv,
+)
+from pymg.data.formats.miga_xlsx import XLSX_SOURCE, read_openpose_xlsx
 from pymg.data.formats.native import save_native
-from pymg.data.formats.openpose_json import read_openpose_json_dir
+from pymg.data.formats.openpose_json import JSON_SOURCE, read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints, layout_indices
 from pymg.data.prepare_report import PrepareWarning, SplitStats, video_notes
@@ -40,13 +43,12 @@ from pymg.data.splits import (
 __all__ = ["PrepareWarning", "clips_from_video", "prepare_pyskl", "prepare_release"]
 
 
-SOURCE_POINTS: dict[str, np.ndarray] = {
-    "xlsx": ALL_POINTS,
-    "json": ALL_POINTS,
-    "light_hand": np.isin(np.arange(137), light_hand_points()),
+SOURCES: dict[str, tuple[str, np.ndarray]] = {
+    "xlsx": (XLSX_SOURCE, ALL_POINTS),
+    "json": (JSON_SOURCE, ALL_POINTS),
+    "light_hand": (LIGHT_HAND_SOURCE, LIGHT_HAND_CARRIED),
 }
-"""The OpenPose-137 points each kind of release file carries (bool [137])."""
-SOURCE_NAMES = {"xlsx": "OpenPose xlsx", "json": "OpenPose JSON", "light_hand": "light_hand CSV"}
+"""Kind of release file -> (its name, the OpenPose-137 points it carries, bool [137])."""
 
 
 def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeypoints:
@@ -268,9 +270,11 @@ def prepare_release(
         if policy == "raise":
             raise err
         log.add(err)
-    if target is not None:  # fail before reading any video: what each kind carries is fixed
-        for kind in sorted({v.kind for v in videos}):
-            layout_indices(target, SOURCE_POINTS[kind], SOURCE_NAMES[kind])
+    # what each kind carries is fixed: check the layout (and fail) before reading any video
+    indices_of: dict[str, np.ndarray | None] = {
+        kind: None if target is None else layout_indices(target, SOURCES[kind][1], SOURCES[kind][0])
+        for kind in sorted({v.kind for v in videos})
+    }
     rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
     stats = SplitStats(target)
     notes: list[str] = []
@@ -292,7 +296,7 @@ def prepare_release(
                 raise
             log.add(err)
             continue
-        indices = None if target is None else layout_indices(target, keys.carried, keys.source)
+        indices = indices_of[video.kind]
         notes += video_notes(video.video, keys, target, indices, (h, w))
         for item in clips_from_video(
             keys, segments, video=video.video, indices=indices, img_shape=(h, w),
@@ -416,8 +420,3 @@ def _subset(ann: Any, idx: np.ndarray) -> Any:
         if isinstance(value, np.ndarray) and value.ndim >= 3 and value.shape[2] > idx.max():
             out[key] = value[:, :, idx]
     return out
-
-
-def echo_stderr(line: str) -> None:
-    """Print one report line to stderr (the CLI's ``echo``)."""
-    print(line, file=sys.stderr)

@@ -33,7 +33,14 @@ from pymg.topology.openpose import (
     OPENPOSE_RIGHT_HAND_OFFSET,
 )
 
-__all__ = ["HAND_ORDERS", "LIGHT_HAND_COLUMNS", "light_hand_points", "read_light_hand_csv"]
+__all__ = [
+    "HAND_ORDERS",
+    "LIGHT_HAND_CARRIED",
+    "LIGHT_HAND_COLUMNS",
+    "LIGHT_HAND_SOURCE",
+    "light_hand_points",
+    "read_light_hand_csv",
+]
 
 LIGHT_HAND_COLUMNS = 1 + 35 * 3
 """Columns of a ``_light_hand.csv`` row: frame number + 35 points x (x, y, conf)."""
@@ -57,6 +64,13 @@ def light_hand_points(hand_order: str = "right_left") -> np.ndarray:
     left = [OPENPOSE_LEFT_HAND_OFFSET + k for k in _TIPS]
     hands = right + left if hand_order == "right_left" else left + right
     return np.asarray(list(range(25)) + hands, np.int64)
+
+
+LIGHT_HAND_SOURCE = "light_hand CSV"
+"""The format's name in messages (:attr:`VideoKeypoints.source`)."""
+LIGHT_HAND_CARRIED = np.isin(np.arange(OPENPOSE_NUM_POINTS), light_hand_points())
+"""bool [137]: the 35 points the format holds (the same for either hand order)."""
+LIGHT_HAND_CARRIED.flags.writeable = False
 
 
 def _is_number(cell: str) -> bool:
@@ -142,12 +156,10 @@ def read_light_hand_csv(
     num_frames = check_frame_count(int(numbers.max()) + 1, source)
     points = np.zeros((1, num_frames, OPENPOSE_NUM_POINTS, 3), np.float32)
     points[0, numbers[:, None], index[None, :]] = table[:, 1:].reshape(-1, 35, 3)
-    carried = np.zeros(OPENPOSE_NUM_POINTS, bool)
-    carried[index] = True
     return VideoKeypoints(
         keypoint=np.ascontiguousarray(points[..., :2]),
         score=np.ascontiguousarray(points[..., 2]),
-        carried=carried,
-        source="light_hand CSV",
+        carried=LIGHT_HAND_CARRIED,
+        source=LIGHT_HAND_SOURCE,
         path=source,
     )

@@ -23,9 +23,11 @@ import numpy as np
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints
 from pymg.topology.openpose import OPENPOSE_NUM_POINTS
 
-__all__ = ["XLSX_ENGINES", "read_openpose_xlsx"]
+__all__ = ["XLSX_ENGINES", "XLSX_SOURCE", "read_openpose_xlsx"]
 
 XLSX_ENGINES = ("auto", "calamine", "openpyxl")
+XLSX_SOURCE = "OpenPose xlsx"
+"""The format's name in messages (:attr:`VideoKeypoints.source`); it carries all 137 points."""
 _VALUES = OPENPOSE_NUM_POINTS * 3
 
 
@@ -153,6 +155,6 @@ def read_openpose_xlsx(path: str | os.PathLike[str], engine: str = "auto") -> Vi
         keypoint=np.ascontiguousarray(pts[..., :2]),
         score=np.ascontiguousarray(pts[..., 2]),
         carried=ALL_POINTS,
-        source="OpenPose xlsx",
+        source=XLSX_SOURCE,
         path=source,
     )

@@ -28,9 +28,11 @@ from pymg.topology.openpose import (
     OPENPOSE_RIGHT_HAND_OFFSET,
 )
 
-__all__ = ["JSON_SUFFIX", "json_frame_number", "read_openpose_json_dir"]
+__all__ = ["JSON_SOURCE", "JSON_SUFFIX", "json_frame_number", "read_openpose_json_dir"]
 
 JSON_SUFFIX = "_keypoints.json"
+JSON_SOURCE = "OpenPose JSON"
+"""The format's name in messages (:attr:`VideoKeypoints.source`); it carries all 137 points."""
 _PARTS = (
     ("pose_keypoints_2d", 0, 25),
     ("face_keypoints_2d", OPENPOSE_FACE_OFFSET, 70),
@@ -128,6 +130,6 @@ def read_openpose_json_dir(
         keypoint=np.ascontiguousarray(out[..., :2]),
         score=np.ascontiguousarray(out[..., 2]),
         carried=ALL_POINTS,
-        source="OpenPose JSON",
+        source=JSON_SOURCE,
         path=os.fspath(root),
     )

@@ -279,11 +279,10 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
     def labels(self) -> np.ndarray:
         """int64 [N], the label of every item (-1 = unlabelled), read without loading keypoints
         where the source allows it."""
-        items = self._items
-        stored = items.labels if isinstance(items, NativeClips) else getattr(items, "labels", None)
+        stored = getattr(self._items, "labels", None)  # NativeClips, synthetic sets
         if stored is not None:
             return np.asarray(stored, np.int64)[self._indices]
-        return np.asarray([int(items[i].get("label", -1)) for i in self._indices], np.int64)
+        return np.asarray([int(self._items[i].get("label", -1)) for i in self._indices], np.int64)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch used in the per-sample random generators."""

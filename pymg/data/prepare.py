@@ -62,6 +62,13 @@ def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeyp
     raise ValueError(f"unknown source kind {video.kind!r}")
 
 
+LABEL_END_MARGIN = 250
+"""Frames a label row may end past a video's last keypoint frame (10 s at 25 fps): OpenPose
+writes nothing for trailing frames it skipped, so a clip may end a little after the last row and
+is padded with frames without detections; a row ending further out is an error naming the label
+file and line (it would otherwise allocate frames for a typo such as an end of 10^7)."""
+
+
 def clips_from_video(
     keys: VideoKeypoints,
     segments: Sequence[Segment] | None,
@@ -70,6 +77,7 @@ def clips_from_video(
     indices: np.ndarray | None,
     img_shape: tuple[int, int],
     frame_base: int = 0,
+    label_file: str | None = None,
 ) -> list[dict[str, Any] | MalformedClipError]:
     """Cut a video into clip annotations (one per label row; None: the whole video, unlabelled).
 
@@ -80,14 +88,16 @@ def clips_from_video(
         indices: OpenPose-137 index per output joint, or None to keep all 137.
         img_shape: (H, W) of the video.
         frame_base: number of the first frame in the label file (0 or 1).
+        label_file: the label file the segments come from (named in messages).
 
     Returns:
         Per row, a PYSKL-style annotation (``keypoint`` [M, T, V, 2], ``keypoint_score``
         [M, T, V], ``label`` (-1 unlabelled), ``frame_dir``, ``total_frames``, ``img_shape``,
         ``original_shape``, ``video``, ``start_frame``) or the :class:`MalformedClipError` that
-        row raised (a segment starting after the last frame, an unknown class). A segment that
-        ends after the last keypoint frame is padded with frames without detections (OpenPose
-        writes nothing for trailing frames it skipped).
+        row raised (a segment starting after the last frame or ending more than
+        :data:`LABEL_END_MARGIN` frames after it, an unknown class). A segment that ends after
+        the last keypoint frame (by at most that margin) is padded with frames without detections
+        (OpenPose writes nothing for trailing frames it skipped).
     """
     frames = keys.num_frames
     if segments is None:
@@ -103,6 +113,16 @@ def clips_from_video(
                     name,
                     f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} "
                     f"keypoint frames (first frame numbered {frame_base})",
+                )
+            )
+            continue
+        if e >= frames + LABEL_END_MARGIN:
+            at = f"{label_file}:{seg.line}: " if label_file and seg.line else where
+            out.append(
+                MalformedClipError(
+                    name,
+                    f"{at}frames {seg.start}..{seg.end} end {e + 1 - frames} frames past the "
+                    f"video's {frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)",
                 )
             )
             continue
@@ -301,6 +321,7 @@ def prepare_release(
         for item in clips_from_video(
             keys, segments, video=video.video, indices=indices, img_shape=(h, w),
             frame_base=frame_base,
+            label_file=None if video.labels is None else os.fspath(video.labels),
         ):  # fmt: skip
             if isinstance(item, MalformedClipError):
                 if policy == "raise":

@@ -171,13 +171,15 @@ def xlsx_row(r: int, values: Sequence[object]) -> str:
     return f'<row r="{r}">{"".join(cells)}</row>'
 
 
-def write_xlsx_xml(path: Path, rows: Iterable[str], dimension: str | None = None) -> None:
+def write_xlsx_xml(
+    path: Path, rows: Iterable[str], dimension: str | None = None, level: int = 6
+) -> None:
     """An ``.xlsx`` written part by part, its one sheet streamed from ``rows`` (``<row>`` XML),
     deflated, with an optional declared ``<dimension ref=...>`` (true or not): how a hostile or
     huge sheet is made in a few MB without a spreadsheet library."""
     import zipfile
 
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
         for name, text in _XLSX_PARTS.items():
             zf.writestr(name, text)
         with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:

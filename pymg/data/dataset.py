@@ -126,6 +126,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         self.seed = int(seed)
         self.epoch = 0
         self.nan_as_missing = bool(nan_as_missing)
+        self._path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
         items, splits, class_names, src_classes, stored_layout = self._open(source)
         self.class_names: list[str] | None = list(class_names) if class_names else None
         self.splits = splits
@@ -252,19 +253,25 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         return len(self.layout.joints)
 
     def _check(self, i: int) -> dict[str, Any]:
+        """Clip ``i`` checked (the data's entry point); errors name the file read, if any."""
         try:
-            ann = self._items[i]
-        except MalformedClipError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken lazy source names the clip
-            raise MalformedClipError(f"#{i}", f"cannot be read ({exc})") from exc
-        return check_annotation(
-            ann,
-            i,
-            num_joints=self._v_source,
-            num_classes=self.num_classes,
-            nan_as_missing=self.nan_as_missing,
-        )
+            try:
+                ann = self._items[i]
+            except MalformedClipError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken lazy source names the clip
+                raise MalformedClipError(f"#{i}", f"cannot be read ({exc})") from exc
+            return check_annotation(
+                ann,
+                i,
+                num_joints=self._v_source,
+                num_classes=self.num_classes,
+                nan_as_missing=self.nan_as_missing,
+            )
+        except MalformedClipError as err:
+            if self._path is None:
+                raise
+            raise err.in_file(self._path) from err
 
     # ------------------------------------------------------------------ Dataset API
     def __len__(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pymg.limits import check_nbytes
 from pymg.ops.constants import HEATMAP_DTYPES, MIN_SIGMA
 
 
@@ -222,3 +223,14 @@ def check_lengths(
         raise ValueError(f"{name} must be >= 1, got a minimum of {low}")
     if max_len is not None and high > max_len:
         raise ValueError(f"{name} must be <= T = {max_len}, got a maximum of {high}")
+
+
+def check_output_size(shape: Sequence[int], dtype: torch.dtype, name: str) -> None:
+    """Refuse an op output of ``shape`` and ``dtype`` over the memory cap (:mod:`pymg.limits`),
+    before it is allocated; ``name`` is the op and argument, e.g. ``"joint_heatmaps(size=...)"``.
+    """
+    count = 1
+    for d in shape:
+        count *= int(d)
+    itemsize = torch.empty((), dtype=dtype).element_size()
+    check_nbytes(name, f"an output of shape {list(shape)} and dtype {dtype}", count * itemsize)

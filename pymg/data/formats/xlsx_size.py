@@ -25,8 +25,8 @@ MAX_COLUMNS = 416
 """Widest sheet read (a MiGA sheet has 411 or 412 columns; column ``PA``, the 417th, is refused)."""
 
 _DIMENSION = re.compile(rb'<dimension\s+ref="([A-Z]{1,3})?(\d+)?(?::([A-Z]{1,3})(\d+))?"')
-_ROW_NUMBER = re.compile(rb'<row\b[^>]*?\sr="(\d{1,12})"')
-_WIDE_CELL = re.compile(rb'<c\b[^>]*?\sr="((?:[P-Z][A-Z])|(?:[A-Z]{3,}))\d')
+_ROW_NUMBER = re.compile(rb'<row [^>]*?r="(\d{1,12})"')
+_WIDE_CELL = re.compile(rb' r="((?:[P-Z][A-Z])|(?:[A-Z]{3,}))\d')
 _CHUNK = 1 << 22
 _OVERLAP = 256
 
@@ -41,11 +41,14 @@ def column_number(letters: str) -> int:
 
 def _far_cell(digits: int) -> re.Pattern[bytes]:
     """Cells whose row number has more than ``digits`` digits."""
-    return re.compile(rb'<c\b[^>]*?\sr="[A-Z]{1,3}(\d{%d,12})"' % (digits + 1))
+    return re.compile(rb' r="[A-Z]{1,3}(\d{%d,12})' % (digits + 1))
 
 
-def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tuple[int, int, str]:
-    """``(rows, columns, what)``: the extent of the table a reader would build for the sheet."""
+def _scan_sheet(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str, room: int
+) -> tuple[int, int, str]:
+    """``(rows, columns, what)``: the extent of the table a reader would build for the sheet
+    (the scan stops early once that table needs more than ``room`` bytes)."""
     rows = columns = 0
     declared = ""
     elements = 0
@@ -61,7 +64,7 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tupl
                     rows = int(match.group(4))
                     columns = column_number(match.group(3).decode())
                 first = False
-            elements += chunk.count(b"<row")
+            elements += (tail[-3:] + chunk).count(b"<row")
             for number in _ROW_NUMBER.findall(data):
                 rows = max(rows, int(number))
             wide = _WIDE_CELL.search(data)
@@ -73,8 +76,13 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> tupl
             for number in _far_cell(len(str(rows))).findall(data):
                 rows = max(rows, int(number))
             tail = data[-_OVERLAP:]
-    what = f"declared range A1:{declared}, " if declared else ""
-    return max(rows, elements), max(columns, MAX_COLUMNS if rows else 0), what
+            if max(rows, elements) * max(columns, MAX_COLUMNS) * CELL_BYTES > room:
+                declared = declared or "?"
+                break  # already too large: refused without reading the rest
+    what = f"declared range A1:{declared}, " if declared and declared != "?" else ""
+    what += "at least " if declared == "?" else ""
+    rows = max(rows, elements)
+    return rows, max(columns, MAX_COLUMNS if rows else 0), what
 
 
 def check_xlsx_size(source: str, limit: int | None = None) -> None:
@@ -97,7 +105,8 @@ def check_xlsx_size(source: str, limit: int | None = None) -> None:
                 if name == "xl/sharedStrings.xml":
                     budget.charge(f"{name} ({info.file_size} bytes of text)", 2 * info.file_size)
                 elif name.startswith("xl/worksheets/") and name.endswith(".xml"):
-                    rows, columns, what = _scan_sheet(zf, info, source)
+                    room = budget.limit - budget.total
+                    rows, columns, what = _scan_sheet(zf, info, source, room)
                     budget.charge(
                         f"sheet {name} ({what}{rows} rows x {columns} columns, "
                         f"{CELL_BYTES} bytes per cell to read)",

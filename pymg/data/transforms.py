@@ -30,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from pymg.checks import check_int
+
 if TYPE_CHECKING:
     from pymg.topology import Skeleton
 
@@ -448,8 +450,7 @@ def train_transform(
     """PoseC3D training pipeline (PYSKL ``joint.py`` / ``limb.py`` configs) without frame sampling:
     PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize short side 64 ->
     RandomResizedCrop(0.56-1.0, 3/4-4/3) -> Resize (size, size) -> Flip(flip_prob, layout)."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_int(size, "size", minimum=1, expected="a positive int")
     return Compose(
         [
             PoseCompact(0.25, 10, 1.0, True),
@@ -466,8 +467,7 @@ def test_transform(layout: Skeleton | str | None = None, size: int = 64) -> Comp
     """PoseC3D val/test pipeline: PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize
     (size, size). ``layout`` is accepted for symmetry (the test-time flip happens in the model's
     ``make_input``)."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_int(size, "size", minimum=1, expected="a positive int")
     return Compose([PoseCompact(0.25, 10, 1.0, True), Resize((int(size), int(size)))])
 
 

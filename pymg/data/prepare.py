@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from pymg.data.splits import (
     read_split_files,
     read_subjects_csv,
 )
+
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
 
 __all__ = ["PrepareWarning", "clips_from_video", "prepare_pyskl", "prepare_release"]
 
@@ -228,7 +231,7 @@ def _progress(items: list[Any], enabled: bool) -> Any:
 def prepare_release(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = "imigue41",
+    layout: Skeleton | str = "imigue41",
     *,
     split_files: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     split_rest: str | None = None,
@@ -376,9 +379,9 @@ def prepare_release(
 def prepare_pyskl(
     pkl_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = None,
+    layout: Skeleton | str | None = None,
     *,
-    source_layout: Any = None,
+    source_layout: Skeleton | str | None = None,
     class_names: Sequence[str] | None = None,
     dtype: Any = np.float32,
     on_error: str = "raise",

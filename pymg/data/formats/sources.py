@@ -12,7 +12,7 @@ points and the layouts the source *can* build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,6 +24,9 @@ from pymg.topology.openpose import (
     OPENPOSE_NUM_POINTS,
     OPENPOSE_RIGHT_HAND_OFFSET,
 )
+
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
 
 __all__ = [
     "ALL_POINTS",
@@ -125,7 +128,7 @@ def point_part(index: int) -> str:
     raise ValueError(f"OpenPose-137 index must be in [0, 137), got {index}")
 
 
-def _layout_points(layout: Any) -> tuple[str, tuple[int, ...]]:
+def _layout_points(layout: Skeleton | str) -> tuple[str, tuple[int, ...]]:
     skeleton = resolve_layout(layout)
     if skeleton.source_indices is None:
         raise LayoutSourceError(
@@ -147,7 +150,7 @@ def buildable_layouts(carried: np.ndarray) -> list[str]:
     return out
 
 
-def layout_indices(layout: Any, carried: np.ndarray, source: str) -> np.ndarray:
+def layout_indices(layout: Skeleton | str, carried: np.ndarray, source: str) -> np.ndarray:
     """The OpenPose-137 index of each of ``layout``'s joints, checked against a source.
 
     Args:

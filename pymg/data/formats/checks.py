@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.limits import (
     DEFAULT_MAX_ARRAY_BYTES,
     MAX_ARRAY_BYTES_ENV,
@@ -218,6 +219,15 @@ def _shape_pair(value: Any, clip: str, key: str) -> tuple[int, int]:
     return int(arr[0]), int(arr[1])
 
 
+def _clip_int(value: Any, key: str, clip: str) -> int:
+    """``value`` as an int (:func:`pymg.checks.check_int`); MalformedClipError names the clip."""
+    try:
+        out: int = check_int(value, key, minimum=-(2**63), expected="an int")
+    except ValueError as exc:
+        raise MalformedClipError(clip, str(exc)) from None
+    return out
+
+
 def check_annotation(
     ann: Any,
     index: int = 0,
@@ -298,9 +308,7 @@ def check_annotation(
         raise MalformedClipError(clip, "keypoint_score holds negative values")
 
     if "total_frames" in ann:
-        total = ann["total_frames"]
-        if isinstance(total, (bool, np.bool_)) or not isinstance(total, (int, np.integer)):
-            raise MalformedClipError(clip, f"total_frames must be an int, got {total!r}")
+        total = _clip_int(ann["total_frames"], "total_frames", clip)
         if total < 0:
             raise MalformedClipError(clip, f"negative total_frames {int(total)}")
         if total != t:
@@ -310,9 +318,7 @@ def check_annotation(
         label = ann["label"]
         if isinstance(label, np.ndarray) and label.size == 1:
             label = label.reshape(()).item()
-        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
-            raise MalformedClipError(clip, f"label must be an int, got {label!r}")
-        label = int(label)
+        label = _clip_int(label, "label", clip)
         if label < -1 or (num_classes is not None and label >= num_classes):
             bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
             raise MalformedClipError(

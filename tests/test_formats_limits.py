@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,45 @@ def test_npz_total_over_members_capped(tmp_path):
     )
     assert out.startswith("ArrayTooLargeError: ") and "clips.npz: member 'score.npy'" in out, out
     assert "with the 100663296 bytes already read" in out and "cap of 134217728" in out
+
+
+def write_sparse_npz(path: Path, frames: int) -> int:
+    """A native ``.npz`` whose stored ``keypoint`` member [1, frames, 22, 2] is a hole in a sparse
+    file (a few KB on disk); returns the member's bytes."""
+    header = f"{{'descr': '<f4', 'fortran_order': False, 'shape': (1, {frames}, 22, 2), }}"
+    header += " " * (-(10 + len(header) + 1) % 64) + "\n"
+    npy = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header.encode()
+    nbytes = frames * 22 * 2 * 4
+    small = {
+        "score": np.zeros((1, frames, 22), np.float32)[:, :1],
+        "offset": np.zeros(1, np.int64),
+        "length": np.ones(1, np.int64),
+        "persons": np.ones(1, np.int64),
+        "label": np.zeros(1, np.int64),
+        "name": np.array(["c0"]),
+        "img_shape": np.ones((1, 2), np.int64),
+        "original_shape": np.ones((1, 2), np.int64),
+        "meta": np.array(json.dumps({"format": "pymg-native", "version": 1})),
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        for name, arr in small.items():
+            with zf.open(name + ".npy", "w") as f:
+                np.lib.format.write_array(f, arr)
+        with zf.open("keypoint.npy", "w", force_zip64=True) as f:
+            f.write(npy)
+            f._fileobj.seek(nbytes, 1)  # type: ignore[attr-defined]  # the hole
+            f._file_size += nbytes  # type: ignore[attr-defined]
+    return nbytes
+
+
+def test_sparse_npz_refused_in_memory_and_named_when_mapped(tmp_path):
+    path = tmp_path / "clips.npz"
+    nbytes = write_sparse_npz(path, 36_000_000)  # 6.3 GB of keypoints
+    assert path.stat().st_size > nbytes and path.stat().st_blocks * 512 < 2**20
+    out = run_limited(f"return len(F.NativeClips({str(path)!r}, mmap=False))")
+    assert out.startswith("ArrayTooLargeError: ") and "clips.npz: member 'keypoint.npy'" in out
+    assert f"needs {nbytes} bytes" in out and "cap of 2147483648" in out
+    out = run_limited(f"return len(F.NativeClips({str(path)!r}))")
+    assert out.startswith("ValueError: ") and "clips.npz" in out, out
+    assert f"member 'keypoint.npy' ([1, 36000000, 22, 2] float32, {nbytes} bytes)" in out
+    assert "cannot be memory-mapped" in out

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from pymg.checks import describe
-from pymg.limits import check_nbytes
+from pymg.limits import check_nbytes, resolve_max_array_bytes
 from pymg.ops.constants import HEATMAP_DTYPES, MIN_SIGMA
 
 _describe = describe
@@ -221,8 +221,9 @@ def check_output_size(shape: Sequence[int], dtype: torch.dtype, name: str) -> No
     """Refuse an op output of ``shape`` and ``dtype`` over the memory cap (:mod:`pymg.limits`),
     before it is allocated; ``name`` is the op and argument, e.g. ``"joint_heatmaps(size=...)"``.
     """
-    count = 1
-    for d in shape:
-        count *= int(d)
-    itemsize = torch.empty((), dtype=dtype).element_size()
-    check_nbytes(name, f"an output of shape {list(shape)} and dtype {dtype}", count * itemsize)
+    nbytes = dtype.itemsize
+    for d in shape:  # no int(): symbolic sizes under torch.compile stay symbolic
+        nbytes = nbytes * d
+    if nbytes > resolve_max_array_bytes():  # the message is only built on failure
+        dims = [int(d) for d in shape]
+        check_nbytes(name, f"an output of shape {dims} and dtype {dtype}", int(nbytes))

@@ -72,6 +72,26 @@ is padded with frames without detections; a row ending further out is an error n
 file and line (it would otherwise allocate frames for a typo such as an end of 10^7)."""
 
 
+def _segment_problem(
+    seg: Segment, frames: int, frame_base: int, label_file: str | None
+) -> str | None:
+    """Why a label row cannot be cut from a video of ``frames`` frames, or None."""
+    s, e = seg.start - frame_base, seg.end - frame_base
+    where = f"line {seg.line}: " if seg.line else ""
+    if s < 0 or s >= frames:
+        return (
+            f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} keypoint "
+            f"frames (first frame numbered {frame_base})"
+        )
+    if e >= frames + LABEL_END_MARGIN:
+        at = f"{label_file}:{seg.line}: " if label_file and seg.line else where
+        return (
+            f"{at}frames {seg.start}..{seg.end} end {e + 1 - frames} frames past the video's "
+            f"{frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)"
+        )
+    return None
+
+
 def clips_from_video(
     keys: VideoKeypoints,
     segments: Sequence[Segment] | None,
@@ -110,29 +130,14 @@ def clips_from_video(
         name = f"{video}_{k}"
         s, e = seg.start - frame_base, seg.end - frame_base
         where = f"line {seg.line}: " if seg.line else ""
-        if s < 0 or s >= frames:
-            out.append(
-                MalformedClipError(
-                    name,
-                    f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} "
-                    f"keypoint frames (first frame numbered {frame_base})",
-                )
-            )
-            continue
-        if e >= frames + LABEL_END_MARGIN:
-            at = f"{label_file}:{seg.line}: " if label_file and seg.line else where
-            out.append(
-                MalformedClipError(
-                    name,
-                    f"{at}frames {seg.start}..{seg.end} end {e + 1 - frames} frames past the "
-                    f"video's {frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)",
-                )
-            )
-            continue
-        try:
-            label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
-        except ValueError as exc:
-            out.append(MalformedClipError(name, f"{where}{exc}"))
+        problem = _segment_problem(seg, frames, frame_base, label_file)
+        if problem is None:
+            try:
+                label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
+            except ValueError as exc:
+                problem = f"{where}{exc}"
+        if problem is not None:
+            out.append(MalformedClipError(name, problem))
             continue
         kp, sc = keys.keypoint[:, s : e + 1], keys.score[:, s : e + 1]
         if indices is not None:

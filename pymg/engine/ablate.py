@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
 
 __all__ = ["CELLS", "FULL", "QUICK", "Cell", "ablation_config", "run_ablations", "write_markdown"]
@@ -238,8 +239,7 @@ def run_ablations(
 
     sizes = dict(QUICK if quick else FULL)
     n_seeds = sizes["seeds"] if seeds is None else seeds
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+    check_int(n_seeds, "seeds", minimum=1)
     chosen = list(CELLS)
     if cells is not None:
         known = {c.name: c for c in CELLS}

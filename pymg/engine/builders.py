@@ -204,8 +204,7 @@ class RepeatedDataset(torch.utils.data.Dataset[dict[str, Any]]):
     """
 
     def __init__(self, dataset: Any, times: int) -> None:
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError(f"times must be an int >= 1, got {times!r}")
+        # ``times`` is data.repeat, checked once where the config is read (build_datasets)
         self.dataset = dataset
         self.times = times
         self.epoch = 0

@@ -45,8 +45,9 @@ def test_import_writes_a_pymg_checkpoint(
     assert ck["class_names"] == ["wave", "nod", "shrug", "clap", "point"]
     model_cfg = ck["config"]["model"]
     assert (model_cfg["arch"], model_cfg["gcn_adaptive"], model_cfg["tcn_type"]) == (
-        "stgcn", "init", "mstcn",
+        "stgcnpp", "init", "mstcn",
     )  # fmt: skip
+    assert ck["model_spec"]["arch"] == "stgcnpp" and ck["model_spec"]["options"]["max_hop"] == 1
     assert model_cfg["gcn_with_res"] is True and model_cfg["partition"] == "inward_outward"
     assert ck["config"]["test"]["num_clips"] == 10 and ck["config"]["data"]["num_persons"] == 2
     rec = Recognizer.from_checkpoint(out)

@@ -14,7 +14,13 @@ from torch import Tensor
 
 from pymg.models.batch import align_batch
 from pymg.models.heads import I3DHead
-from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel, check_views
+from pymg.models.interface import (
+    ModelInput,
+    ModelOutput,
+    RecognizerModel,
+    check_activation_size,
+    check_views,
+)
 from pymg.models.resnet3d import ResNet3dSlowOnly
 from pymg.ops.constants import HEATMAP_DTYPES, STRATEGIES
 from pymg.topology import Skeleton, resolve_layout
@@ -62,6 +68,7 @@ class PoseC3D(RecognizerModel):
     """
 
     channels_last_format = torch.channels_last_3d  # 3D convolutions
+    engine_args = ("layout", "size", "embed_dim")
 
     def __init__(
         self,
@@ -114,6 +121,10 @@ class PoseC3D(RecognizerModel):
         if in_channels < 1:
             raise ValueError(f"layout {layout.name!r} has no {stream}s to draw")
         self.in_channels = in_channels
+        widest = max(in_channels, _positive_int("base_channels", base_channels))
+        check_activation_size(
+            [("channels", widest), ("clip_len", clip_len), ("size", size), ("size", size)]
+        )
         self.flip_perm: tuple[int, ...] = flip_perm
         self.limbs: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in layout.limbs)
         self.backbone = ResNet3dSlowOnly(

@@ -163,11 +163,15 @@ def test_absurd_sizes_are_refused_naming_the_size_and_the_limit() -> None:
 
 
 def test_a_new_constructor_argument_needs_no_config_change() -> None:
-    """``eps`` and ``temporal_strides`` were never config keys: --set reaches the module."""
-    cfg = load_config(
-        "demo", ["model.eps=0.25", "model.temporal_strides=[1, 2, 2]", "model.inflate=[1, 1, 1]"]
-    )
+    """``head_init_std`` (added to PoseC3D alone, see docs/architecture.md), ``eps`` and the
+    strides were never config keys: ``--set model.<arg>=...`` reaches the module."""
+    sets = ["model.eps=0.25", "model.temporal_strides=[1, 2, 2]", "model.inflate=[1, 1, 1]"]
+    cfg = load_config("demo", [*sets, "model.head_init_std=0.5", "model.num_classes=64"])
+    torch.manual_seed(0)
     model = build_model(cfg, resolve_layout(cfg.data.layout))
     assert isinstance(model, PoseC3D) and model.eps == 0.25
+    assert 0.45 < float(model.cls_head.fc_cls.weight.detach().std()) < 0.55  # default 0.01
+    with pytest.raises(ConfigError, match=r"model\.head_init_std expects float, got 'wide'"):
+        load_config("demo", ["model.head_init_std=wide"])
     layers = [model.backbone.layer1, model.backbone.layer2, model.backbone.layer3]
     assert [layer[0].downsample.conv.stride[0] for layer in layers] == [1, 2, 2]

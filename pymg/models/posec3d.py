@@ -58,6 +58,7 @@ class PoseC3D(RecognizerModel):
             and suit ``torch.autocast``. Outside autocast they are cast back to the weights' dtype.
         eps: scores below ``eps`` draw nothing (PYSKL 1e-3).
         spatial_strides, temporal_strides, inflate: per-stage backbone settings.
+        head_init_std: standard deviation of the classifier's initial weights (PYSKL 0.01).
 
     Shape:
         - batch: dict with ``keypoint [N, M, T_in, V, 2]`` (output pixels), optional
@@ -89,6 +90,7 @@ class PoseC3D(RecognizerModel):
         spatial_strides: Sequence[int] = (2, 2, 2),
         temporal_strides: Sequence[int] = (1, 1, 2),
         inflate: Sequence[int] = (0, 1, 1),
+        head_init_std: float = 0.01,
     ) -> None:
         super().__init__()
         layout = resolve_layout(layout)
@@ -136,7 +138,11 @@ class PoseC3D(RecognizerModel):
             inflate=inflate,
         )
         self.cls_head = I3DHead(
-            self.backbone.out_channels, num_classes, dropout=dropout, embed_dim=embed_dim
+            self.backbone.out_channels,
+            num_classes,
+            dropout=dropout,
+            embed_dim=embed_dim,
+            init_std=head_init_std,
         )
 
     def _device(self) -> torch.device:

@@ -145,7 +145,7 @@ def test_overrides_do_not_mutate_the_input() -> None:
         ("model.size=32", r"model\.size is not set in \[model\]: the engine takes it from data"),
         ("optim.grad_clip=nan", r"optim\.grad_clip must be a finite number, got nan"),
         ("runtime.threads=-4", r"runtime\.threads must be in \[0, 4096\], got -4"),
-        ("schedule.epochs=-3", r"schedule\.epochs must be in \[1, 1e\+06\], got -3"),
+        ("schedule.epochs=-3", r"schedule\.epochs must be in \[1, 1000000\], got -3"),
         ("runtime.seed=1180591620717411303424", r"runtime\.seed must be in \[0, 2\*\*62\]"),
         ("optim.lr", r"override 'optim\.lr' must look like section\.key=value"),
         ("optim=0.1", r"unknown config key 'optim'"),

@@ -296,7 +296,7 @@ def check_ranges(cfg: Config) -> None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{key} must be a finite number, got {value!r}")
         if not low <= value <= high:
-            bounds = f">= {low:g}" if high == _INF else f"in [{low:g}, {high:g}]"
+            bounds = f">= {low:g}" if high == _INF else f"in [{low:g}, {int(high)}]"
             if high == _MAX_SEED:
                 bounds = "in [0, 2**62]"
             raise ConfigError(f"{key} must be {bounds}, got {value!r}")

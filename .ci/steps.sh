@@ -71,14 +71,14 @@ wheel() {
   fi
   scripts/build_wheel.sh || return 1
   local whl
-  whl="$(ls wheelhouse/cuda/pymg-*.whl)"
+  whl="$(ls wheelhouse/cuda/pymg_microgesture-*.whl)"
   scripts/smoke_wheel.sh "$whl" --tests "$SMOKE_TESTS" --expect cuda
 }
 
 cpuwheel() {
   scripts/build_wheel.sh --cpu || return 1
   local whl
-  whl="$(ls wheelhouse/cpu/pymg-*.whl)"
+  whl="$(ls wheelhouse/cpu/pymg_microgesture-*.whl)"
   scripts/smoke_wheel.sh "$whl" --tests none --expect cpu
 }
 

@@ -28,7 +28,9 @@ def build_info() -> dict[str, Any]:
 
     Returns:
         dict with ``version``; ``native_loaded`` (bool) and ``native_error`` (why ``pymg._C``
-        did not import, else None); ``cuda_compiled``; ``cuda_available``
+        did not import, else None); ``cuda_compiled`` (the CUDA kernels are built in);
+        ``cuda_usable`` (they can run: compiled in and a GPU seen by the extension's own CUDA
+        runtime; False on a machine without one); ``cuda_available``
         (``torch.cuda.is_available()``); the extension's ``cuda_runtime``, ``cuda_archs``,
         ``openmp`` and ``compiler`` (None when it is not loaded); ``num_threads``
         (``torch.get_num_threads()``); ``openmp_threads`` (threads the CPU kernels use:
@@ -44,6 +46,7 @@ def build_info() -> dict[str, Any]:
         "native_loaded": native["native_loaded"],
         "native_error": native["native_error"],
         "cuda_compiled": bool(native.get("cuda_compiled", False)),
+        "cuda_usable": _native.cuda_usable(),
         "cuda_available": torch.cuda.is_available(),
         "cuda_runtime": native.get("cuda_runtime"),
         "cuda_archs": native.get("cuda_archs"),

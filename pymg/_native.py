@@ -24,6 +24,7 @@ __all__ = [
 _module: ModuleType | None = None
 _error: str | None = None
 _tried = False
+_device_count: int | None = None
 
 
 def _load() -> ModuleType | None:
@@ -65,9 +66,15 @@ def cuda_compiled() -> bool:
 
 
 def cuda_device_count() -> int:
-    """CUDA devices seen by the extension's own (static) runtime; 0 without a driver or kernels."""
-    mod = _load()
-    return int(mod.cuda_device_count()) if mod is not None else 0
+    """CUDA devices seen by the extension's own (static) runtime; 0 without a driver or kernels.
+
+    Asked once per process (the ops ask before each launch; the count does not change).
+    """
+    global _device_count
+    if _device_count is None:
+        mod = _load()
+        _device_count = int(mod.cuda_device_count()) if mod is not None else 0
+    return _device_count
 
 
 def cuda_usable() -> bool:

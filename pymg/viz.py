@@ -30,7 +30,9 @@ def _figure(width: float, height: float) -> Figure:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("pymg.viz needs matplotlib: pip install 'pymg[viz]'") from exc
+        raise ImportError(
+            "pymg.viz needs matplotlib: pip install 'pymg-microgesture[viz]'"
+        ) from exc
     fig = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(fig)
     return fig

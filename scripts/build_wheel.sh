@@ -41,6 +41,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PYTHON="${PYTHON:-python3}"
 ARCHS="${PYMG_CUDA_ARCHS:-80-real;90}"
 OUTDIR="$(mkdir -p "${OUTDIR:-$ROOT/wheelhouse/$VARIANT}" && cd "${OUTDIR:-$ROOT/wheelhouse/$VARIANT}" && pwd)"
+# File names of the distribution "pymg-microgesture" (wheels and sdists write it pymg_microgesture).
+DIST=pymg_microgesture
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pymg-wheel-$VARIANT.XXXXXX")"
 cleanup() { if [[ $KEEP == 1 ]]; then echo "build_wheel.sh: kept $WORK"; else rm -rf "$WORK"; fi; }
 trap cleanup EXIT
@@ -68,7 +70,7 @@ step "sdist of $ROOT"
   cat "$WORK/sdist.log" >&2
   exit 1
 }
-SDIST="$(ls "$WORK"/sdist/pymg-*.tar.gz)"
+SDIST="$(ls "$WORK"/sdist/"$DIST"-*.tar.gz)"
 if tar -tzf "$SDIST" | grep -E '^[^/]+/(build|wheelhouse|dist|site)/' >/dev/null; then
   echo "build_wheel.sh: the sdist contains build outputs:" >&2
   tar -tzf "$SDIST" | grep -E '^[^/]+/(build|wheelhouse|dist|site)/' | head >&2
@@ -76,7 +78,7 @@ if tar -tzf "$SDIST" | grep -E '^[^/]+/(build|wheelhouse|dist|site)/' >/dev/null
 fi
 mkdir -p "$WORK/src"
 tar -xzf "$SDIST" -C "$WORK/src"
-SRC="$(ls -d "$WORK"/src/pymg-*)"
+SRC="$(ls -d "$WORK"/src/"$DIST"-*)"
 
 if [[ $VARIANT == cpu ]]; then
   # A distinct local version tag, like torch's "+cpu": pip shows which build is installed.
@@ -98,14 +100,14 @@ t0=$SECONDS
 PYMG_CUDA="$CUDA_MODE" "$PYTHON" -m build --wheel --outdir "$WORK/raw" \
   -C build-dir="$WORK/cmake-build" "${cuda_args[@]}" "$SRC"
 BUILD_S=$((SECONDS - t0))
-RAW="$(ls "$WORK"/raw/pymg-*.whl)"
+RAW="$(ls "$WORK"/raw/"$DIST"-*.whl)"
 
 # --- 3. manylinux repair ---------------------------------------------------------------------------------
 step "auditwheel show $(basename "$RAW")"
 "$PYTHON" -m auditwheel show "$RAW" | tee "$WORK/auditwheel-show.txt"
 step "auditwheel repair --exclude libgomp.so.1"
 "$PYTHON" -m auditwheel repair --exclude libgomp.so.1 -w "$WORK/repaired" "$RAW"
-WHEEL="$(ls "$WORK"/repaired/pymg-*.whl)"
+WHEEL="$(ls "$WORK"/repaired/"$DIST"-*.whl)"
 
 # --- 4. contents -----------------------------------------------------------------------------------------
 step "check $(basename "$WHEEL")"
@@ -120,7 +122,7 @@ REPORT="$WORK/$(basename "$WHEEL" .whl).json"
   "${require_args[@]}" "${cuobjdump_args[@]}" --json "$REPORT"
 
 # --- output ------------------------------------------------------------------------------------------------
-rm -f "$OUTDIR"/pymg-*.whl "$OUTDIR"/pymg-*.tar.gz "$OUTDIR"/pymg-*.json
+rm -f "$OUTDIR"/"$DIST"-*.whl "$OUTDIR"/"$DIST"-*.tar.gz "$OUTDIR"/"$DIST"-*.json
 cp "$WHEEL" "$REPORT" "$SDIST" "$WORK/auditwheel-show.txt" "$OUTDIR/"
 step "done"
 printf 'wheel    %s\n' "$OUTDIR/$(basename "$WHEEL")"

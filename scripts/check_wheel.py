@@ -35,6 +35,10 @@ import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+# The distribution "pymg-microgesture" as file names write it (the import package stays ``pymg``):
+# ``<DIST>-<version>.dist-info/`` and auditwheel's ``<DIST>.libs/``.
+DIST = "pymg_microgesture"
+
 # Shared libraries the extension may depend on: the C/C++ runtime (allowed by every manylinux
 # policy) and GNU OpenMP, which is deliberately NOT bundled (torch ships and loads libgomp.so.1).
 ALLOWED_NEEDED = frozenset(
@@ -196,11 +200,12 @@ def elf_info(so_path: Path) -> tuple[list[str], list[str], set[str], bool]:
 
 def check_members(names: list[str], source_files: list[str], report: WheelReport) -> None:
     """Compare the wheel's file list with the source package; record problems in ``report``."""
-    dist_info = f"pymg-{report.version}.dist-info/"
+    dist_info = f"{DIST}-{report.version}.dist-info/"
+    libs = f"{DIST}.libs/"
     for name in names:
         if name.endswith("/"):
             continue
-        if not (name.startswith(("pymg/", dist_info, "pymg.libs/"))):
+        if not (name.startswith(("pymg/", dist_info, libs))):
             report.problems.append(f"unexpected top-level file in wheel: {name}")
         padded = "/" + name
         if any(part in padded for part in FORBIDDEN_PARTS) or name.endswith(FORBIDDEN_SUFFIXES):
@@ -209,7 +214,7 @@ def check_members(names: list[str], source_files: list[str], report: WheelReport
     for rel in source_files:
         if rel not in present:
             report.problems.append(f"source file missing from wheel: {rel}")
-    report.grafted = sorted(n for n in names if n.startswith("pymg.libs/"))
+    report.grafted = sorted(n for n in names if n.startswith(libs))
     for lib in report.grafted:
         if "libgomp" in lib:
             report.problems.append(f"a second OpenMP runtime was bundled: {lib}")

@@ -103,7 +103,7 @@ import pymg
 here = os.path.realpath(pymg.__file__)
 if not here.startswith(os.path.realpath(venv) + os.sep):
     sys.exit(f"FAIL: pymg imported from {here}, not from the venv {venv}")
-version = md.version("pymg")
+version = md.version("pymg-microgesture")  # the distribution's name; `import pymg` stays
 if pymg.__version__ != version:
     sys.exit(f"FAIL: pymg.__version__ {pymg.__version__!r} != installed metadata {version!r}")
 if f"-{version}-" not in os.path.basename(wheel):

@@ -220,6 +220,56 @@ def test_native_available_reports_a_bool() -> None:
     assert ops.native_available("meta") is False
 
 
+def test_native_compiled_is_not_usable_without_a_device() -> None:
+    """CUDA kernels built in but no GPU: compiled, not usable (``pymg info`` shows both)."""
+    if not ops.native_compiled("cpu"):
+        pytest.skip("needs pymg._C")
+    from pymg import _native, build_info
+
+    assert ops.native_compiled("cuda") is _native.cuda_compiled()
+    usable = _native.cuda_compiled() and torch.cuda.is_available()
+    assert ops.native_available("cuda") is usable
+    info = build_info()
+    assert info["cuda_compiled"] is _native.cuda_compiled()
+    assert info["cuda_usable"] is usable
+    assert ops.native_compiled("meta") is False and ops.native_available("meta") is False
+
+
+def test_native_available_asks_the_extensions_cuda_runtime(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compiled with CUDA: usable exactly on the devices the extension's runtime sees."""
+    from pymg import _native
+
+    monkeypatch.setattr(_native, "available", lambda: True)
+    monkeypatch.setattr(_native, "cuda_compiled", lambda: True)
+    monkeypatch.setattr(_native, "cuda_device_count", lambda: 0)
+    monkeypatch.setattr(backend, "_warned", False)
+    assert ops.native_compiled("cuda") is True
+    assert ops.native_available("cuda") is False
+    assert ops.native_available("cpu") is True
+    cuda0 = torch.device("cuda", 0)
+    with pytest.raises(RuntimeError, match=r"compiled in but pymg._C's CUDA runtime sees 0 dev"):
+        backend.get_backend("native", cuda0)
+    with pytest.warns(ops.NativeFallbackWarning, match=r"sees 0 device\(s\), so not cuda:0"):
+        assert backend.get_backend("auto", cuda0) is backend.TORCH
+    monkeypatch.setattr(_native, "cuda_device_count", lambda: 2)
+    assert ops.native_available("cuda") and ops.native_available("cuda:1")
+    assert not ops.native_available("cuda:2")
+    assert backend.get_backend("auto", cuda0) is backend.NATIVE
+    monkeypatch.setattr(_native, "cuda_compiled", lambda: False)
+    assert not ops.native_compiled("cuda") and not ops.native_available("cuda:1")
+
+
+def test_pymg_info_shows_compiled_and_usable(capsys: pytest.CaptureFixture[str]) -> None:
+    from pymg.cli import main
+
+    assert main(["info"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    keys = [line.split()[0] for line in lines if line.strip()]
+    assert "cuda_compiled" in keys and "cuda_usable" in keys
+
+
 def test_missing_extension_in_a_fresh_process() -> None:
     """With pymg._C unimportable the ops still work and warn exactly once."""
     code = textwrap.dedent(

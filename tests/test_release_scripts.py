@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_check_members_clean(check_wheel: ModuleType) -> None:
         "pymg/__init__.py",
         "pymg/_C.cpython-311-x86_64-linux-gnu.so",
         "pymg/configs/demo.toml",
-        "pymg-0.1.0.dist-info/METADATA",
+        "pymg_microgesture-0.1.0.dist-info/METADATA",
     ]
     assert _report(check_wheel, names, ["pymg/__init__.py", "pymg/configs/demo.toml"]) == []
 
@@ -106,13 +107,34 @@ def test_check_members_clean(check_wheel: ModuleType) -> None:
         ("pymg/kernels.cu", "build-tree"),
         ("tests/test_x.py", "unexpected top-level"),
         ("build/cp311/_C.so", "unexpected top-level"),
-        ("pymg.libs/libgomp-1a2b3c4d.so.1", "second OpenMP runtime"),
-        ("pymg.libs/libfoo-1a2b3c4d.so", "unexpected library bundled"),
+        ("pymg_microgesture.libs/libgomp-1a2b3c4d.so.1", "second OpenMP runtime"),
+        ("pymg_microgesture.libs/libfoo-1a2b3c4d.so", "unexpected library bundled"),
+        # the old distribution name ("pymg" on the index is another project): not ours
+        ("pymg-0.1.0.dist-info/METADATA", "unexpected top-level"),
+        ("pymg.libs/libfoo-1a2b3c4d.so", "unexpected top-level"),
     ],
 )
 def test_check_members_flags(check_wheel: ModuleType, bad_name: str, message: str) -> None:
     problems = _report(check_wheel, ["pymg/__init__.py", bad_name], ["pymg/__init__.py"])
     assert any(message in p and bad_name in p for p in problems), problems
+
+
+def test_release_scripts_use_the_distribution_name(check_wheel: ModuleType) -> None:
+    """pyproject's name (``pymg`` on the index is another project) is the one every script uses."""
+    root = SCRIPTS.parent
+    if not (root / "pyproject.toml").is_file() or not (root / ".ci" / "steps.sh").is_file():
+        pytest.skip("pyproject.toml or .ci/ is not here (tests copied away from the repository)")
+    project = (root / "pyproject.toml").read_text().split("\n[project]\n", 1)[1]
+    name = re.search(r'^name = "([^"]+)"$', project, flags=re.M).group(1)  # type: ignore[union-attr]
+    assert name == "pymg-microgesture"
+    file_name = re.sub(r"[-_.]+", "_", name)  # PEP 427 / 625 file names
+    assert check_wheel.DIST == file_name
+    build = (SCRIPTS / "build_wheel.sh").read_text()
+    assert f"\nDIST={file_name}\n" in build
+    assert "pymg-*" not in build
+    steps = (root / ".ci" / "steps.sh").read_text()
+    assert steps.count(f"/{file_name}-*.whl") == 2 and "pymg-*" not in steps
+    assert f'md.version("{name}")' in (SCRIPTS / "smoke_wheel.sh").read_text()
 
 
 def test_check_members_missing_source_file(check_wheel: ModuleType) -> None:
@@ -124,15 +146,20 @@ def _fake_wheel(path: Path, members: dict[str, bytes], tag: str) -> Path:
     with zipfile.ZipFile(path, "w") as zf:
         for name, data in members.items():
             zf.writestr(name, data)
-        zf.writestr("pymg-0.1.0.dist-info/WHEEL", f"Wheel-Version: 1.0\nTag: {tag}\n")
-        zf.writestr("pymg-0.1.0.dist-info/METADATA", "Name: pymg\nVersion: 0.1.0\n")
+        zf.writestr("pymg_microgesture-0.1.0.dist-info/WHEEL", f"Wheel-Version: 1.0\nTag: {tag}\n")
+        meta = "Name: pymg-microgesture\nVersion: 0.1.0\n"
+        zf.writestr("pymg_microgesture-0.1.0.dist-info/METADATA", meta)
     return path
 
 
 def test_check_wheel_without_extension(check_wheel: ModuleType, tmp_path: Path) -> None:
     source = _source_tree(tmp_path / "src")
     members = {rel: b"x" for rel in check_wheel.source_package_files(source)}
-    wheel = _fake_wheel(tmp_path / "pymg.whl", members, "cp311-cp311-linux_x86_64")
+    wheel = _fake_wheel(
+        tmp_path / "pymg_microgesture-0.1.0-cp311-cp311-linux_x86_64.whl",
+        members,
+        "cp311-cp311-linux_x86_64",
+    )
     report = check_wheel.check_wheel(
         wheel, source, "cpu", "80-real;90", ["pymg/py.typed"], None, False
     )

@@ -6,8 +6,9 @@ chance, and writes into the work dir: ``test_confusion.png`` (confusion matrix),
 ``heatmaps.png`` (the joint heatmap volume of a test clip), ``test_metrics.json``,
 ``metrics.jsonl``, ``latest.pt`` (loadable with :class:`pymg.engine.Recognizer`).
 
-The pictures need matplotlib (``pip install "pymg[viz]"``). The demo checks for it before it
-trains; without it, it says so in one line, trains, tests, saves everything else and succeeds.
+The pictures need matplotlib (``pip install "pymg-microgesture[viz]"``). The demo checks for it
+before it trains; without it, it says so in one line, trains, tests, saves everything else and
+succeeds.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ __all__ = ["demo_config", "missing_optional", "run_demo"]
 
 PICTURES_HINT = (
     "pictures skipped: matplotlib is not installed "
-    '(pip install "pymg[viz]" or pip install matplotlib to get them)'
+    '(pip install "pymg-microgesture[viz]" or pip install matplotlib to get them)'
 )
 
 

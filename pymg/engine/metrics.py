@@ -144,7 +144,9 @@ def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None
 def plot_confusion(
     cm: Any, path: str | Path, class_names: Sequence[str] | None = None, normalize: bool = True
 ) -> Path:
-    """Write the confusion matrix [K, K] as a PNG (needs matplotlib: ``pip install pymg[viz]``).
+    """Write the confusion matrix [K, K] as a PNG.
+
+    Needs matplotlib: ``pip install "pymg-microgesture[viz]"``.
 
     Rows are true classes, columns predictions; with ``normalize`` each row is divided by its
     count (absent classes stay 0). Returns the written path.
@@ -158,7 +160,9 @@ def plot_confusion(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_confusion needs matplotlib: pip install 'pymg[viz]'") from exc
+        raise ImportError(
+            "plot_confusion needs matplotlib: pip install 'pymg-microgesture[viz]'"
+        ) from exc
     k = m.shape[0]
     if normalize:
         totals = m.sum(axis=1, keepdims=True)

@@ -4,8 +4,9 @@ Two implementations of :class:`Backend`, with identical signatures and results:
 :data:`pymg.ops.backend_native.NATIVE` (the compiled kernels of ``pymg._C``) and
 :data:`pymg.ops.backend_torch.TORCH` (pure torch). :func:`get_backend` picks one:
 ``impl="auto"`` (the default of every op) uses the native kernels when the compiled extension is
-loaded and supports the tensors' device, and otherwise the torch backend, warning once per process
-(:class:`NativeFallbackWarning`) with the reason. ``impl="native"`` raises instead of falling back;
+loaded, has kernels for the tensors' device type and (CUDA) its runtime sees the device, and
+otherwise the torch backend, warning once per process (:class:`NativeFallbackWarning`) with the
+reason. ``impl="native"`` raises instead of falling back;
 ``impl="reference"`` always uses the torch backend. :func:`use_impl` sets the default for a block of
 code (a context manager; an explicit ``impl=`` other than "auto" wins).
 """
@@ -26,7 +27,14 @@ from pymg.ops.backend_native import NATIVE
 from pymg.ops.backend_torch import TORCH
 from pymg.ops.constants import IMPLS
 
-__all__ = ["Backend", "NativeFallbackWarning", "get_backend", "native_available", "use_impl"]
+__all__ = [
+    "Backend",
+    "NativeFallbackWarning",
+    "get_backend",
+    "native_available",
+    "native_compiled",
+    "use_impl",
+]
 
 _default_impl: contextvars.ContextVar[str] = contextvars.ContextVar("pymg_ops_impl", default="auto")
 _warned = False
@@ -96,8 +104,8 @@ def use_impl(impl: str) -> Iterator[None]:
         _default_impl.reset(token)
 
 
-def _native_unusable(device: torch.device) -> str:
-    """Why the native kernels cannot run on ``device`` ("" when they can)."""
+def _native_missing(device: torch.device) -> str:
+    """Why ``pymg._C`` has no kernels for ``device``'s type ("" when they are compiled in)."""
     try:
         if not _native.available():
             return f"the compiled extension pymg._C is not loaded ({_native.load_error()})"
@@ -108,6 +116,29 @@ def _native_unusable(device: torch.device) -> str:
         return "" if _native.cuda_compiled() else "pymg._C was built without CUDA support"
     except Exception as exc:  # a broken build must not break the torch path
         return f"pymg._native failed: {exc!r}"
+
+
+def _native_unusable(device: torch.device) -> str:
+    """Why the native kernels cannot run on ``device`` ("" when they can).
+
+    Compiled in is not enough for CUDA: the extension's own (static) CUDA runtime must also see
+    the device, which it does not on a machine without a GPU or with a driver older than the CUDA
+    toolkit ``pymg._C`` was built with.
+    """
+    reason = _native_missing(device)
+    if reason or device.type != "cuda":
+        return reason
+    try:
+        count = _native.cuda_device_count()
+    except Exception as exc:  # a broken build must not break the torch path
+        return f"pymg._native failed: {exc!r}"
+    index = 0 if device.index is None else device.index
+    if index >= count:
+        return (
+            f"the CUDA kernels are compiled in but pymg._C's CUDA runtime sees {count} device(s), "
+            f"so not {device} (no GPU, or a driver older than the CUDA toolkit it was built with)"
+        )
+    return ""
 
 
 def get_backend(impl: str, device: torch.device) -> Backend:
@@ -134,6 +165,19 @@ def get_backend(impl: str, device: torch.device) -> Backend:
     return TORCH
 
 
+def native_compiled(device: torch.device | str = "cpu") -> bool:
+    """True when ``pymg._C`` is loaded with kernels for ``device``'s type, present or not.
+
+    ``native_compiled("cuda")`` is True for a build with CUDA kernels even on a machine without a
+    GPU; :func:`native_available` says whether the kernels can run there.
+    """
+    return not _native_missing(torch.device(device))
+
+
 def native_available(device: torch.device | str = "cpu") -> bool:
-    """True when the native kernels can run on ``device``."""
+    """True when the native kernels can run on ``device`` (what ``impl="auto"`` then uses).
+
+    That is: compiled in (:func:`native_compiled`) and, for CUDA, the device is visible to the
+    extension's CUDA runtime, so ``native_available("cuda")`` is False on a machine without a GPU.
+    """
     return not _native_unusable(torch.device(device))

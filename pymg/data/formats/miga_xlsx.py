@@ -7,8 +7,8 @@ and dropped; empty cells read as 0 (a missed point). A first row is treated as t
 when none of its cells is a number.
 
 The sheets hold millions of cells, so they are read with ``python-calamine`` (a Rust reader,
-``pip install 'pymg[data]'``); ``openpyxl`` is the fallback when calamine is not installed
-(``engine="openpyxl"`` forces it) and is about 4x slower (measured in docs/data.md).
+``pip install 'pymg-microgesture[data]'``); ``openpyxl`` is the fallback when calamine is not
+installed (``engine="openpyxl"`` forces it) and is about 4x slower (measured in docs/data.md).
 """
 
 from __future__ import annotations
@@ -71,7 +71,8 @@ def _engine(engine: str) -> str:
         import openpyxl  # noqa: F401
     except ImportError:
         raise ImportError(
-            "reading MiGA .xlsx files needs python-calamine (or openpyxl): pip install 'pymg[data]'"
+            "reading MiGA .xlsx files needs python-calamine (or openpyxl): "
+            "pip install 'pymg-microgesture[data]'"
         ) from None
     return "openpyxl"
 

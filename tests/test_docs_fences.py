@@ -17,7 +17,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 LANGUAGES = ("python", "bash", "toml", "text", "diff")
 FENCE = re.compile(r"^ *(```+|~~~+)(.*)$")
-OLD_NAME = re.compile(r"""pip install[^\n#&;|]*?(?<![\w-])["']?pymg(?:\[|-\d|["'\s]|$)""", re.M)
+# `pip install [options] [other packages] pymg...` (not prose saying never to write it in backticks)
+OLD_NAME = re.compile(r"""pip install(?:\s+[-\w.=<>]+)*?\s+["']?pymg(?:\[|-\d|["'\s]|$)""", re.M)
 
 
 def _pages() -> list[Path]:
@@ -72,6 +73,8 @@ def test_every_block_names_a_language_the_docs_run_knows() -> None:
         ("pip install pymg_microgesture-0.1.0-cp311-cp311-linux_x86_64.whl", False),
         ('pip install -e ".[test]"  # pymg and its tests', False),
         ('pip install -e ".[viz]" && pymg demo', False),
+        ("so never `pip install pymg`. pymg is not on the index", False),
+        ("pip install torch==2.13.0 pymg", True),
     ],
 )
 def test_old_name_pattern(line: str, old: bool) -> None:

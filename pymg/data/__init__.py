@@ -24,6 +24,7 @@ from pymg.data.formats import (
     save_pyskl,
 )
 from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.recording import RecordingSet, check_recording, check_segments, save_recordings
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.synthetic_imigue import SyntheticIMiGUE
@@ -53,12 +54,15 @@ __all__ = [
     "PoseState",
     "PoseTransform",
     "RandomResizedCrop",
+    "RecordingSet",
     "Resize",
     "SplitError",
     "SyntheticIMiGUE",
     "SyntheticMicroGestures",
     "UnsafePickleError",
     "check_annotation",
+    "check_recording",
+    "check_segments",
     "collate",
     "load_pyskl",
     "prepare_pyskl",
@@ -66,6 +70,7 @@ __all__ = [
     "safe_load",
     "save_native",
     "save_pyskl",
+    "save_recordings",
     "select_persons",
     "test_transform",
     "train_transform",

@@ -24,6 +24,7 @@ from pymg.data.formats import (
     save_pyskl,
 )
 from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.prepare_untrimmed import prepare_untrimmed
 from pymg.data.recording import RecordingSet, check_recording, check_segments, save_recordings
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
@@ -67,6 +68,7 @@ __all__ = [
     "load_pyskl",
     "prepare_pyskl",
     "prepare_release",
+    "prepare_untrimmed",
     "safe_load",
     "save_native",
     "save_pyskl",

@@ -255,3 +255,19 @@ def test_cli_writes_metrics_json(tmp_path: Path, capsys: pytest.CaptureFixture[s
     bad = _det(tmp_path, ["v,15,x,2,0.9"], "bad.csv")
     assert main(["evaluate-detections", str(bad), "--gt", str(gt)]) == 2
     assert "bad.csv:2: end frame must be an integer" in capsys.readouterr().err
+
+
+def test_the_worked_example_of_the_docs(tmp_path: Path) -> None:
+    gt = _gt(tmp_path, ["A,10,19,2", "A,40,69,5", "A,80,99,5", "B,0,49,7"])
+    det = _det(
+        tmp_path,
+        ["A,15,24,2,0.9", "A,40,99,5,0.8", "A,82,97,5,0.6", "B,0,20,7,0.7", "B,30,49,3,0.5"],
+    )
+    m = evaluate_detections(det, gt)
+    assert (m["tp"], m["precision"], m["recall"]) == (4, 0.8, 1.0)
+    assert m["f1"] == pytest.approx(0.8888889, abs=1e-6)
+    assert m["mAP"] == pytest.approx({"0.3": 1.0, "0.5": 1 / 3, "0.7": 0.25 / 3})
+    assert m["ap_per_class"]["0.7"] == pytest.approx({"2": 0.0, "5": 0.25, "7": 0.0})
+    kit = evaluate_detections(det, gt, kit_compat=True)
+    assert (kit["tp"], kit["precision"], kit["recall"]) == (3, 0.6, 0.75)
+    assert kit["f1"] == pytest.approx(2 * 0.6 * 0.75 / (1.35 + 1e-7), abs=1e-12)

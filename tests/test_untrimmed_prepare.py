@@ -209,3 +209,17 @@ def test_cli_prepare_untrimmed_then_evaluate(
     assert "precision 66.67%  recall 40.00%  (TP 2, 3 detections, 5 ground truths" in (
         capsys.readouterr().out
     )
+
+
+def test_cli_prepare_untrimmed_smg(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = make_smg_release(tmp_path / "SMG")
+    out = tmp_path / "smg.npz"
+    assert main(["prepare", str(root), "--out", str(out), "--untrimmed", "--pixel", "first"]) == 0
+    assert "3 whole videos, 6 segments, layout kinect25" in capsys.readouterr().out
+    rec = RecordingSet(out)[0]
+    np.testing.assert_allclose(
+        rec["keypoint"][0], smg_values("Sample0001", 80)[:, :, 7:9], atol=1e-3
+    )
+    assert rec["img_shape"] == (424, 512)
+    assert main(["prepare", str(root), "--out", str(out), "--untrimmed", "--frame-base", "0"]) == 0
+    assert RecordingSet(out)[0]["segments"][0].tolist() == [11, 40, 2]

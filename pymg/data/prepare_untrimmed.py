@@ -172,6 +172,30 @@ class _Release:
         return read_video(video, hand_order), img_shape
 
 
+def _report(
+    table: dict[str, dict[str, int]], notes: list[str], echo: Callable[[str], None] | None
+) -> None:
+    """The per-split table and the warnings to ``echo``, or the warnings as PrepareWarning."""
+    if echo is None:
+        for note in notes:
+            warnings.warn(note, PrepareWarning, stacklevel=3)
+        return
+    echo(f"{'split':<8}{'videos':>8}{'labelled':>10}{'segments':>10}{'frames':>10}")
+    for split, row in sorted(table.items()):
+        echo(f"{split:<8}{row['videos']:>8}{row['labelled']:>10}{row['segments']:>10}"
+             f"{row['frames']:>10}")  # fmt: skip
+    for note in notes:
+        echo(f"warning: {note}")
+
+
+def _count(table: dict[str, dict[str, int]], split: str, rec: dict[str, Any]) -> None:
+    row = table.setdefault(split, {"videos": 0, "labelled": 0, "segments": 0, "frames": 0})
+    row["videos"] += 1
+    row["labelled"] += int(rec["labelled"])
+    row["segments"] += len(rec["segments"])
+    row["frames"] += rec["total_frames"]
+
+
 def prepare_untrimmed(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
@@ -253,11 +277,7 @@ def prepare_untrimmed(
         split = rule.split(video, video.video)
         if split is not None:
             splits.setdefault(split, []).append(video.video)
-            row = table.setdefault(split, {"videos": 0, "labelled": 0, "segments": 0, "frames": 0})
-            row["videos"] += 1
-            row["labelled"] += int(rec["labelled"])
-            row["segments"] += len(rec["segments"])
-            row["frames"] += rec["total_frames"]
+            _count(table, split, rec)
         recordings.append(rec)
     if not recordings:
         raise ValueError(f"{raw_dir}: no usable video ({log.count} skipped)")
@@ -267,16 +287,7 @@ def prepare_untrimmed(
     notes += [f"skipped {clip}: {problem}" for clip, problem in log.skipped[:20]]
     if log.count > 20:
         notes.append(f"... and {log.count - 20} more skipped")
-    if echo is None:
-        for note in notes:
-            warnings.warn(note, PrepareWarning, stacklevel=2)
-    else:
-        echo(f"{'split':<8}{'videos':>8}{'labelled':>10}{'segments':>10}{'frames':>10}")
-        for split, row in sorted(table.items()):
-            echo(f"{split:<8}{row['videos']:>8}{row['labelled']:>10}{row['segments']:>10}"
-                 f"{row['frames']:>10}")  # fmt: skip
-        for note in notes:
-            echo(f"warning: {note}")
+    _report(table, notes, echo)
     return {
         "path": summary["path"],
         "layout": release.name,

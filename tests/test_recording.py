@@ -97,6 +97,11 @@ def test_round_trip_with_splits_and_layout(tmp_path: Path) -> None:
 
     idx = list(IMIGUE41.source_indices or ())
     np.testing.assert_array_equal(rec["keypoint"], recs[2]["keypoint"][:, :, idx])
+    import pickle
+
+    again = pickle.loads(pickle.dumps(test))
+    assert len(pickle.dumps(test)) < 1000 and again.names == ["0003"]
+    np.testing.assert_array_equal(again[0]["keypoint"], rec["keypoint"])
     with pytest.raises(IndexError, match="recording index 1 out of range for 1"):
         test[1]
     with pytest.raises(ValueError, match=r"no split 'val'; the file has \['test', 'train'\]"):

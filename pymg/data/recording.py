@@ -209,7 +209,8 @@ class RecordingSet(Sequence[dict[str, Any]]):
         class_names, num_classes: as stored; splits: ``{name: [video id]}``; lengths: int64 [N].
 
     ``self[n]`` is recording ``n`` (see the module docstring): ``keypoint`` float32
-    [M, T, V, 2], ``keypoint_score`` [M, T, V], ``segments`` int64 [S, 3], ...
+    [M, T, V, 2], ``keypoint_score`` [M, T, V], ``segments`` int64 [S, 3], ... Pickling (e.g. to
+    spawn-started DataLoader workers) stores only the path and the arguments, and reopens.
 
     Raises:
         FileNotFoundError: no such file.
@@ -226,6 +227,7 @@ class RecordingSet(Sequence[dict[str, Any]]):
         max_array_bytes: int | None = None,
     ) -> None:
         self.path = os.fspath(path)
+        self._args = (split, layout, bool(mmap), max_array_bytes)
         arrays, meta = read_recordings_file(
             self.path, mmap, resolve_max_array_bytes(max_array_bytes)
         )
@@ -291,6 +293,15 @@ class RecordingSet(Sequence[dict[str, Any]]):
             labelled=bool(a["labelled"][i]),
         )
         return rec
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "args": self._args}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        split, layout, mmap, max_bytes = state["args"]
+        self.__init__(  # type: ignore[misc]
+            state["path"], split, layout, mmap=mmap, max_array_bytes=max_bytes
+        )
 
     def __repr__(self) -> str:
         return f"RecordingSet({self.path!r}, videos={len(self)}, layout={self.layout!r})"

@@ -223,3 +223,18 @@ def test_cli_prepare_untrimmed_smg(tmp_path: Path, capsys: pytest.CaptureFixture
     assert rec["img_shape"] == (424, 512)
     assert main(["prepare", str(root), "--out", str(out), "--untrimmed", "--frame-base", "0"]) == 0
     assert RecordingSet(out)[0]["segments"][0].tolist() == [11, 40, 2]
+
+
+def test_miga25_xlsx_whole_videos_build_imigue41(tmp_path: Path) -> None:
+    from release_trees import make_miga25_release
+
+    root = make_miga25_release(
+        tmp_path / "miga25" / "train", {"v1": 30}, {"v1": [(99, 12, 20), (3, 0, 11)]}
+    )
+    _quiet(root.parent, tmp_path / "u.npz")  # default layout imigue41: all 137 points carried
+    rec = RecordingSet(tmp_path / "u.npz")[0]
+    assert rec["segments"].tolist() == [[0, 11, 2], [12, 20, 31]]
+    imigue41 = list(get_layout("imigue41").source_indices or ())
+    np.testing.assert_allclose(
+        rec["keypoint"][0], video_points("v1", 30)[:, imigue41, :2], atol=1e-3
+    )

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "test",
     "fuse",
+    "evaluate_detections",
     "bench",
     "viz",
     "ablate",

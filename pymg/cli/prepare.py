@@ -59,10 +59,23 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--frame-base",
         type=int,
-        default=0,
+        default=None,
         choices=[0, 1],
-        help="number of the first frame in the label CSVs (default 0)",
+        help="number of the first frame in the label CSVs (default 0; SMG's finelabels 1)",
     )
+    p.add_argument(
+        "--untrimmed", action="store_true",
+        help="keep whole videos with their label rows as segments (for detection), "
+        "not clips; reads SMG's SampleNNNN_skeleton.csv too",
+    )  # fmt: skip
+    p.add_argument(
+        "--mmpose", action="store_true",
+        help="also read <video>.json files written by mmpose's inferencer (COCO-WholeBody)",
+    )  # fmt: skip
+    p.add_argument(
+        "--pixel", choices=["auto", "first", "second"], default="auto",
+        help="SMG: which pixel pair of a joint is its colour-image position (default auto)",
+    )  # fmt: skip
     p.add_argument(
         "--keep-padding", action="store_true",
         help="PYSKL pickles: keep trailing all-zero frames (default: trim that padding)",
@@ -121,6 +134,27 @@ def _run_pickle(args: argparse.Namespace, source: Path, on_error: str) -> int:
     return 0
 
 
+def _run_untrimmed(
+    args: argparse.Namespace, source: Path, on_error: str, train_subjects: tuple[int, ...]
+) -> int:
+    from pymg.data import prepare_untrimmed
+
+    report = prepare_untrimmed(
+        source, args.out, layout=args.layout, split_files=args.split_file,
+        split_rest=args.split_rest, subjects=args.subjects, train_subjects=train_subjects,
+        img_shape=tuple(args.img_shape or (720, 1280)), hand_order=args.hand_order,
+        frame_base=args.frame_base, on_error=on_error, progress=sys.stderr.isatty(),
+        echo=lambda line: print(line, file=sys.stderr), mmpose=args.mmpose, pixel=args.pixel,
+    )  # fmt: skip
+    splits = ", ".join(f"{name} {row['videos']}" for name, row in report["splits"].items())
+    print(
+        f"wrote {report['path']}: {report['videos']} whole videos, {report['segments']} "
+        f"segments, layout {report['layout']}, splits by {report['split_rule']} ({splits}), "
+        f"skipped {report['skipped']}"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Convert the release folder or pickle named by ``args.input``; print what was written."""
     from pymg.data import prepare_release
@@ -135,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     train_subjects = _train_subjects(args.train_subjects)
     if train_subjects is not None and args.subjects is None:
         raise CLIError("--train-subjects needs --subjects FILE (the video -> subject table)")
+    if args.untrimmed:
+        return _run_untrimmed(args, source, on_error, train_subjects or IMIGUE_TRAIN_SUBJECTS)
     report = prepare_release(
         source,
         args.out,
@@ -145,10 +181,11 @@ def run(args: argparse.Namespace) -> int:
         train_subjects=train_subjects or IMIGUE_TRAIN_SUBJECTS,
         img_shape=tuple(args.img_shape or (720, 1280)),
         hand_order=args.hand_order,
-        frame_base=args.frame_base,
+        frame_base=args.frame_base or 0,
         on_error=on_error,
         progress=sys.stderr.isatty(),
         echo=lambda line: print(line, file=sys.stderr),
+        mmpose=args.mmpose,
     )
     splits = ", ".join(f"{name} {row['clips']}" for name, row in report["splits"].items())
     print(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -29,6 +29,7 @@ from pymg.data.formats.native import save_native
 from pymg.data.formats.openpose_json import JSON_SOURCE, read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints, layout_indices
+from pymg.data.formats.wholebody import MMPOSE_SOURCE, WHOLEBODY_CARRIED, read_mmpose_json
 from pymg.data.prepare_report import PrepareWarning, SplitStats, video_notes
 from pymg.data.release import ReleaseVideo, find_release_videos
 from pymg.data.splits import (
@@ -50,6 +51,7 @@ SOURCES: dict[str, tuple[str, np.ndarray]] = {
     "xlsx": (XLSX_SOURCE, ALL_POINTS),
     "json": (JSON_SOURCE, ALL_POINTS),
     "light_hand": (LIGHT_HAND_SOURCE, LIGHT_HAND_CARRIED),
+    "mmpose": (MMPOSE_SOURCE, WHOLEBODY_CARRIED),
 }
 """Kind of release file -> (its name, the OpenPose-137 points it carries, bool [137])."""
 
@@ -62,6 +64,8 @@ def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeyp
         return read_light_hand_csv(video.keypoints, hand_order=hand_order)
     if video.kind == "json":
         return read_openpose_json_dir(video.keypoints)
+    if video.kind == "mmpose":
+        return read_mmpose_json(video.keypoints)
     raise ValueError(f"unknown source kind {video.kind!r}")
 
 
@@ -90,6 +94,13 @@ def _segment_problem(
             f"{frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)"
         )
     return None
+
+
+def pad_frames(kp: np.ndarray, sc: np.ndarray, pad: int) -> tuple[np.ndarray, np.ndarray]:
+    """Append ``pad`` frames without detections to ``kp`` [M, T, V, 2] and ``sc`` [M, T, V]."""
+    kp = np.concatenate([kp, np.zeros((kp.shape[0], pad, *kp.shape[2:]), kp.dtype)], 1)
+    sc = np.concatenate([sc, np.zeros((sc.shape[0], pad, sc.shape[2]), sc.dtype)], 1)
+    return kp, sc
 
 
 def clips_from_video(
@@ -143,9 +154,7 @@ def clips_from_video(
         if indices is not None:
             kp, sc = kp[:, :, indices], sc[:, :, indices]
         if e >= frames:
-            pad = e + 1 - frames
-            kp = np.concatenate([kp, np.zeros((kp.shape[0], pad, *kp.shape[2:]), kp.dtype)], 1)
-            sc = np.concatenate([sc, np.zeros((sc.shape[0], pad, sc.shape[2]), sc.dtype)], 1)
+            kp, sc = pad_frames(kp, sc, e + 1 - frames)
         out.append(
             {
                 "frame_dir": name,
@@ -225,6 +234,26 @@ class _SplitRule:
         return video.folder_split
 
 
+T = TypeVar("T")
+
+
+def guarded(video: ReleaseVideo, policy: str, log: SkipLog, read: Callable[[], T]) -> T | None:
+    """``read()``, a ValueError or OSError it raises turned into a :class:`MalformedClipError`
+    naming the video; under ``policy == "skip"`` that error is logged and None returned."""
+    try:
+        try:
+            return read()
+        except (ValueError, OSError) as exc:
+            if isinstance(exc, MalformedClipError):
+                raise
+            raise MalformedClipError(video.video, str(exc)) from exc
+    except MalformedClipError as err:
+        if policy == "raise":
+            raise
+        log.add(err)
+        return None
+
+
 def _progress(items: list[Any], enabled: bool) -> Any:
     if not enabled:
         return items
@@ -250,6 +279,7 @@ def prepare_release(
     progress: bool = False,
     class_names: Sequence[str] | None = None,
     echo: Callable[[str], None] | None = None,
+    mmpose: bool = False,
 ) -> dict[str, Any]:
     """Convert a raw MiGA / iMiGUE release into a native ``.npz`` clip file.
 
@@ -272,6 +302,8 @@ def prepare_release(
         class_names: stored class names (default: the 32 iMiGUE classes).
         echo: receives the report lines (per-split table, warnings); None sends the warnings
             through :mod:`warnings` (:class:`PrepareWarning`) and prints nothing.
+        mmpose: also read ``<video>.json`` mmpose whole-body predictions
+            (:func:`~pymg.data.release.find_release_videos`).
 
     Returns:
         ``{"path", "layout", "videos", "clips", "skipped", "split_rule", "splits": {name:
@@ -293,7 +325,12 @@ def prepare_release(
 
         class_names = list(IMIGUE_CLASSES)
     log = SkipLog()
-    videos, problems = find_release_videos(raw_dir)
+    videos, problems = find_release_videos(raw_dir, mmpose=mmpose)
+    if any(v.kind == "smg" for v in videos):
+        raise ValueError(
+            f"{raw_dir}: SMG Kinect skeletons (*_skeleton.csv) are read as whole videos: use "
+            "`pymg prepare --untrimmed` (pymg.data.prepare_untrimmed)"
+        )
     for err in problems:
         if policy == "raise":
             raise err
@@ -310,20 +347,15 @@ def prepare_release(
     splits: dict[str, list[str]] = {}
     unsplit = 0
     for video in _progress(videos, progress):
-        try:
-            try:
-                subject = rule.subject(video)
-                segments = read_label_csv(video.labels) if video.labels is not None else None
-                keys = read_video(video, hand_order)
-            except (ValueError, OSError) as exc:
-                if isinstance(exc, MalformedClipError):
-                    raise
-                raise MalformedClipError(video.video, str(exc)) from exc
-        except MalformedClipError as err:
-            if policy == "raise":
-                raise
-            log.add(err)
+
+        def read(video: ReleaseVideo = video) -> tuple[Any, Any, VideoKeypoints]:
+            segments = read_label_csv(video.labels) if video.labels is not None else None
+            return rule.subject(video), segments, read_video(video, hand_order)
+
+        got = guarded(video, policy, log, read)
+        if got is None:
             continue
+        subject, segments, keys = got
         indices = indices_of[video.kind]
         notes += video_notes(video.video, keys, target, indices, (h, w))
         for item in clips_from_video(

@@ -127,3 +127,22 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ablate", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "seeds must be an int >= 1" in capsys.readouterr().err
     assert {c.name for c in CELLS} >= {"recipe", "22 joints", "crop+pad", "pyskl", "no semantic"}
+
+
+def test_plot_legend_covers_no_bar() -> None:
+    pytest.importorskip("matplotlib")
+    from pymg.engine.ablate import plot_rows
+
+    records = [
+        {"settings": {"cell": c.name, "stream": s}, "seed": seed, "top1": 0.97 - 0.01 * seed,
+         "top5": 1.0, "mean_class_accuracy": 0.95}
+        for c in CELLS for s in c.streams for seed in (0, 1)
+    ]  # fmt: skip
+    fig = plot_rows(summarize_records(records))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in ax.patches]
+    assert len(bars) == 2 * len(summarize_records(records))
+    assert not [bar for bar in bars if bar.overlaps(legend)]

@@ -160,6 +160,7 @@ def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--quick", "--work-dir", str(work)]) == 0
     out = capsys.readouterr().out
     assert "Top-1" in out and "chance 12.5%" in out
+    assert ", 1 epoch on the CPU" in out and "1 epochs" not in out
     for name in ("test_confusion.png", "heatmaps.png", "test_metrics.json", "latest.pt"):
         assert (work / name).is_file(), name
         assert str(work / name) in out or name == "latest.pt" or name == "test_metrics.json"

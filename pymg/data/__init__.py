@@ -23,7 +23,7 @@ from pymg.data.formats import (
     save_native,
     save_pyskl,
 )
-from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.prepare import prepare_pyskl, prepare_release
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.synthetic_imigue import SyntheticIMiGUE
@@ -47,7 +47,6 @@ __all__ = [
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
-    "PrepareWarning",
     "PoseCompact",
     "PoseDataset",
     "PoseState",

@@ -41,6 +41,36 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(no_native)
 
 
+TINY_TRAINING = (
+    "data.synthetic_classes=3",
+    "data.synthetic_clips=30",
+    "data.train_size=16",
+    "data.test_size=16",
+    "data.num_workers=0",
+    "model.num_classes=3",
+    "model.clip_len=4",
+    "model.base_channels=4",
+    "model.stage_blocks=[1, 1, 1]",
+    "optim.batch_size=4",
+    "schedule.epochs=1",
+    "test.num_clips=1",
+    "runtime.progress=false",
+)
+"""Overrides of the shipped ``demo`` config that train and test in about a second on a CPU."""
+
+
+@pytest.fixture(scope="session")
+def tiny_training() -> list[str]:
+    """:data:`TINY_TRAINING`, for ``load_config("demo", [...])``; a test adds what it varies."""
+    return list(TINY_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def tiny_sets(tiny_training: list[str]) -> list[str]:
+    """:data:`TINY_TRAINING` as ``--set`` arguments of the ``pymg`` command."""
+    return [arg for item in tiny_training for arg in ("--set", item)]
+
+
 @pytest.fixture
 def generator() -> torch.Generator:
     """A CPU torch.Generator seeded with 0."""

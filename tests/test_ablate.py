@@ -14,7 +14,7 @@ from pymg.engine.ablate import CELLS, summarize_records, write_markdown
 from pymg.engine.evaluate import fuse_score_files
 from pymg.engine.metrics import summarize
 
-TINY = [
+GRID = [  # the grid's own tiny sizes (its runs are synthetic_imigue, 32 classes)
     "data.synthetic_clips=96",
     "schedule.epochs=1",
     "model.clip_len=4",
@@ -33,7 +33,7 @@ def _sets(values: list[str]) -> list[str]:
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ablate")
     argv = ["ablate", "--quick", "--seeds", "2", "--cells", "recipe", "stgcn 22", "--out"]
-    assert main([*argv, str(out), *_sets(TINY)]) == 0
+    assert main([*argv, str(out), *_sets(GRID)]) == 0
     return out
 
 
@@ -54,7 +54,7 @@ def test_quick_writes_one_record_per_run(quick_run: Path) -> None:
     recipe = next(r for r in records if r["settings"]["cell"] == "recipe")
     assert recipe["settings"]["semantic"] is True and recipe["settings"]["strategy"] == "uniform"
     meta = payload["meta"]
-    assert meta["quick"] is True and meta["wall_seconds"] > 0 and meta["overrides"] == TINY
+    assert meta["quick"] is True and meta["wall_seconds"] > 0 and meta["overrides"] == GRID
     assert meta["command"].startswith("pymg ") and "ablate" in meta["command"]
 
 
@@ -112,7 +112,7 @@ def test_any_dataset_file(tmp_path: Path) -> None:
                 class_names=list(synth.class_names))  # fmt: skip
     out = tmp_path / "out"
     argv = ["ablate", "--quick", "--seeds", "1", "--cells", "22 joints", "--data", str(data)]
-    assert main([*argv, "--out", str(out), *_sets(TINY)]) == 0
+    assert main([*argv, "--out", str(out), *_sets(GRID)]) == 0
     records = json.loads((out / "ablations.json").read_text())["records"]
     assert {r["settings"]["stream"] for r in records} == {"joint", "limb", "fused"}
     assert all(r["settings"]["layout"] == "imigue22" for r in records)

@@ -12,28 +12,20 @@ from release_trees import make_imigue_release
 from pymg.cli import main
 from pymg.data import NativeClips
 
-TINY = [
+RELEASE = [  # the tiny training on the prepared release: its 32 classes, its val split
     'data.source="imigue22.npz"',
     'data.layout="imigue22"',
     'data.test_split="val"',
     "model.num_classes=32",
-    "data.train_size=16",
-    "data.test_size=16",
-    "model.clip_len=4",
-    "model.base_channels=4",
-    "model.stage_blocks=[1, 1, 1]",
     "optim.batch_size=2",
-    "schedule.epochs=1",
-    "test.num_clips=1",
-    "runtime.progress=false",
 ]
 
 
-def _sets(items: list[str]) -> list[str]:
-    return [arg for item in items for arg in ("--set", item)]
+def _sets(tiny_sets: list[str], *items: str) -> list[str]:
+    return [*tiny_sets, *(arg for item in (*RELEASE, *items) for arg in ("--set", item))]
 
 
-def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_release_to_submission(tmp_path: Path, monkeypatch, capsys, tiny_sets) -> None:
     monkeypatch.chdir(tmp_path)
     make_imigue_release(tmp_path / "iMiGUE")
     # no data/ folder yet, no --layout: the light_hand files carry imigue22 at most
@@ -43,8 +35,8 @@ def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
     err = captured.err.splitlines()
     assert err[0].startswith("layout imigue22: the richest iMiGUE layout the light_hand CSV files")
     assert err[1].split()[:4] == ["split", "videos", "clips", "frames"]
-    tiny = [*TINY, 'data.source="data/imigue22.npz"']
-    assert main(["train", "demo", "--work-dir", "run", *_sets(tiny)]) == 0
+    args = _sets(tiny_sets, 'data.source="data/imigue22.npz"')
+    assert main(["train", "demo", "--work-dir", "run", *args]) == 0
     # data.test_split = "val": the outputs are named after the split they hold
     assert json.loads((tmp_path / "run" / "val_metrics.json").read_text())["num_samples"] == 2
     assert (tmp_path / "run" / "val_predictions.csv").is_file()
@@ -59,11 +51,11 @@ def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
     assert not (tmp_path / "sub" / "latest_test_metrics.json").exists()
 
 
-def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys, tiny_sets) -> None:
     monkeypatch.chdir(tmp_path)
     make_imigue_release(tmp_path / "iMiGUE")
     assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
-    args = _sets([*TINY, 'data.train_split="test"'])
+    args = _sets(tiny_sets, 'data.train_split="test"')
     assert main(["train", "demo", "--work-dir", "run", *args]) == 2
     err = capsys.readouterr().err
     assert (

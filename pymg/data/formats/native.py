@@ -87,6 +87,47 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _checked_clips(
+    annotations: Iterable[Mapping[str, Any]], num_classes: int | None, policy: str, log: SkipLog
+) -> list[dict[str, Any]]:
+    """The annotations that pass :func:`check_annotation` (all with the first one's V); a
+    malformed one raises (``policy="raise"``) or goes to ``log``."""
+    clips: list[dict[str, Any]] = []
+    num_joints: int | None = None
+    for i, ann in enumerate(annotations):
+        try:
+            clip = check_annotation(
+                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
+            )
+        except MalformedClipError as err:
+            if policy == "raise":
+                raise
+            log.add(err)
+            continue
+        num_joints = clip["keypoint"].shape[2]
+        clips.append(clip)
+    return clips
+
+
+def _pack(
+    clips: Sequence[Mapping[str, Any]], dtype: np.dtype
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Clips of T_i frames laid end to end: keypoint [M, S, V, 2], score [M, S, V] (S = sum of
+    T_i, M the most persons, missing persons zero), and int64 [N] offsets, lengths, persons."""
+    n = len(clips)
+    lengths = np.array([c["keypoint"].shape[1] for c in clips], np.int64)
+    persons = np.array([c["keypoint"].shape[0] for c in clips], np.int64)
+    offsets = np.zeros(n, np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    m, s, v = int(persons.max()), int(lengths.sum()), int(clips[0]["keypoint"].shape[2])
+    keypoint = np.zeros((m, s, v, 2), dtype)
+    score = np.zeros((m, s, v), dtype)
+    for c, off, t, p in zip(clips, offsets, lengths, persons, strict=True):
+        keypoint[:p, off : off + t] = c["keypoint"]
+        score[:p, off : off + t] = c["keypoint_score"]
+    return keypoint, score, offsets, lengths, persons
+
+
 def save_native(
     path: str | os.PathLike[str],
     annotations: Iterable[Mapping[str, Any]],
@@ -124,33 +165,12 @@ def save_native(
     if class_names is not None and num_classes is None:
         num_classes = len(class_names)
     log = SkipLog()
-    clips: list[dict[str, Any]] = []
-    num_joints: int | None = None
-    for i, ann in enumerate(annotations):
-        try:
-            clip = check_annotation(
-                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
-            )
-        except MalformedClipError as err:
-            if policy == "raise":
-                raise
-            log.add(err)
-            continue
-        num_joints = clip["keypoint"].shape[2]
-        clips.append(clip)
+    clips = _checked_clips(annotations, num_classes, policy, log)
     if not clips:
         raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
     n = len(clips)
-    lengths = np.array([c["keypoint"].shape[1] for c in clips], np.int64)
-    persons = np.array([c["keypoint"].shape[0] for c in clips], np.int64)
-    offsets = np.zeros(n, np.int64)
-    offsets[1:] = np.cumsum(lengths)[:-1]
-    m, s, v = int(persons.max()), int(lengths.sum()), int(num_joints or 0)
-    keypoint = np.zeros((m, s, v, 2), dtype)
-    score = np.zeros((m, s, v), dtype)
-    for c, off, t, p in zip(clips, offsets, lengths, persons, strict=True):
-        keypoint[:p, off : off + t] = c["keypoint"]
-        score[:p, off : off + t] = c["keypoint_score"]
+    keypoint, score, offsets, lengths, persons = _pack(clips, dtype)
+    s = int(lengths.sum())
     extra_keys = sorted(set().union(*(c.keys() for c in clips)) - _STANDARD_KEYS)
     extra = {
         k: [_plain(c.get(k)) for c in clips]

@@ -9,6 +9,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 
@@ -63,6 +68,18 @@ TINY_TRAINING = (
 def tiny_training() -> list[str]:
     """:data:`TINY_TRAINING`, for ``load_config("demo", [...])``; a test adds what it varies."""
     return list(TINY_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_training: list[str]) -> Callable[..., Any]:
+    """``tiny_config(work_dir, *overrides)``: the tiny ``demo`` config writing to ``work_dir``."""
+    from pymg.engine import load_config
+
+    def make(work_dir: Path, *extra: str) -> Any:
+        where = f"runtime.work_dir={json.dumps(str(work_dir))}"
+        return load_config("demo", [*tiny_training, where, *extra])
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -38,14 +38,9 @@ ENGINE = [  # on top of the tiny training: two epochs, warm-up, validation, two 
 
 
 @pytest.fixture(scope="session")
-def tiny(tiny_training: list[str]) -> Callable[..., Any]:
+def tiny(tiny_config: Callable[..., Any]) -> Callable[..., Any]:
     """``tiny(work_dir, *overrides)``: the tiny ``demo`` config of these tests."""
-
-    def make(work_dir: Path, *extra: str) -> Any:
-        where = f"runtime.work_dir={json.dumps(str(work_dir))}"
-        return load_config("demo", [*tiny_training, *ENGINE, where, *extra])
-
-    return make
+    return lambda work_dir, *extra: tiny_config(work_dir, *ENGINE, *extra)
 
 
 def _states_equal(a: dict, b: dict) -> None:

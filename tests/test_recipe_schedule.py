@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from pymg.engine import ConfigError, load_config, train
+from pymg.engine import ConfigError, train
 from pymg.engine.builders import RepeatedDataset, build_datasets
 
 RECIPE = [  # on top of the tiny training: random crops, a constant rate, no validation
@@ -23,14 +23,9 @@ RECIPE = [  # on top of the tiny training: random crops, a constant rate, no val
 
 
 @pytest.fixture(scope="session")
-def cfg_of(tiny_training: list[str]) -> Callable[..., Any]:
+def cfg_of(tiny_config: Callable[..., Any]) -> Callable[..., Any]:
     """``cfg_of(work_dir, *overrides)``: the tiny ``demo`` config of these tests."""
-
-    def make(work_dir: Path, *extra: str) -> Any:
-        where = f"runtime.work_dir={json.dumps(str(work_dir))}"
-        return load_config("demo", [*tiny_training, *RECIPE, where, *extra])
-
-    return make
+    return lambda work_dir, *extra: tiny_config(work_dir, *RECIPE, *extra)
 
 
 def _train_records(path: Path) -> list[dict]:

@@ -29,8 +29,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--layout",
         default=None,
-        help="joint layout to draw (default: the file's own; imigue41 for 'synthetic'; PYSKL "
-        "pickles record none: give it, e.g. coco17)",
+        help="joint layout to draw (default: the one the file records; PYSKL pickles record "
+        "none: give it, e.g. coco17)",
     )
     p.add_argument("--size", type=int, default=64, help="heatmap size in pixels (default 64)")
     p.add_argument("--out", default=None, help="output PNG (default <kind>_<index>.png)")
@@ -38,28 +38,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return p
 
 
-def _layout(args: argparse.Namespace) -> str:
-    from pymg.cli._common import CLIError
-    from pymg.engine.samples import file_layout
-
-    if args.layout is not None:
-        return str(args.layout)
-    if args.data == "synthetic":
-        return "imigue41"
-    stored = file_layout(args.data)
-    if stored is None:
-        raise CLIError(f"{args.data} records no joint layout: pass --layout (e.g. coco17)")
-    return stored
-
-
 def run(args: argparse.Namespace) -> int:
     """Draw the picture and print where it was written."""
-    from pymg.engine.samples import heatmap_volume, load_clip
-    from pymg.topology import resolve_layout
+    from pymg.engine.samples import clip_layout, heatmap_volume, load_clip
     from pymg.viz import draw_heatmaps, draw_keypoints
 
     target = Path(args.out) if args.out is not None else Path(f"{args.kind}_{args.index}.png")
-    skeleton = resolve_layout(_layout(args))
+    skeleton = clip_layout(args.data, args.layout)
     size = args.size if args.kind == "heatmap" else None
     sample = load_clip(args.data, args.index, split=args.split, layout=skeleton, size=size)
     label = sample["class_name"] or ("unlabelled" if sample["label"] < 0 else sample["label"])

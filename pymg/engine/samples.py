@@ -14,7 +14,7 @@ import torch
 from pymg.engine.builders import resolve_layout
 from pymg.topology import Skeleton
 
-__all__ = ["file_layout", "heatmap_volume", "load_clip"]
+__all__ = ["clip_layout", "file_layout", "heatmap_volume", "load_clip"]
 
 
 def file_layout(data: str | Path) -> str | None:
@@ -32,6 +32,28 @@ def file_layout(data: str | Path) -> str | None:
     from pymg.data.formats.native import NativeClips
 
     return NativeClips(str(path)).layout
+
+
+def clip_layout(data: str, layout: Skeleton | str | None = None) -> Skeleton:
+    """The layout to read ``data`` in: ``layout`` when given, else the one the file records,
+    else (``"synthetic"``) the synthetic set's default.
+
+    Raises:
+        ValueError: ``layout`` is None and the file records none (PYSKL pickles).
+    """
+    if layout is not None:
+        return resolve_layout(layout)
+    if data == "synthetic":
+        import inspect
+
+        from pymg.data import SyntheticMicroGestures
+
+        default = inspect.signature(SyntheticMicroGestures).parameters["layout"].default
+        return resolve_layout(default)
+    stored = file_layout(data)
+    if stored is None:
+        raise ValueError(f"{data} records no joint layout: pass one (pymg viz --layout coco17)")
+    return resolve_layout(stored)
 
 
 def load_clip(

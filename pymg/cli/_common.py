@@ -14,6 +14,7 @@ from typing import Any
 
 __all__ = [
     "CLIError",
+    "HelpFormatter",
     "add_set",
     "log_to_stderr",
     "metrics_line",
@@ -68,6 +69,15 @@ def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
 def plural(count: int, noun: str) -> str:
     """``"1 epoch"``, ``"3 epochs"``."""
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but an ``examples:`` epilog keeps its lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:") or text.startswith("example:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class CLIError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from pymg.cli._common import add_set
+from pymg.cli._common import HelpFormatter, add_set
 
 __all__ = ["register", "run"]
 
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  pymg ablate --quick --out ablations/\n"
         '  pymg ablate --data data/imigue41.npz --cells recipe "22 joints" --out abl/',
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--data", default=None, help="dataset file (default: iMiGUE-like synthetic)")
     p.add_argument("--quick", action="store_true", help="CPU sizes (2 cores, ~15 min)")

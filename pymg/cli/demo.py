@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pymg.cli._common import CLIError, plural
+from pymg.cli._common import CLIError, HelpFormatter, plural
 
 __all__ = ["PICTURES_HINT", "QUICK", "demo_config", "register", "run"]
 
@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "against chance and writes the confusion matrix, a heatmap picture, the metrics and the "
         "checkpoint into the work dir.",
         epilog="examples:\n  pymg demo\n  pymg demo --quick --work-dir /tmp/demo",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--work-dir", default="pymg-demo", help="output folder (default ./pymg-demo)")
     p.add_argument("--epochs", type=int, default=None, help="training epochs")

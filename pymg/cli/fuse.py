@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pymg.cli._common import CLIError, metrics_line
+from pymg.cli._common import CLIError, HelpFormatter, metrics_line
 
 __all__ = ["register", "run"]
 
@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "fused_confusion.png.",
         epilog="example:\n  pymg fuse runs/joint/best_test_scores.npz "
         "runs/limb/best_test_scores.npz --out runs/fused",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("scores", nargs="+", help="score files (.npz) written by `pymg test`")
     p.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per file")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pymg.cli._common import CLIError
+from pymg.cli._common import CLIError, HelpFormatter
 
 __all__ = ["register", "run"]
 
@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--split-rest train\n"
         "  pymg prepare imigue_skeleton/ --out data/xsub.npz --subjects subjects.csv\n"
         "  pymg prepare miga23.pkl --out data/miga23.npz --source-layout imigue22",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("input", help="release folder, or a PYSKL .pkl to convert")
     p.add_argument("--out", required=True, help="output dataset file (.npz; folders are created)")

@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from pymg.cli._common import add_set, metrics_line
+from pymg.cli._common import HelpFormatter, add_set, metrics_line
 
 __all__ = ["register", "run"]
 
@@ -25,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "  pymg test runs/joint/best.pt\n"
         "  pymg test runs/joint/best.pt --split val --clips 1 --flip off\n"
         "  pymg test model.pt --data data/imigue22.npz --out results/",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("checkpoint", help="a pymg checkpoint (best.pt / latest.pt)")
     p.add_argument("--data", default=None, help="dataset file (default: the training config's)")

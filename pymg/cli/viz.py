@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pymg.cli._common import HelpFormatter
+
 __all__ = ["register", "run"]
 
 
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "  pymg viz skeleton data/imigue22.npz --split train --index 3\n"
         "  pymg viz heatmap data/imigue22.npz --out heatmaps.png\n"
         "  pymg viz skeleton synthetic",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("kind", choices=["skeleton", "heatmap"], help="what to draw")
     p.add_argument("data", help="dataset file (.pkl / .npz) or 'synthetic'")

@@ -3,7 +3,8 @@
 * :func:`startup_lines`: the block logged before the first step (device, threads, layout, clips
   per split, classes, epochs, steps per epoch, AMP, work dir);
 * :class:`EpochProgress`: per epoch, a tqdm bar with an ETA on an interactive stderr, else a plain
-  log line every ``runtime.log_interval`` steps with the same numbers;
+  log line every ``runtime.log_interval`` steps (and every :data:`PLAIN_EVERY_SECONDS`) with the
+  same numbers;
 * after the first :data:`SPEED_PROBE_STEPS` steps (fewer after :data:`SPEED_PROBE_SECONDS`),
   the measured speed and how long the run will take, logged as a warning (with a quicker set-up)
   when it runs on a CPU for longer than :data:`CPU_WARN_SECONDS`.
@@ -21,6 +22,7 @@ import torch
 
 __all__ = [
     "CPU_WARN_SECONDS",
+    "PLAIN_EVERY_SECONDS",
     "QUICK_RUN_HINT",
     "SPEED_PROBE_SECONDS",
     "SPEED_PROBE_STEPS",
@@ -36,7 +38,10 @@ CPU_WARN_SECONDS = 30 * 60.0
 SPEED_PROBE_STEPS = 5
 """Steps of the first epoch timed for the estimate ..."""
 SPEED_PROBE_SECONDS = 20.0
-"""... or fewer (at least 2) when they take longer than this."""
+"""... or fewer (at least one) when they take longer than this."""
+PLAIN_EVERY_SECONDS = 60.0
+"""Without a terminal, a progress line every ``runtime.log_interval`` steps, and at least this
+often when steps are slow."""
 QUICK_RUN_HINT = (
     "for a quick run, shrink it, e.g. --set schedule.epochs=1 --set model.clip_len=16 "
     "--set data.train_size=32 --set data.test_size=32 --set test.num_clips=1, "
@@ -118,6 +123,7 @@ class EpochProgress:
         self.plain = speak and self.bar is None
         self.probe = run.ctx.is_main and epoch == run.start_epoch
         self.steps, self.seen, self.tic = 0, 0, time.perf_counter()
+        self.said = self.tic  # when the last plain line was logged
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self.run.loader)
@@ -137,13 +143,15 @@ class EpochProgress:
                     loss=f"{float(loss.detach()):.3f}", lr=f"{lr:.2e}", clips_s=f"{self.rate():.0f}"
                 )
         interval = max(self.run.cfg.runtime.log_interval, 1)
-        if self.plain and self.steps % interval == 0 and self.steps < self.total:
+        due = self.steps % interval == 0 or time.perf_counter() - self.said > PLAIN_EVERY_SECONDS
+        if self.plain and due and self.steps < self.total:
+            self.said = time.perf_counter()
             left = (self.total - self.steps) * (time.perf_counter() - self.tic) / self.steps
             log.info(
                 f"{self.desc}  step {self.steps}/{self.total}  loss {float(loss.detach()):.4f}  "
                 f"{self.rate():.1f} clips/s  epoch ETA {format_duration(left)}"
             )
-        slow = self.steps >= 2 and time.perf_counter() - self.tic > SPEED_PROBE_SECONDS
+        slow = time.perf_counter() - self.tic > SPEED_PROBE_SECONDS
         if self.probe and (self.steps == min(SPEED_PROBE_STEPS, self.total) or slow):
             self.probe = False
             self._estimate()

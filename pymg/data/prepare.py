@@ -50,6 +50,7 @@ from pymg.topology import Skeleton
 __all__ = [
     "IMIGUE_IMG_SHAPE",
     "IMIGUE_LAYOUTS",
+    "LABEL_END_MARGIN",
     "choose_layout",
     "clips_from_video",
     "joints_layout",
@@ -79,6 +80,40 @@ def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeyp
     raise ValueError(f"unknown source kind {video.kind!r}")
 
 
+LABEL_END_MARGIN = 250
+"""Frames a label row may end past a video's last keypoint frame (10 s at 25 fps): OpenPose
+writes nothing for trailing frames it skipped, so a clip may end a little after the last row and
+is padded with frames without detections; a row ending further out is an error naming the label
+file and line (it would otherwise allocate frames for a typo such as an end of 10^7)."""
+
+
+def _row_place(seg: Segment, label_file: str | None) -> str:
+    """``"<file>:<line>: "`` of a label row (as the label reader names rows), ``"line N: "``
+    without a file, ``""`` for a video without a label file."""
+    if label_file is not None:
+        return f"{label_file}:{seg.line}: " if seg.line else f"{label_file}: "
+    return f"line {seg.line}: " if seg.line else ""
+
+
+def _segment_problem(
+    seg: Segment, frames: int, frame_base: int, label_file: str | None
+) -> str | None:
+    """Why a label row cannot be cut from a video of ``frames`` frames, or None."""
+    s, e = seg.start - frame_base, seg.end - frame_base
+    where = _row_place(seg, label_file)
+    if s < 0 or s >= frames:
+        return (
+            f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} keypoint "
+            f"frames (first frame numbered {frame_base})"
+        )
+    if e >= frames + LABEL_END_MARGIN:
+        return (
+            f"{where}frames {seg.start}..{seg.end} end {e + 1 - frames} frames past the video's "
+            f"{frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)"
+        )
+    return None
+
+
 def clips_from_video(
     keys: VideoKeypoints,
     segments: Sequence[Segment] | None,
@@ -87,7 +122,7 @@ def clips_from_video(
     indices: np.ndarray | None,
     img_shape: tuple[int, int],
     frame_base: int = 0,
-    label_file: str | os.PathLike[str] | None = None,
+    label_file: str | None = None,
 ) -> list[dict[str, Any] | MalformedClipError]:
     """Cut a video into clip annotations (one per label row; None: the whole video, unlabelled).
 
@@ -98,15 +133,16 @@ def clips_from_video(
         indices: OpenPose-137 index per output joint, or None to keep all 137.
         img_shape: (H, W) of the video.
         frame_base: number of the first frame in the label file (0 or 1).
-        label_file: the label file the segments come from, named in the errors.
+        label_file: the label file the segments come from, named with the line in errors.
 
     Returns:
         Per row, a PYSKL-style annotation (``keypoint`` [M, T, V, 2], ``keypoint_score``
         [M, T, V], ``label`` (-1 unlabelled), ``frame_dir``, ``total_frames``, ``img_shape``,
         ``original_shape``, ``video``, ``start_frame``) or the :class:`MalformedClipError` that
-        row raised (a segment starting after the last frame, an unknown class). A segment that
-        ends after the last keypoint frame is padded with frames without detections (OpenPose
-        writes nothing for trailing frames it skipped).
+        row raised (a segment starting after the last frame or ending more than
+        :data:`LABEL_END_MARGIN` frames after it, an unknown class). A segment that ends after
+        the last keypoint frame (by at most that margin) is padded with frames without detections
+        (OpenPose writes nothing for trailing frames it skipped).
     """
     frames = keys.num_frames
     if segments is None:
@@ -115,22 +151,14 @@ def clips_from_video(
     for k, seg in enumerate(segments):
         name = f"{video}_{k}"
         s, e = seg.start - frame_base, seg.end - frame_base
-        where = f"line {seg.line}: " if seg.line else ""
-        if label_file is not None:  # file:line, as the label reader writes it
-            where = f"{os.fspath(label_file)}{f':{seg.line}' if seg.line else ''}: "
-        if s < 0 or s >= frames:
-            out.append(
-                MalformedClipError(
-                    name,
-                    f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} "
-                    f"keypoint frames (first frame numbered {frame_base})",
-                )
-            )
-            continue
-        try:
-            label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
-        except ValueError as exc:
-            out.append(MalformedClipError(name, f"{where}{exc}"))
+        problem = _segment_problem(seg, frames, frame_base, label_file)
+        if problem is None:
+            try:
+                label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
+            except ValueError as exc:
+                problem = f"{_row_place(seg, label_file)}{exc}"
+        if problem is not None:
+            out.append(MalformedClipError(name, problem))
             continue
         kp, sc = keys.keypoint[:, s : e + 1], keys.score[:, s : e + 1]
         if indices is not None:
@@ -316,7 +344,8 @@ def _read_videos(
         got.notes += video_notes(video.video, keys, target, indices, img_shape)
         for item in clips_from_video(
             keys, segments, video=video.video, indices=indices, img_shape=img_shape,
-            frame_base=frame_base, label_file=video.labels,
+            frame_base=frame_base,
+            label_file=None if video.labels is None else os.fspath(video.labels),
         ):  # fmt: skip
             if isinstance(item, MalformedClipError):
                 _raise_or_skip(item, policy, skips)
@@ -358,7 +387,7 @@ def _split_notes(got: _Collected, rule: _SplitRule, skips: SkipLog) -> list[str]
 def prepare_release(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = None,
+    layout: Skeleton | str | None = None,
     *,
     split_files: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     split_rest: str | None = None,
@@ -473,9 +502,9 @@ def _stored_joints(annotations: Sequence[Any]) -> int | None:
 def prepare_pyskl(
     pkl_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = None,
+    layout: Skeleton | str | None = None,
     *,
-    source_layout: Any = None,
+    source_layout: Skeleton | str | None = None,
     class_names: Sequence[str] | None = None,
     dtype: Any = np.float32,
     on_error: str = "raise",

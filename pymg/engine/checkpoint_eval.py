@@ -15,7 +15,7 @@ import torch
 
 from pymg.engine.builders import build_datasets
 from pymg.engine.checkpointing import load_checkpoint
-from pymg.engine.config import Config, apply_overrides, config_from_dict
+from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
 from pymg.engine.distributed import init_distributed, shutdown
 from pymg.engine.evaluate import ScoreSet, predict_dataset
 from pymg.engine.inference import Recognizer
@@ -37,7 +37,16 @@ def checkpoint_config(
     """The config saved in ``checkpoint`` with ``overrides`` (``"section.key=value"``) applied,
     then the keyword arguments that are not None (``data`` = ``data.source``, ``split`` =
     ``data.test_split``, ``num_clips`` / ``flip`` = ``test.*``, ``device`` = ``runtime.device``).
+
+    Raises:
+        ConfigError: an override of a ``model.*`` option (the checkpoint fixes the model).
     """
+    model_sets = [o for o in overrides or [] if o.strip().startswith("model.")]
+    if model_sets:
+        raise ConfigError(
+            f"--set {model_sets[0]}: the model options come from the checkpoint {checkpoint} and "
+            "cannot be changed at test time (set data.*, test.* or runtime.* instead)"
+        )
     ck = load_checkpoint(Path(checkpoint))
     cfg = apply_overrides(config_from_dict(ck["config"]), overrides or [])
     data_cfg, test_cfg, runtime = cfg.data, cfg.test, cfg.runtime

@@ -86,14 +86,17 @@ def test_unsorted_rows_sorted_and_overhang_padded(tmp_path: Path) -> None:
     assert not rec["keypoint_score"][:, 60:].any()
 
 
-def test_skip_drops_the_bad_video_and_reports_it(tmp_path: Path) -> None:
+def test_skip_drops_the_bad_video_and_reports_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     root = make_imigue_release(tmp_path / "iMiGUE")
     write_labels(root / "imigue_skeleton_train" / "0187" / "0187_label.csv", [(1, 0, 9), (1, 3, 5)])
-    lines: list[str] = []
-    report = prepare_untrimmed(root, tmp_path / "u.npz", "imigue22", on_error="skip",
-                               echo=lines.append)  # fmt: skip
+    with caplog.at_level("INFO", logger="pymg"):
+        report = prepare_untrimmed(root, tmp_path / "u.npz", "imigue22", on_error="skip")
     assert report["skipped"] == 1 and report["videos"] == 3
-    assert any(line.startswith("warning: skipped 0187: ") and "overlaps" in line for line in lines)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(m.startswith("skipped 0187: ") and "overlaps" in m for m in warned)
+    assert any(m.startswith("split") and "segments" in m for m in caplog.messages)
     assert "0187" not in RecordingSet(tmp_path / "u.npz").names
 
 

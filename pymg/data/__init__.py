@@ -23,7 +23,7 @@ from pymg.data.formats import (
     save_native,
     save_pyskl,
 )
-from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.prepare import prepare_pyskl, prepare_release
 from pymg.data.prepare_untrimmed import prepare_untrimmed
 from pymg.data.recording import RecordingSet, check_recording, check_segments, save_recordings
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
@@ -49,7 +49,6 @@ __all__ = [
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
-    "PrepareWarning",
     "PoseCompact",
     "PoseDataset",
     "PoseState",

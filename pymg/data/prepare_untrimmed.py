@@ -18,8 +18,8 @@ skipped), as the clip converter pads such clips.
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -31,9 +31,9 @@ from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
 from pymg.data.formats.smg_kinect import SMG_CLASSES, map_smg_label, read_smg_skeleton_csv
 from pymg.data.formats.sources import LayoutSourceError, VideoKeypoints, layout_indices
 from pymg.data.prepare import (
+    IMIGUE_IMG_SHAPE,
     LABEL_END_MARGIN,
     SOURCES,
-    PrepareWarning,
     _progress,
     _SplitRule,
     guarded,
@@ -47,6 +47,8 @@ from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS
 from pymg.topology import KINECT25
 
 __all__ = ["prepare_untrimmed", "recording_from_video"]
+
+log = logging.getLogger(__name__)
 
 
 def recording_from_video(
@@ -178,20 +180,14 @@ class _Release:
         return read_video(video, hand_order), img_shape
 
 
-def _report(
-    table: dict[str, dict[str, int]], notes: list[str], echo: Callable[[str], None] | None
-) -> None:
-    """The per-split table and the warnings to ``echo``, or the warnings as PrepareWarning."""
-    if echo is None:
-        for note in notes:
-            warnings.warn(note, PrepareWarning, stacklevel=3)
-        return
-    echo(f"{'split':<8}{'videos':>8}{'labelled':>10}{'segments':>10}{'frames':>10}")
+def _report(table: dict[str, dict[str, int]], notes: list[str]) -> None:
+    """The per-split table (info) and the warnings to the ``pymg`` logger."""
+    log.info(f"{'split':<8}{'videos':>8}{'labelled':>10}{'segments':>10}{'frames':>10}")
     for split, row in sorted(table.items()):
-        echo(f"{split:<8}{row['videos']:>8}{row['labelled']:>10}{row['segments']:>10}"
-             f"{row['frames']:>10}")  # fmt: skip
+        log.info(f"{split:<8}{row['videos']:>8}{row['labelled']:>10}{row['segments']:>10}"
+                 f"{row['frames']:>10}")  # fmt: skip
     for note in notes:
-        echo(f"warning: {note}")
+        log.warning(note)
 
 
 def _count(table: dict[str, dict[str, int]], split: str, rec: dict[str, Any]) -> None:
@@ -200,6 +196,51 @@ def _count(table: dict[str, dict[str, int]], split: str, rec: dict[str, Any]) ->
     row["labelled"] += int(rec["labelled"])
     row["segments"] += len(rec["segments"])
     row["frames"] += rec["total_frames"]
+
+
+def _read_recordings(
+    videos: Sequence[ReleaseVideo],
+    release: _Release,
+    rule: _SplitRule,
+    num_classes: int,
+    img_shape: tuple[int, int],
+    hand_order: str,
+    policy: str,
+    skips: SkipLog,
+    progress: bool,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]], dict[str, dict[str, int]], list[str]]:
+    """Read every video whole: its recordings, splits, per-split table and notes (skips go to
+    ``skips``)."""
+    notes: list[str] = []
+    recordings: list[dict[str, Any]] = []
+    splits: dict[str, list[str]] = {}
+    table: dict[str, dict[str, int]] = {}
+    for video in _progress(list(videos), progress):
+
+        def read(video: ReleaseVideo = video) -> tuple[dict[str, Any], VideoKeypoints]:
+            rule.subject(video)
+            segments = read_label_csv(video.labels) if video.labels is not None else None
+            keys, shape = release.read(video, (int(img_shape[0]), int(img_shape[1])), hand_order)
+            rec = recording_from_video(
+                keys, segments, video=video.video, indices=release.indices[video.kind],
+                img_shape=shape, frame_base=release.frame_base, label_map=release.label_map,
+                num_classes=num_classes, source=str(video.labels),
+            )  # fmt: skip
+            return rec, keys
+
+        got = guarded(video, policy, skips, read)
+        if got is None:
+            continue
+        rec, keys = got
+        if not release.smg:
+            notes += video_notes(video.video, keys, release.target, release.indices[video.kind],
+                                 rec["img_shape"])  # fmt: skip
+        split = rule.split(video, video.video)
+        if split is not None:
+            splits.setdefault(split, []).append(video.video)
+            _count(table, split, rec)
+        recordings.append(rec)
+    return recordings, splits, table, notes
 
 
 def prepare_untrimmed(
@@ -211,14 +252,13 @@ def prepare_untrimmed(
     split_rest: str | None = None,
     subjects: str | os.PathLike[str] | Mapping[str, int] | None = None,
     train_subjects: Sequence[int] = IMIGUE_TRAIN_SUBJECTS,
-    img_shape: tuple[int, int] = (720, 1280),
+    img_shape: tuple[int, int] = IMIGUE_IMG_SHAPE,
     hand_order: str = "right_left",
     frame_base: int | None = None,
     dtype: Any = np.float32,
     on_error: str = "raise",
     progress: bool = False,
     class_names: Sequence[str] | None = None,
-    echo: Callable[[str], None] | None = None,
     mmpose: bool = False,
     pixel: str = "auto",
 ) -> dict[str, Any]:
@@ -226,7 +266,7 @@ def prepare_untrimmed(
 
     Args:
         raw_dir, split_files, split_rest, subjects, train_subjects, hand_order, dtype, progress,
-            echo, mmpose: as :func:`pymg.data.prepare_release`.
+            mmpose: as :func:`pymg.data.prepare_release`.
         out_path: the ``.npz`` to write (read it with :class:`pymg.data.RecordingSet`).
         layout: joints to store (default ``imigue41``; ``"openpose137"`` keeps all points;
             SMG: ``kinect25``).
@@ -247,59 +287,33 @@ def prepare_untrimmed(
             label row names its file and line.
     """
     policy = check_on_error(on_error)
-    log = SkipLog()
+    skips = SkipLog()
     videos, problems = find_release_videos(raw_dir, mmpose=mmpose)
     for err in problems:
         if policy == "raise":
             raise err
-        log.add(err)
+        skips.add(err)
     release = _Release(videos, layout, frame_base, pixel)
     names = list(class_names) if class_names is not None else release.classes
     rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
-    notes: list[str] = []
-    recordings: list[dict[str, Any]] = []
-    splits: dict[str, list[str]] = {}
-    table: dict[str, dict[str, int]] = {}
-    for video in _progress(videos, progress):
-
-        def read(video: ReleaseVideo = video) -> tuple[dict[str, Any], VideoKeypoints]:
-            rule.subject(video)
-            segments = read_label_csv(video.labels) if video.labels is not None else None
-            keys, shape = release.read(video, (int(img_shape[0]), int(img_shape[1])), hand_order)
-            rec = recording_from_video(
-                keys, segments, video=video.video, indices=release.indices[video.kind],
-                img_shape=shape, frame_base=release.frame_base, label_map=release.label_map,
-                num_classes=len(names), source=str(video.labels),
-            )  # fmt: skip
-            return rec, keys
-
-        got = guarded(video, policy, log, read)
-        if got is None:
-            continue
-        rec, keys = got
-        if not release.smg:
-            notes += video_notes(video.video, keys, release.target, release.indices[video.kind],
-                                 rec["img_shape"])  # fmt: skip
-        split = rule.split(video, video.video)
-        if split is not None:
-            splits.setdefault(split, []).append(video.video)
-            _count(table, split, rec)
-        recordings.append(rec)
+    recordings, splits, table, notes = _read_recordings(
+        videos, release, rule, len(names), img_shape, hand_order, policy, skips, progress
+    )
     if not recordings:
-        raise ValueError(f"{raw_dir}: no usable video ({log.count} skipped)")
+        raise ValueError(f"{raw_dir}: no usable video ({skips.count} skipped)")
     summary = save_recordings(
         out_path, recordings, splits=splits, layout=release.name, class_names=names, dtype=dtype
     )
-    notes += [f"skipped {clip}: {problem}" for clip, problem in log.skipped[:20]]
-    if log.count > 20:
-        notes.append(f"... and {log.count - 20} more skipped")
-    _report(table, notes, echo)
+    notes += [f"skipped {clip}: {problem}" for clip, problem in skips.skipped[:20]]
+    if skips.count > 20:
+        notes.append(f"... and {skips.count - 20} more skipped")
+    _report(table, notes)
     return {
         "path": summary["path"],
         "layout": release.name,
         "videos": summary["videos"],
         "segments": summary["segments"],
-        "skipped": log.count,
+        "skipped": skips.count,
         "split_rule": rule.kind,
         "splits": dict(sorted(table.items())),
         "warnings": notes,

@@ -31,6 +31,7 @@ from pymg.engine.evaluate import (
     predict_batch,
     predict_dataset,
     save_scores,
+    write_outputs,
     write_report,
     write_submission,
 )
@@ -83,6 +84,7 @@ __all__ = [
     "summarize",
     "topk_accuracy",
     "train",
+    "write_outputs",
     "write_report",
     "write_submission",
 ]

@@ -97,6 +97,28 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _checked_clips(
+    annotations: Iterable[Mapping[str, Any]], num_classes: int | None, policy: str, log: SkipLog
+) -> list[dict[str, Any]]:
+    """The annotations that pass :func:`check_annotation` (all with the first one's V); a
+    malformed one raises (``policy="raise"``) or goes to ``log``."""
+    clips: list[dict[str, Any]] = []
+    num_joints: int | None = None
+    for i, ann in enumerate(annotations):
+        try:
+            clip = check_annotation(
+                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
+            )
+        except MalformedClipError as err:
+            if policy == "raise":
+                raise
+            log.add(err)
+            continue
+        num_joints = clip["keypoint"].shape[2]
+        clips.append(clip)
+    return clips
+
+
 def save_native(
     path: str | os.PathLike[str],
     annotations: Iterable[Mapping[str, Any]],
@@ -134,20 +156,7 @@ def save_native(
     if class_names is not None and num_classes is None:
         num_classes = len(class_names)
     log = SkipLog()
-    clips: list[dict[str, Any]] = []
-    num_joints: int | None = None
-    for i, ann in enumerate(annotations):
-        try:
-            clip = check_annotation(
-                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
-            )
-        except MalformedClipError as err:
-            if policy == "raise":
-                raise
-            log.add(err)
-            continue
-        num_joints = clip["keypoint"].shape[2]
-        clips.append(clip)
+    clips = _checked_clips(annotations, num_classes, policy, log)
     if not clips:
         raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
     n = len(clips)

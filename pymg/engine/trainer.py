@@ -13,7 +13,8 @@
 Work-dir files (rank 0 only): ``config.toml`` (the resolved config), ``metrics.jsonl`` (one JSON
 object per line: ``event`` = ``"train"`` | ``"epoch"`` | ``"val"`` | ``"test"``), ``latest.pt``,
 ``best.pt``, ``test_scores.npz``, ``test_metrics.json``, ``test_confusion.png``,
-``test_predictions.csv``.
+``test_predictions.csv``. Rank 0 holds the work dir's lock for the run
+(:func:`pymg.engine.workdir.hold_work_dir`): a second run there refuses.
 
 Exact resume: every random draw of an epoch is a function of ``(seed, epoch)`` (sampler order,
 DataLoader worker seeds) or of the RNG states saved in the checkpoint (dropout, random temporal
@@ -41,6 +42,7 @@ from pymg.engine.distributed import (
     barrier,
     broadcast_buffers,
     init_distributed,
+    peer_failures,
     shutdown,
 )
 from pymg.engine.evaluate import (
@@ -53,6 +55,7 @@ from pymg.engine.evaluate import (
 from pymg.engine.runtime import autocast, to_device
 from pymg.engine.schedule import LRSchedule
 from pymg.engine.setup import Run, log_main, seed_everything, set_up
+from pymg.engine.workdir import hold_work_dir
 
 __all__ = [
     "LRSchedule",
@@ -105,9 +108,13 @@ def train(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a pymg.engine.Config, got {type(cfg).__name__}")
     owns_group = not torch.distributed.is_initialized()
-    ctx = init_distributed(cfg.runtime.device)
+    timeout = cfg.runtime.dist_timeout
+    ctx = init_distributed(cfg.runtime.device, timeout)
+    note = f"{cfg.runtime.work_dir}/latest.pt (if any) holds the last completed epoch: --resume"
     try:
-        return _run(cfg, ctx, resume, final_test, stop_after)
+        with hold_work_dir(cfg.runtime.work_dir, active=ctx.is_main):  # one run per work dir
+            with peer_failures(ctx, timeout, note):
+                return _run(cfg, ctx, resume, final_test, stop_after)
     finally:
         if owns_group:
             shutdown()

@@ -1,0 +1,72 @@
+"""A stopped peer cannot hang a distributed run: ``runtime.dist_timeout`` bounds every collective
+and the error names the rank that stopped answering (two gloo processes on loopback)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from test_ddp import TINY, free_port
+
+from pymg.engine import load_checkpoint
+from pymg.engine.distributed import check_timeout, init_distributed
+
+pytestmark = pytest.mark.skipif(
+    not torch.distributed.is_available() or not torch.distributed.is_gloo_available(),
+    reason="torch.distributed with gloo is not available",
+)
+
+
+@pytest.mark.parametrize("bad", [0, -4, float("nan"), float("inf"), True, "10"])
+def test_dist_timeout_is_checked(bad: object) -> None:
+    with pytest.raises(ValueError, match=r"runtime\.dist_timeout must be a number of seconds"):
+        check_timeout(bad)
+    with pytest.raises(ValueError, match=r"runtime\.dist_timeout"):
+        init_distributed("cpu", bad)  # type: ignore[arg-type]
+
+
+def _launch(rank: int, port: int, work: Path, log: Path) -> subprocess.Popen[bytes]:
+    overrides = [*TINY, "schedule.epochs=200", "test.val_interval=0", "runtime.dist_timeout=4"]
+    args = [a for item in overrides for a in ("--set", item)]
+    env = dict(
+        os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
+        WORLD_SIZE="2", RANK=str(rank), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    cmd = [sys.executable, "-m", "pymg", "train", "demo", "--work-dir", str(work), *args]
+    with log.open("wb") as out:
+        return subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def test_stopped_rank_ends_the_job_with_a_clear_error(tmp_path: Path) -> None:
+    work, port = tmp_path / "work", free_port()
+    procs = [_launch(r, port, work, tmp_path / f"rank{r}.log") for r in (0, 1)]
+    try:
+        deadline = time.monotonic() + 120
+        while not (work / "latest.pt").is_file():  # training runs: both ranks answer
+            assert time.monotonic() < deadline, (tmp_path / "rank0.log").read_text()
+            assert procs[0].poll() is None, (tmp_path / "rank0.log").read_text()
+            time.sleep(0.05)
+        os.kill(procs[1].pid, signal.SIGSTOP)
+        tic = time.monotonic()
+        code = procs[0].wait(timeout=60)
+        waited = time.monotonic() - tic
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    out = (tmp_path / "rank0.log").read_text()
+    assert code == 2, out
+    assert waited < 4 + 20, f"rank 0 needed {waited:.1f} s to give up"
+    line = [x for x in out.splitlines() if x.startswith("pymg train: error:")]
+    assert len(line) == 1, out
+    assert "runtime.dist_timeout=4 s" in line[0]
+    assert f"rank 1 (pid {procs[1].pid} on host " in line[0]
+    assert "stopped answering" in line[0] and "Traceback" not in out
+    ck = load_checkpoint(work / "latest.pt")  # the last checkpoint is whole
+    assert ck["epoch"] >= 1

@@ -47,6 +47,7 @@ from pymg.data.formats.checks import (
     check_on_error,
     resolve_max_array_bytes,
 )
+from pymg.data.formats.output import check_output_file, write_atomically
 
 __all__ = ["NATIVE_FORMAT", "NATIVE_VERSION", "NativeClips", "save_native"]
 
@@ -117,6 +118,7 @@ def save_native(
     Returns:
         ``{"clips": N, "frames": S, "skipped": k, "path": str}``.
     """
+    check_output_file(path)
     policy = check_on_error(on_error)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
@@ -178,14 +180,8 @@ def save_native(
         "original_shape": np.array([c["original_shape"] for c in clips], np.int64).reshape(n, 2),
         "meta": np.array(json.dumps(meta)),
     }
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        if compress:
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-        else:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, target)
+    save = np.savez_compressed if compress else np.savez
+    target = write_atomically(path, lambda f: save(f, **arrays))  # type: ignore[arg-type]
     log.warn(target)
     return {"clips": n, "frames": s, "skipped": log.count, "path": target}
 

@@ -28,9 +28,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from pymg.engine.distributed import DistContext, all_gather_objects
+from pymg.engine.loader import QuietWorkersLoader
 from pymg.engine.metrics import plot_confusion, summarize
 from pymg.engine.runtime import autocast, to_device
 from pymg.models.fusion import fuse_scores
@@ -125,7 +126,7 @@ def _iter_batches(
     from pymg.data import collate
 
     indices = list(range(ctx.rank, len(dataset), ctx.world_size))
-    loader = DataLoader(
+    loader = QuietWorkersLoader(
         Subset(dataset, indices),
         batch_size=batch_size,
         shuffle=False,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["npy_header", "npz_bomb", "write_zip"]
+__all__ = ["deflate_member", "deflated_repeat", "npy_header", "npz_bomb", "write_zip"]
 
 _CHUNK = 64 << 20
 
@@ -22,21 +22,29 @@ def npy_header(shape: tuple[int, ...], dtype: str = "<f4") -> bytes:
     return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(body)) + body
 
 
-def _deflated_zeros(head: bytes, size: int, crc: bool) -> tuple[bytes, int, int]:
-    """Raw deflate of ``head`` + ``size`` zero bytes (``size`` a multiple of 64 MiB), its CRC-32
-    (0 unless ``crc``) and its length."""
+def deflated_repeat(
+    head: bytes, chunk: bytes, count: int, tail: bytes = b"", crc: bool = True
+) -> tuple[bytes, int, int]:
+    """Raw deflate of ``head + chunk * count + tail`` made by compressing ``chunk`` once (a
+    full flush resets the compressor, so the block repeats byte for byte); returns the data,
+    its CRC-32 (0 unless ``crc``) and the uncompressed length."""
     comp = zlib.compressobj(9, zlib.DEFLATED, -15)
     first = comp.compress(head) + comp.flush(zlib.Z_FULL_FLUSH)
-    block = comp.compress(bytes(_CHUNK)) + comp.flush(zlib.Z_FULL_FLUSH)
-    count = size // _CHUNK
-    data = first + block * count + comp.flush(zlib.Z_FINISH)
+    block = comp.compress(chunk) + comp.flush(zlib.Z_FULL_FLUSH)
+    data = first + block * count + comp.compress(tail) + comp.flush(zlib.Z_FINISH)
     check = 0
     if crc:
         check = zlib.crc32(head)
-        zeros = bytes(_CHUNK)
         for _ in range(count):
-            check = zlib.crc32(zeros, check)
-    return data, check, len(head) + count * _CHUNK
+            check = zlib.crc32(chunk, check)
+        check = zlib.crc32(tail, check)
+    return data, check, len(head) + count * len(chunk) + len(tail)
+
+
+def deflate_member(name: str, raw: bytes) -> tuple[str, bytes, int, int]:
+    """A ``write_zip`` member holding ``raw``."""
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return name, comp.compress(raw) + comp.flush(), zlib.crc32(raw), len(raw)
 
 
 def write_zip(path: Path, members: list[tuple[str, bytes, int, int]]) -> None:
@@ -60,9 +68,7 @@ def _member(name: str, array: np.ndarray) -> tuple[str, bytes, int, int]:
 
     buf = io.BytesIO()
     np.save(buf, array, allow_pickle=False)
-    raw = buf.getvalue()
-    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
-    return name, comp.compress(raw) + comp.flush(), zlib.crc32(raw), len(raw)
+    return deflate_member(name, buf.getvalue())
 
 
 def npz_bomb(path: Path, gib: int = 3, crc: bool = False) -> Path:
@@ -71,7 +77,7 @@ def npz_bomb(path: Path, gib: int = 3, crc: bool = False) -> Path:
     """
     n = gib * (1 << 30) // 4 // 2
     head = npy_header((n, 2))
-    data, check, size = _deflated_zeros(head, gib << 30, crc)
+    data, check, size = deflated_repeat(head, bytes(_CHUNK), (gib << 30) // _CHUNK, crc=crc)
     members = [
         ("scores.npy", data, check, size),
         _member("labels.npy", np.zeros(n % 1000, np.int64)),

@@ -1,0 +1,717 @@
+"""Rerun the hostile-input set: build each hostile input, run pymg on it in a subprocess under a
+memory limit and a time limit, and classify what happened.
+
+Classes (strict):
+
+* ``correct``: the right result (success where success is right, checked).
+* ``clear error``: exit 2 with one ``pymg CMD: error: ...`` line (or, for a library call, a
+  ValueError / OSError / TypeError family exception) whose message names the file or key
+  the case expects, and no traceback.
+* ``unclear error``: an error that does not name it, a traceback, or an internal exception
+  type (KeyError, IndexError, RecursionError, UnicodeDecodeError...).
+* ``silent wrong``: success where an error (or a warning naming the file) was due.
+* ``crash``: killed by a signal, or out of memory (MemoryError, allocator messages).
+* ``hang``: the time limit ran out.
+
+Usage::
+
+    PYTHONPATH=. python scripts/probe_hostile.py [--only NAME ...] [--mem-gib 4] [--list]
+
+Prints one line per case, then the counts per class. Needs the repository's ``tests/`` folder
+(its writers of raw releases). Run from the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import re
+import resource
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
+
+import numpy as np  # noqa: E402
+from hostile_files import deflate_member, deflated_repeat, npz_bomb, write_zip  # noqa: E402
+
+CLASSES = ("correct", "clear error", "unclear error", "silent wrong", "crash", "hang")
+TINY = [
+    "data.synthetic_classes=3", "data.synthetic_clips=30", "data.train_size=16",
+    "data.test_size=16", "data.num_workers=0", "model.num_classes=3", "model.clip_len=4",
+    "model.base_channels=4", "model.stage_blocks=[1, 1, 1]", "optim.batch_size=4",
+    "schedule.epochs=1", "test.num_clips=1", "test.flip=false", "test.val_interval=0",
+    "runtime.progress=false", "runtime.device=cpu",
+]  # fmt: skip
+_INTERNAL = (
+    "KeyError", "IndexError", "RecursionError", "UnicodeDecodeError", "AttributeError",
+    "ZeroDivisionError", "AssertionError", "OverflowError", "StopIteration", "NameError",
+    "UnpicklingError", "BadZipFile", "struct.error", "_csv.Error", "JSONDecodeError",
+)  # fmt: skip
+_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "DefaultCPUAllocator")
+
+
+@dataclass
+class Result:
+    """What one subprocess did."""
+
+    rc: int | None
+    out: str
+    err: str
+    seconds: float
+
+
+@dataclass
+class Case:
+    """A hostile input: ``build(tmp)`` makes it and returns the command (``["pymg", ...]`` or
+    ``["lib", code]``); ``names``: what a clear error must name (any one of them); ``ok``:
+    when success is right, the check of the result (None: success is silent wrong)."""
+
+    name: str
+    issue: str
+    build: Callable[[Path], list[str]]
+    names: tuple[str, ...]
+    ok: Callable[[Result, Path], bool] | None = None
+    timeout: float = 120.0
+    custom: Callable[[Path, float], tuple[str, str]] | None = field(default=None)
+
+
+def sets(items: list[str]) -> list[str]:
+    return [a for item in items for a in ("--set", item)]
+
+
+def _limits(mem_bytes: int) -> Callable[[], None]:
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
+        os.setsid()
+
+    return apply
+
+
+LIB_PRELUDE = """
+import sys
+try:
+    exec(compile(sys.argv[1], "<probe>", "exec"))
+except BaseException as exc:
+    text = str(exc).strip().splitlines()
+    print("PROBE-ERROR", type(exc).__module__ + "." + type(exc).__name__,
+          text[0] if text else "", sep="\\t", file=sys.stderr)
+    sys.exit(3)
+"""
+
+
+def run(cmd: list[str], cwd: Path, timeout: float, mem_gib: float) -> Result:
+    """Run ``cmd`` (pymg command or library code) under the limits; None rc = time ran out."""
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    if cmd[0] == "pymg":
+        argv = [sys.executable, "-m", "pymg", *cmd[1:]]
+    else:
+        argv = [sys.executable, "-c", LIB_PRELUDE, cmd[1]]
+    tic = time.monotonic()
+    proc = subprocess.Popen(
+        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        errors="replace", preexec_fn=_limits(int(mem_gib * 2**30)),
+    )  # fmt: skip
+    try:
+        out, err = proc.communicate(timeout=timeout)
+        rc: int | None = proc.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        rc = None
+    return Result(rc, out, err, time.monotonic() - tic)
+
+
+def classify(case: Case, res: Result, tmp: Path) -> tuple[str, str]:
+    """``(class, detail)`` of a finished run."""
+    if res.rc is None:
+        return "hang", f"no end after {case.timeout:.0f} s"
+    tail = (res.err.strip().splitlines() or [""])[-1][:300]
+    if res.rc < 0:
+        return "crash", f"killed by signal {-res.rc}: {tail}"
+    if any(m in res.err for m in _MEMORY):
+        return "crash", f"out of memory: {tail}"
+    if res.rc == 0:
+        if case.ok is not None and case.ok(res, tmp):
+            return "correct", "ok"
+        return "silent wrong", "exit 0" + (": wrong result" if case.ok else "")
+    lib = re.search(r"^PROBE-ERROR\t(\S+)\t(.*)$", res.err, re.M)
+    line = re.search(r"^pymg \S+: error: (.*)$", res.err, re.M)
+    message = lib.group(2) if lib else line.group(1) if line else tail
+    kind = lib.group(1) if lib else ""
+    if "Traceback" in res.err and not lib:
+        return "unclear error", f"traceback: {tail}"
+    if "run with --debug" in message or any(k in kind or k in message for k in _INTERNAL):
+        return "unclear error", message[:200]
+    if not any(n in message for n in case.names):
+        return "unclear error", f"names none of {list(case.names)}: {message[:200]}"
+    return "clear error", message[:200]
+
+
+# ----------------------------------------------------------------------------- builders
+def release(tmp: Path, mutate: Callable[[Path], None] | None = None) -> list[str]:
+    """An iMiGUE release in ``tmp/rel`` (changed by ``mutate``) -> ``pymg prepare`` on it."""
+    from release_trees import make_imigue_release
+
+    rel = make_imigue_release(tmp / "rel")
+    if mutate is not None:
+        mutate(rel)
+    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "imigue22"]
+
+
+def video_file(rel: Path, video: str, suffix: str) -> Path:
+    return next(rel.rglob(f"{video}{suffix}"))
+
+
+def light_hand_numbers(numbers: list[int]) -> Callable[[Path], None]:
+    def mutate(rel: Path) -> None:
+        from release_trees import video_points, write_light_hand
+
+        path = video_file(rel, "0187", "_light_hand.csv")
+        write_light_hand(path, video_points("0187", len(numbers)), numbers)
+
+    return mutate
+
+
+def rewrite(video: str, suffix: str, text: str | bytes) -> Callable[[Path], None]:
+    def mutate(rel: Path) -> None:
+        path = video_file(rel, video, suffix)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+
+    return mutate
+
+
+def edit(video: str, suffix: str, change: Callable[[str], str], enc: str) -> Callable[[Path], None]:
+    def mutate(rel: Path) -> None:
+        path = video_file(rel, video, suffix)
+        path.write_bytes(change(path.read_text(encoding="utf-8")).encode(enc))
+
+    return mutate
+
+
+def sparse(video: str, suffix: str, size: int) -> Callable[[Path], None]:
+    def mutate(rel: Path) -> None:
+        with video_file(rel, video, suffix).open("r+b") as handle:
+            handle.truncate(size)
+
+    return mutate
+
+
+def json_release(tmp: Path, frames: dict[int, Any], bad_name: int | None = None) -> list[str]:
+    """A JSON-folder release: video 0001 with the given frame documents."""
+    from release_trees import write_labels
+
+    folder = tmp / "rel" / "train" / "0001"
+    folder.mkdir(parents=True)
+    for n, doc in frames.items():
+        text = doc if isinstance(doc, str) else json.dumps(doc)
+        (folder / f"0001_{n:012d}_keypoints.json").write_text(text)
+    write_labels(folder / "0001_label.csv", [(1, 0, 2)])
+    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "coco17"]
+
+
+def person(value: Any = None) -> dict[str, Any]:
+    pts = np.random.default_rng(0).uniform(1, 500, (25, 3)).round(2).tolist()
+    flat = [v for p in pts for v in p]
+    if value is not None:
+        flat[0] = value
+    return {"pose_keypoints_2d": flat}
+
+
+def xlsx_release(tmp: Path, dimension: str | None = None, cell: Any = None) -> list[str]:
+    import openpyxl
+    from release_trees import video_points, write_labels
+
+    rel = tmp / "rel" / "train"
+    rel.mkdir(parents=True)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append([f"p{i}" for i in range(411)])
+    for t, frame in enumerate(video_points("0001", 5)):
+        values: list[Any] = [float(v) for v in frame.reshape(-1)]
+        if cell is not None and t == 2:
+            values[3] = cell
+        sheet.append(values)
+    path = rel / "0001_openpose.xlsx"
+    book.save(path)
+    write_labels(rel / "0001_label.csv", [(1, 0, 4)])
+    if dimension is not None:
+        _patch_sheet(path, lambda xml: re.sub(rb'<dimension ref="[^"]*"', dimension.encode(), xml))
+    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "coco17"]
+
+
+def _patch_sheet(path: Path, change: Callable[[bytes], bytes]) -> None:
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    members[sheet] = change(members[sheet])
+    write_zip(path, [deflate_member(n, data) for n, data in members.items()])
+
+
+def xlsx_bomb(tmp: Path) -> list[str]:
+    """200,000 identical rows of 411 numbers, about 2 MB deflated (1.8 GB of XML)."""
+    cmd = xlsx_release(tmp)
+    path = tmp / "rel" / "train" / "0001_openpose.xlsx"
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    sheet = "xl/worksheets/sheet1.xml"
+    xml = members.pop(sheet)
+    head = xml[: xml.index(b"<sheetData>") + len(b"<sheetData>")]
+    tail = xml[xml.index(b"</sheetData>") :]
+    head = re.sub(rb'<dimension ref="[^"]*"/>', b"", head)
+    row = b"<row>" + b"".join(b'<c t="n"><v>12.5</v></c>' for _ in range(411)) + b"</row>"
+    data, crc, size = deflated_repeat(head, row * 100, 2000, tail)
+    write_zip(path, [deflate_member(n, d) for n, d in members.items()] + [(sheet, data, crc, size)])
+    return cmd
+
+
+def pyskl_pickle(tmp: Path) -> list[str]:
+    """4 KB pickle whose keypoint is a nested list of shared rows (memo references)."""
+    pair = [1.0, 2.0]
+    frame = [pair] * 1000
+    clip = [frame] * 20000  # [T=20000, V=1000, 2] after conversion: 320 MB float64 per person
+    ann = {"frame_dir": "a", "label": 0, "img_shape": (100, 100), "total_frames": 20000,
+           "keypoint": [clip] * 10, "keypoint_score": [[[1.0] * 1000] * 20000] * 10}  # fmt: skip
+    (tmp / "x.pkl").write_bytes(pickle.dumps({"split": {}, "annotations": [ann]}, protocol=4))
+    return ["pymg", "prepare", "x.pkl", "--out", "out.npz"]
+
+
+def laughs(tmp: Path) -> list[str]:
+    lines = ["a0 = [1, 1]"] + [f"a{i} = [a{i - 1}, a{i - 1}]" for i in range(1, 32)]
+    lines.append("model = dict(type='RecognizerGCN', backbone=dict(type='STGCN', x=a31))")
+    (tmp / "laughs.py").write_text("\n".join(lines) + "\n")
+    (tmp / "w.pth").write_bytes(b"")
+    return ["pymg", "import", "laughs.py", "w.pth", "--out", "m.pt"]
+
+
+def native_bomb(tmp: Path) -> list[str]:
+    """A 3 MB native .npz whose keypoint and score members inflate to 1.5 GB each (each under
+    the per-array cap, 3 GB together)."""
+    from pymg.data import save_native
+
+    clip = {"keypoint": np.zeros((1, 2, 17, 2), np.float32), "frame_dir": "a", "label": 0,
+            "keypoint_score": np.ones((1, 2, 17), np.float32), "img_shape": (64, 64)}  # fmt: skip
+    save_native(tmp / "small.npz", [clip], layout="coco17", compress=True)
+    with zipfile.ZipFile(tmp / "small.npz") as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    from hostile_files import npy_header
+
+    frames = (1500 << 20) // (17 * 2 * 4)
+    out = []
+    for name, data in members.items():
+        if name == "keypoint.npy":
+            head = npy_header((1, frames, 17, 2))
+            out.append((name, *deflated_repeat(head, bytes(17 * 2 * 4 * 4096), frames // 4096,
+                                               crc=False)))  # fmt: skip
+        elif name == "score.npy":
+            head = npy_header((1, frames, 17))
+            out.append((name, *deflated_repeat(head, bytes(17 * 4 * 4096), frames // 4096,
+                                               crc=False)))  # fmt: skip
+        else:
+            out.append(deflate_member(name, data))
+    write_zip(tmp / "x.npz", [(n, d, c, s) for n, d, c, s in out])
+    return ["pymg", "viz", "skeleton", "x.npz", "--out", "a.png"]
+
+
+def trained(tmp: Path, shared: Path) -> Path:
+    """A tiny trained checkpoint (made once per probe run)."""
+    ck = shared / "work" / "latest.pt"
+    if not ck.is_file():
+        res = run(["pymg", "train", "demo", "--work-dir", "work", *sets(TINY), "--no-test"],
+                  shared, 300, 6)  # fmt: skip
+        if not ck.is_file():
+            raise RuntimeError(f"probe set-up: training failed: {res.err[-2000:]}")
+    return ck
+
+
+def checkpoint_case(change: str) -> Callable[[Path], list[str]]:
+    def build(tmp: Path) -> list[str]:
+        import shutil
+
+        import torch
+
+        src = trained(tmp, SHARED)
+        ck = tmp / "ck.pt"
+        shutil.copy(src, ck)
+        if change == "flip":
+            with zipfile.ZipFile(ck) as zf:
+                info = max(zf.infolist(), key=lambda i: i.file_size)
+            with ck.open("r+b") as handle:
+                handle.seek(info.header_offset + 26)
+                name_len, extra_len = np.frombuffer(handle.read(4), np.uint16)
+                at = info.header_offset + 30 + int(name_len) + int(extra_len) + info.file_size // 2
+                handle.seek(at)
+                byte = handle.read(1)[0]
+                handle.seek(at)
+                handle.write(bytes([byte ^ 0x40]))
+        elif change == "nan":
+            data = torch.load(ck, weights_only=True)
+            first = next(k for k, v in data["model"].items() if v.is_floating_point())
+            data["model"][first].view(-1)[0] = float("nan")
+            torch.save(data, ck)
+        elif change == "truncate":
+            ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
+        return ["pymg", "test", "ck.pt", "--out", "t", "--clips", "1"]
+
+    return build
+
+
+def scores_pair(tmp: Path, second_labels: list[int] | None, text: bool = False) -> list[str]:
+    from pymg.engine.evaluate import ScoreSet, save_scores
+
+    rng = np.random.default_rng(0)
+    ids = ["c0", "c1", "c2"]
+    save_scores(ScoreSet(rng.random((3, 2), np.float32), np.array([0, 1, 1]), ids, ["x", "y"]),
+                tmp / "a.npz")  # fmt: skip
+    if text:
+        (tmp / "b.npz").write_text("clip,score\nc0,0.5\n")
+    else:
+        labels = np.array(second_labels if second_labels is not None else [0, 1, 1])
+        save_scores(ScoreSet(rng.random((3, 2), np.float32), labels, ids, ["x", "y"]),
+                    tmp / "b.npz")  # fmt: skip
+    return ["pymg", "fuse", "a.npz", "b.npz", "--out", "f"]
+
+
+def train_with(items: list[str], extra: list[str] | None = None) -> Callable[[Path], list[str]]:
+    return lambda tmp: ["pymg", "train", "demo", "--work-dir", "w", *sets([*TINY, *items]),
+                        *(extra or [])]  # fmt: skip
+
+
+def imported(tmp: Path) -> Path:
+    import torch
+    from pyskl_reference_gcn import ReferenceGCN, randomize
+    from test_pyskl_import import gcn_config, save_checkpoint
+
+    torch.manual_seed(0)
+    ref = ReferenceGCN(3, convention="mmaction2", layout="coco", mode="spatial")
+    randomize(ref, 3)
+    (tmp / "gcn.py").write_text(gcn_config("coco", "spatial", 3, ""))
+    save_checkpoint(ref.eval(), tmp / "gcn.pth", "mmaction2")
+    return tmp / "gcn.py"
+
+
+def import_names(tmp: Path) -> list[str]:
+    imported(tmp)
+    (tmp / "names.txt").write_text("a\nb\nc\nd\ne\n")
+    return ["pymg", "import", "gcn.py", "gcn.pth", "--out", "m.pt", "--class-names", "names.txt"]
+
+
+def resume_import(tmp: Path) -> list[str]:
+    imported(tmp)
+    res = run(["pymg", "import", "gcn.py", "gcn.pth", "--out", "m.pt"], tmp, 120, 6)
+    if res.rc != 0:
+        raise RuntimeError(f"probe set-up: import failed: {res.err[-1000:]}")
+    items = ["model.arch=stgcn", "data.layout=coco17", "model.num_classes=3"]
+    return ["pymg", "train", "demo", "--work-dir", "w", *sets([*TINY, *items]),
+            "--resume", "m.pt"]  # fmt: skip
+
+
+SHARED = Path(tempfile.gettempdir())
+
+
+# ----------------------------------------------------------------------------- custom drivers
+def _popen_train(tmp: Path, work: str, items: list[str]) -> subprocess.Popen[str]:
+    cmd = [sys.executable, "-m", "pymg", "train", "demo", "--work-dir", work, *sets(items)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    return subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+
+
+def _wait_file(path: Path, proc: subprocess.Popen[str], limit: float) -> bool:
+    deadline = time.monotonic() + limit
+    while not path.is_file():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    return proc.communicate()
+
+
+def two_runs(tmp: Path, mem: float) -> tuple[str, str]:
+    first = _popen_train(tmp, "w", [*TINY, "schedule.epochs=200"])
+    try:
+        if not _wait_file(tmp / "w" / "latest.pt", first, 120):
+            return "unclear error", "probe set-up: the first run did not start"
+        res = run(["pymg", "train", "demo", "--work-dir", "w", *sets(TINY)], tmp, 120, mem)
+    finally:
+        _stop(first)
+    case = Case("", "", lambda t: [], (f"pid {first.pid}",))
+    return classify(case, res, tmp)
+
+
+def stale_tmp(tmp: Path, mem: float) -> tuple[str, str]:
+    work = tmp / "w"
+    work.mkdir()
+    (work / ".latest.pt.k3j_9x2q.tmp").write_bytes(b"")  # what a kill mid-write leaves
+    res = run(["pymg", "train", "demo", "--work-dir", "w", *sets(TINY), "--no-test"], tmp, 120,
+              mem)  # fmt: skip
+    if res.rc != 0:
+        return classify(Case("", "", lambda t: [], ("w",)), res, tmp)
+    if (work / ".latest.pt.k3j_9x2q.tmp").exists():
+        return "silent wrong", "the 0-byte .latest.pt.*.tmp is still there after a new run"
+    return "correct", "leftover temporary removed"
+
+
+def prepare_dir(tmp: Path, mem: float) -> tuple[str, str]:
+    cmd = release(tmp)
+    (tmp / "out.npz").mkdir()
+    res = run(cmd, tmp, 120, mem)
+    if (tmp / "out.npz.tmp").exists():
+        return "silent wrong", "out.npz.tmp left behind"
+    return classify(Case("", "", lambda t: [], ("out.npz",)), res, tmp)
+
+
+def full_disk(tmp: Path, mem: float) -> tuple[str, str]:
+    """A checkpoint written to a full disk: a 1 MB tmpfs when root may mount one, else a write
+    that fails with ENOSPC after 4 KB."""
+    mount = tmp / "disk"
+    mount.mkdir()
+    mounted = (
+        os.geteuid() == 0
+        and subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        == 0
+    )
+    code = (
+        "import torch, os\nfrom pymg.engine.checkpointing import save_checkpoint\n"
+        f"p = {str(mount / 'latest.pt')!r}\nsave_checkpoint({{'w': torch.zeros(10)}}, p)\n"
+    )
+    if not mounted:
+        code += (
+            "import errno\nreal = os.fdopen\nclass F:\n    def __init__(s, f): s.f = f\n"
+            "    def write(s, b):\n        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))\n"
+            "    def __getattr__(s, n): return getattr(s.f, n)\n"
+            "os.fdopen = lambda fd, mode: F(real(fd, mode))\n"
+        )
+    code += "save_checkpoint({'w': torch.zeros(1_000_000)}, p)\n"
+    try:
+        res = run(["lib", code], tmp, 60, mem)
+        intact = (mount / "latest.pt").stat().st_size < 100_000
+        left = [p.name for p in mount.iterdir() if p.name != "latest.pt"]
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(mount)], capture_output=True)
+    if res.rc == 0:
+        return "silent wrong", "the write to a full disk passed"
+    if not intact or left:
+        return "silent wrong", f"previous latest.pt damaged or leftovers {left}"
+    kind, detail = classify(Case("", "", lambda t: [], ("latest.pt",)), res, tmp)
+    if kind == "clear error" and "no space left on device" not in detail.lower():
+        return "unclear error", detail
+    return kind, ("tmpfs: " if mounted else "ENOSPC: ") + detail
+
+
+def stopped_peer(tmp: Path, mem: float) -> tuple[str, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    items = [*TINY, "schedule.epochs=200", "runtime.dist_timeout=5"]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+           "--master-addr", "127.0.0.1", "--master-port", str(port), "-m", "pymg", "train",
+           "demo", "--work-dir", "w", *sets(items)]  # fmt: skip
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+    try:
+        if not _wait_file(tmp / "w" / "latest.pt", proc, 120):  # type: ignore[arg-type]
+            return "unclear error", "probe set-up: the distributed run did not start"
+        ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-f", "pymg train"],
+                               capture_output=True, text=True).stdout.split()  # fmt: skip
+        rank1 = [p for p in ranks if "RANK=1" in Path(f"/proc/{p}/environ").read_text("latin1")
+                 .replace("\0", "\n").splitlines()]  # fmt: skip
+        os.kill(int(rank1[0]), signal.SIGSTOP)
+        out, err = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        _stop(proc)  # type: ignore[arg-type]
+        return "hang", "torchrun still running 180 s after rank 1 stopped"
+    res = Result(proc.returncode, out, err, 0)
+    kind, detail = classify(Case("", "", lambda t: [], ("rank 1",)), res, tmp)
+    if kind == "unclear error" and "rank 1 (pid" in err:  # torchrun's own traceback follows
+        line = re.search(r"^pymg train: error: (.*)$", err, re.M)
+        return "clear error", line.group(1)[:200] if line else detail
+    return kind, detail
+
+
+def ctrl_c(tmp: Path, mem: float) -> tuple[str, str]:
+    bad = []
+    for delay in (0.0, 0.6):
+        proc = _popen_train(tmp, f"w{delay}", [*TINY, "data.num_workers=2", "schedule.epochs=100"])
+        if not _wait_file(tmp / f"w{delay}" / "metrics.jsonl", proc, 120):
+            _stop(proc)
+            return "unclear error", "probe set-up: training did not start"
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            _stop(proc)
+            return "hang", "no end 60 s after SIGINT"
+        if proc.returncode != 130 or "Traceback" in err or not err.strip().endswith("interrupted"):
+            bad.append(f"exit {proc.returncode}: {err.strip()[-200:]!r}")
+    return ("correct", "exit 130, 'pymg: interrupted'") if not bad else ("unclear error", bad[0])
+
+
+def _ok_prepared(res: Result, tmp: Path) -> bool:
+    return (tmp / "out.npz").is_file()
+
+
+def _warned(name: str) -> Callable[[Result, Path], bool]:
+    return lambda res, tmp: name in res.err and (tmp / "out.npz").is_file()
+
+
+def _last_frame(res: Result, tmp: Path) -> bool:
+    return res.out.strip() == "exact"
+
+
+FRAMES = {0: {"people": [person()]}, 1: {"people": [person()]}, 2: {"people": [person()]}}
+POSITIONS = (
+    "import torch\nfrom pymg.ops.positions import frame_positions\nT = 2**25 + 2\n"
+    "p = frame_positions(torch.tensor([T]), 2)\n"
+    "print('exact' if float(p[0, 0, -1]) == T - 1 else f'last {float(p[0, 0, -1])} != {T - 1}')"
+)
+HEATMAP = (
+    "import torch\nfrom pymg.ops import joint_heatmaps\n"
+    "joint_heatmaps(torch.zeros(1, 1, 1, 17, 2), size=(100000, 100000))"
+)
+
+
+def cases() -> list[Case]:
+    """The hostile-input set of issue 21 (one case per item it lists)."""
+    lh, lab = "_light_hand.csv", "_label.csv"
+    return [
+        Case("xlsx-dimension-XFD1048576", "crash", lambda t: xlsx_release(
+            t, dimension='<dimension ref="A1:XFD1048576"'), ("0001_openpose.xlsx",),
+             ok=_ok_prepared),
+        Case("xlsx-deflate-bomb-200k-rows", "crash", xlsx_bomb, ("0001_openpose.xlsx",),
+             ok=_ok_prepared),
+        Case("ctrl-c-num-workers-2", "crash", lambda t: [], (), custom=ctrl_c),
+        Case("light-hand-frame-999999", "memory", lambda t: release(
+            t, light_hand_numbers([0, 1, 2, 999_999])), ("0187_light_hand.csv",)),
+        Case("json-frame-999999", "memory", lambda t: json_release(
+            t, {**FRAMES, 999_999: {"people": [person()]}}), ("999999",)),
+        Case("label-row-end-1e7", "memory", lambda t: release(
+            t, rewrite("0187", lab, "31,0,14\n5,15,10000000\n")), ("0187_label.csv",)),
+        Case("sparse-csv-2GB", "memory", lambda t: release(t, sparse("0187", lh, 2 << 30)),
+             ("0187_light_hand.csv",)),
+        Case("fuse-zip-bomb-3GiB", "memory", lambda t: (npz_bomb(t / "bomb.npz", 3, crc=True),
+             scores_pair(t, None))[1][:2] + ["bomb.npz", "a.npz"], ("bomb.npz",)),
+        Case("import-billion-laughs", "memory", laughs, ("laughs.py",)),
+        Case("json-20000-empty-people", "memory", lambda t: json_release(
+            t, {**FRAMES, 1: {"people": [{}] * 20000}}), ("000000000001",), ok=_ok_prepared),
+        Case("pyskl-memo-nested-list", "memory", pyskl_pickle, ("x.pkl",)),
+        Case("npz-deflated-3GB-total", "memory", native_bomb, ("x.npz",)),
+        Case("clip-len-100000", "memory", train_with(["model.clip_len=100000"]),
+             ("model.clip_len",)),
+        Case("op-size-100000x100000", "memory", lambda t: ["lib", HEATMAP], ("size",)),
+        Case("two-runs-one-work-dir", "silent", lambda t: [], (), custom=two_runs),
+        Case("checkpoint-flipped-bits", "silent", checkpoint_case("flip"), ("ck.pt",)),
+        Case("checkpoint-nan-weights", "silent", checkpoint_case("nan"), ("ck.pt",)),
+        Case("test-set-model-option", "silent", lambda t: [
+            *checkpoint_case("none")(t), "--set", "model.base_channels=16"],
+             ("model.base_channels",), ok=lambda r, t: "model.base_channels" in r.err),
+        Case("fuse-labels-disagree", "silent", lambda t: scores_pair(t, [0, 1, 0]), ("c2",)),
+        Case("empty-label-file", "silent", lambda t: release(t, rewrite("0187", lab, "")),
+             ("0187_label.csv",), ok=_warned("0187_label.csv")),
+        Case("header-only-label-file", "silent", lambda t: release(
+            t, rewrite("0187", lab, "class,start,end\n")), ("0187_label.csv",),
+             ok=_warned("0187_label.csv")),
+        Case("xlsx-boolean-cell", "silent", lambda t: xlsx_release(t, cell=True),
+             ("0001_openpose.xlsx",)),
+        Case("json-boolean-coordinate", "silent", lambda t: json_release(
+            t, {**FRAMES, 1: {"people": [person(True)]}}), ("000000000001",)),
+        Case("grad-clip-nan", "silent", train_with(["optim.grad_clip=nan"]), ("optim.grad_clip",)),
+        Case("threads-minus-4", "silent", train_with(["runtime.threads=-4"]), ("runtime.threads",)),
+        Case("positions-2^25-frames", "silent", lambda t: ["lib", POSITIONS], ("length",),
+             ok=_last_frame),
+        Case("leftover-checkpoint-tmp", "leftover", lambda t: [], (), custom=stale_tmp),
+        Case("prepare-out-is-a-directory", "leftover", lambda t: [], (), custom=prepare_dir),
+        Case("torchrun-rank-stopped", "hang", lambda t: [], (), custom=stopped_peer),
+        Case("latin1-csv", "unclear", lambda t: release(t, edit(
+            "0187", lh, lambda x: x.replace("0,", "\u00e9,", 1), "latin-1")), ("0187_light_hand",)),
+        Case("utf16-csv", "unclear", lambda t: release(t, edit("0187", lh, lambda x: x, "utf-16")),
+             ("0187_light_hand.csv",)),
+        Case("json-100k-deep", "unclear", lambda t: json_release(
+            t, {**FRAMES, 1: "[" * 100_000 + "]" * 100_000}), ("000000000001",)),
+        Case("csv-field-over-limit", "unclear", lambda t: release(t, edit(
+            "0187", lh, lambda x: "1" * 200_000 + x, "utf-8")), ("0187_light_hand.csv",)),
+        Case("label-end-1e300", "unclear", lambda t: release(
+            t, rewrite("0187", lab, "31,0,14\n5,15,1e300\n")), ("0187_label.csv",)),
+        Case("epochs-minus-3", "unclear", train_with(["schedule.epochs=-3"]), ("schedule.epochs",)),
+        Case("class-names-wrong-length", "unclear", import_names, ("names.txt",)),
+        Case("full-disk-checkpoint", "unclear", lambda t: [], (), custom=full_disk),
+        Case("truncated-checkpoint", "unclear", checkpoint_case("truncate"), ("ck.pt",)),
+        Case("seed-2^70", "unclear", train_with([f"runtime.seed={2**70}"]), ("runtime.seed",)),
+        Case("resume-from-import", "unclear", resume_import, ("m.pt",)),
+        Case("fuse-text-file", "unclear", lambda t: scores_pair(t, None, text=True), ("b.npz",)),
+    ]  # fmt: skip
+
+
+def probe(case: Case, mem_gib: float) -> tuple[str, str, float]:
+    """Build and run one case in a fresh folder; ``(class, detail, seconds)``."""
+    with tempfile.TemporaryDirectory(prefix="pymg-probe-") as folder:
+        tmp = Path(folder)
+        tic = time.monotonic()
+        if case.custom is not None:
+            kind, detail = case.custom(tmp, mem_gib)
+            return kind, detail, time.monotonic() - tic
+        cmd = case.build(tmp)
+        res = run(cmd, tmp, case.timeout, mem_gib)
+        kind, detail = classify(case, res, tmp)
+        return kind, detail, time.monotonic() - tic
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", default=None, help="run only these cases")
+    parser.add_argument("--mem-gib", type=float, default=4.0, help="address-space cap (GiB)")
+    parser.add_argument("--list", action="store_true", help="list the cases and stop")
+    parser.add_argument("--json", default=None, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    chosen = [c for c in cases() if args.only is None or c.name in args.only]
+    if args.list or not chosen:
+        print("\n".join(f"{c.name}  ({c.issue})" for c in cases()))
+        return 0 if args.list else 2
+    global SHARED
+    with tempfile.TemporaryDirectory(prefix="pymg-probe-shared-") as shared:
+        SHARED = Path(shared)
+        counts: Counter[str] = Counter()
+        rows = []
+        for case in chosen:
+            try:
+                kind, detail, seconds = probe(case, args.mem_gib)
+            except Exception as exc:  # a broken probe case, not a pymg outcome
+                kind, detail, seconds = "unclear error", f"PROBE FAILURE {exc!r}", 0.0
+            counts[kind] += 1
+            rows.append({"case": case.name, "issue": case.issue, "class": kind,
+                         "detail": detail, "seconds": round(seconds, 1)})  # fmt: skip
+            print(f"{kind:<13}  {case.name:<28} {seconds:6.1f} s  {detail}", flush=True)
+    print("counts: " + ", ".join(f"{k} {counts[k]}" for k in CLASSES) + f" (of {len(chosen)})")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"counts": counts, "cases": rows}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

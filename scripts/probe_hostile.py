@@ -61,6 +61,9 @@ _INTERNAL = (
     "ZeroDivisionError", "AssertionError", "OverflowError", "StopIteration", "NameError",
     "UnpicklingError", "BadZipFile", "struct.error", "_csv.Error", "JSONDecodeError",
 )  # fmt: skip
+_LIBRARY_TEXT = (
+    "PytorchStreamReader", "miniz", "enforce fail", "inline_container", "alloc_cpu", "c10::",
+)  # fmt: skip
 _MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "DefaultCPUAllocator")
 
 
@@ -156,6 +159,8 @@ def classify(case: Case, res: Result, tmp: Path) -> tuple[str, str]:
         return "unclear error", f"traceback: {tail}"
     if "run with --debug" in message or any(k in kind or k in message for k in _INTERNAL):
         return "unclear error", message[:200]
+    if any(k in message for k in _LIBRARY_TEXT):  # a library's internal message passed on
+        return "unclear error", f"internal message: {message[:200]}"
     if not any(n in message for n in case.names):
         return "unclear error", f"names none of {list(case.names)}: {message[:200]}"
     return "clear error", message[:200]
@@ -312,21 +317,19 @@ def native_bomb(tmp: Path) -> list[str]:
         members = {n: zf.read(n) for n in zf.namelist()}
     from hostile_files import npy_header
 
-    frames = (1500 << 20) // (17 * 2 * 4)
+    frames = (1500 << 20) // (17 * 2 * 4 * 4096) * 4096
     out = []
     for name, data in members.items():
         if name == "keypoint.npy":
             head = npy_header((1, frames, 17, 2))
-            out.append((name, *deflated_repeat(head, bytes(17 * 2 * 4 * 4096), frames // 4096,
-                                               crc=False)))  # fmt: skip
+            out.append((name, *deflated_repeat(head, bytes(17 * 2 * 4 * 4096), frames // 4096)))
         elif name == "score.npy":
             head = npy_header((1, frames, 17))
-            out.append((name, *deflated_repeat(head, bytes(17 * 4 * 4096), frames // 4096,
-                                               crc=False)))  # fmt: skip
+            out.append((name, *deflated_repeat(head, bytes(17 * 4 * 4096), frames // 4096)))
         else:
             out.append(deflate_member(name, data))
     write_zip(tmp / "x.npz", [(n, d, c, s) for n, d, c, s in out])
-    return ["pymg", "viz", "skeleton", "x.npz", "--out", "a.png"]
+    return ["pymg", "viz", "skeleton", "x.npz", "--layout", "coco17", "--out", "a.png"]
 
 
 def trained(tmp: Path, shared: Path) -> Path:
@@ -363,7 +366,8 @@ def checkpoint_case(change: str) -> Callable[[Path], list[str]]:
         elif change == "nan":
             data = torch.load(ck, weights_only=True)
             first = next(k for k, v in data["model"].items() if v.is_floating_point())
-            data["model"][first].view(-1)[0] = float("nan")
+            weight = data["model"][first]
+            weight[(0,) * weight.ndim] = float("nan")
             torch.save(data, ck)
         elif change == "truncate":
             ck.write_bytes(ck.read_bytes()[: ck.stat().st_size // 2])
@@ -523,6 +527,21 @@ def full_disk(tmp: Path, mem: float) -> tuple[str, str]:
     return kind, ("tmpfs: " if mounted else "ENOSPC: ") + detail
 
 
+def _rank_pid(launcher: int, rank: int) -> int:
+    """The pid of worker ``rank`` among the children of the torchrun process ``launcher``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            env = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue
+        if parent == launcher and f"RANK={rank}".encode() in env:
+            return int(entry.name)
+    raise RuntimeError(f"probe set-up: torchrun {launcher} has no rank {rank} worker")
+
+
 def stopped_peer(tmp: Path, mem: float) -> tuple[str, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -537,11 +556,7 @@ def stopped_peer(tmp: Path, mem: float) -> tuple[str, str]:
     try:
         if not _wait_file(tmp / "w" / "latest.pt", proc, 120):  # type: ignore[arg-type]
             return "unclear error", "probe set-up: the distributed run did not start"
-        ranks = subprocess.run(["pgrep", "-s", str(proc.pid), "-f", "pymg train"],
-                               capture_output=True, text=True).stdout.split()  # fmt: skip
-        rank1 = [p for p in ranks if "RANK=1" in Path(f"/proc/{p}/environ").read_text("latin1")
-                 .replace("\0", "\n").splitlines()]  # fmt: skip
-        os.kill(int(rank1[0]), signal.SIGSTOP)
+        os.kill(_rank_pid(proc.pid, 1), signal.SIGSTOP)
         out, err = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
         _stop(proc)  # type: ignore[arg-type]

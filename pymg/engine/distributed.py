@@ -174,12 +174,12 @@ class Heartbeat:
             stop.wait(cls.interval)
 
 
-def _store_client() -> Any:
+def _store_client(seconds: float = 10.0) -> Any:
     addr, port = os.environ.get("MASTER_ADDR"), os.environ.get("MASTER_PORT")
     if not addr or not port:
         return None
     try:
-        return dist.TCPStore(addr, int(port), is_master=False, timeout=timedelta(seconds=30))
+        return dist.TCPStore(addr, int(port), is_master=False, timeout=timedelta(seconds=seconds))
     except Exception:
         return None
 
@@ -195,18 +195,18 @@ def _read_beats(store: Any, world_size: int) -> dict[int, tuple[str, str]]:
     return out
 
 
-def silent_ranks(ctx: DistContext) -> tuple[list[int], dict[int, str]]:
+def silent_ranks(ctx: DistContext) -> tuple[list[int], dict[int, str]] | None:
     """Ranks (not this one) whose heartbeat stands still over three beats, and ``{rank: "pid
-    PID on host HOST"}`` as last reported; ``([], {})`` when the store cannot be read."""
+    PID on host HOST"}`` as last reported; None when the store does not answer."""
     store = _store_client()
     if store is None:
-        return [], {}
+        return None
     try:
         before = _read_beats(store, ctx.world_size)
         time.sleep(3 * Heartbeat.interval + 0.2)
         after = _read_beats(store, ctx.world_size)
     except Exception:
-        return [], {}
+        return None
     others = [r for r in range(ctx.world_size) if r != ctx.rank]
     silent = [r for r in others if r not in after or before.get(r) == after[r]]
     who = {}
@@ -214,6 +214,22 @@ def silent_ranks(ctx: DistContext) -> tuple[list[int], dict[int, str]]:
         pid, _, host = text.partition(" ")
         who[r] = f"pid {pid} on host {host}"
     return silent, who
+
+
+def _peer_cause(ctx: DistContext) -> str:
+    """Which peers stopped answering, for the timeout message."""
+    found = silent_ranks(ctx)
+    if found is None:
+        where = f"{os.environ.get('MASTER_ADDR')}:{os.environ.get('MASTER_PORT')}"
+        return (
+            f"the launcher's store at {where} does not answer either, so the silent rank is "
+            "unknown (the process hosting the store, rank 0 without torchrun, may be stopped)"
+        )
+    silent, who = found
+    if not silent:
+        return "the other ranks are alive but did not join the collective (hung?)"
+    names = ", ".join(f"rank {r} ({who.get(r, 'never reported')})" for r in silent)
+    return f"{names} stopped answering (stopped, hung or dead)"
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -233,12 +249,7 @@ def peer_failures(ctx: DistContext, timeout: float, note: str = "") -> Iterator[
     except Exception as exc:
         if not ctx.distributed or not _is_timeout(exc):
             raise
-        silent, who = silent_ranks(ctx)
-        if silent:
-            names = ", ".join(f"rank {r} ({who.get(r, 'never reported')})" for r in silent)
-            cause = f"{names} stopped answering (stopped, hung or dead)"
-        else:
-            cause = "the other ranks are alive but did not join the collective (hung?)"
+        cause = _peer_cause(ctx)
         raise PeerTimeoutError(
             f"rank {ctx.rank}: a collective waited runtime.dist_timeout={timeout:g} s for its "
             f"peers: {cause}{'; ' + note if note else ''}"

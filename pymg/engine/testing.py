@@ -61,7 +61,7 @@ def run_test(
     runtime = cfg.runtime if device is None else replace(cfg.runtime, device=device)
     cfg = replace(cfg, data=data_cfg, test=test_cfg, runtime=runtime)
     owns_group = not torch.distributed.is_initialized()
-    ctx = init_distributed(cfg.runtime.device)
+    ctx = init_distributed(cfg.runtime.device, cfg.runtime.dist_timeout)
     try:
         recognizer = Recognizer.from_checkpoint(ck_path, device=ctx.device)
         _, test_set, _ = build_datasets(cfg, train=False)

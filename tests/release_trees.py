@@ -114,3 +114,82 @@ def make_miga25_release(root: Path, videos: dict[str, int], labels: dict[str, li
         write_xlsx(root / f"{video}_openpose.xlsx", video_points(video, frames))
         write_labels(root / f"{video}_label.csv", labels[video])
     return root
+
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+        'package/2006/content-types"><Default Extension="rels" ContentType="application/'
+        'vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType='
+        '"application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName='
+        '"/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-'
+        'officedocument.spreadsheetml.worksheet+xml"/></Types>'
+    ),
+    "_rels/.rels": (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
+        'schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" '
+        'Target="xl/workbook.xml"/></Relationships>'
+    ),
+    "xl/workbook.xml": (
+        '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.'
+        'org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships"><sheets><sheet name="Sheet1" sheetId="1" '
+        'r:id="rId1"/></sheets></workbook>'
+    ),
+    "xl/_rels/workbook.xml.rels": (
+        '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://'
+        'schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" '
+        'Target="worksheets/sheet1.xml"/></Relationships>'
+    ),
+}
+
+
+def xlsx_column(index: int) -> str:
+    """Spreadsheet column letters of a 0-based column index (0 -> A, 26 -> AA)."""
+    name = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+def xlsx_row(r: int, values: Sequence[object]) -> str:
+    """One ``<row>`` of a sheet (1-based row ``r``): numbers, booleans (``t="b"``) or text."""
+    cells = []
+    for j, v in enumerate(values):
+        ref = f"{xlsx_column(j)}{r}"
+        if isinstance(v, bool):
+            cells.append(f'<c r="{ref}" t="b"><v>{int(v)}</v></c>')
+        elif isinstance(v, str):
+            cells.append(f'<c r="{ref}" t="inlineStr"><is><t>{v}</t></is></c>')
+        else:
+            cells.append(f'<c r="{ref}"><v>{v}</v></c>')
+    return f'<row r="{r}">{"".join(cells)}</row>'
+
+
+def write_xlsx_xml(
+    path: Path, rows: Iterable[str], dimension: str | None = None, level: int = 6
+) -> None:
+    """An ``.xlsx`` written part by part, its one sheet streamed from ``rows`` (``<row>`` XML),
+    deflated, with an optional declared ``<dimension ref=...>`` (true or not): how a hostile or
+    huge sheet is made in a few MB without a spreadsheet library."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
+        for name, text in _XLSX_PARTS.items():
+            zf.writestr(name, text)
+        with zf.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as f:
+            f.write(
+                b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.'
+                b'openxmlformats.org/spreadsheetml/2006/main">'
+            )
+            if dimension is not None:
+                f.write(f'<dimension ref="{dimension}"/>'.encode())
+            f.write(b"<sheetData>")
+            for row in rows:
+                f.write(row.encode())
+            f.write(b"</sheetData></worksheet>")

@@ -20,7 +20,7 @@ TINY = [
     "model.clip_len=4",
     "data.train_size=16",
     "data.test_size=16",
-    "model.gcn_channels=4",
+    "model.base_channels=4",
     "test.batch_size=32",
 ]
 

@@ -59,7 +59,7 @@ def test_repeated_dataset_lists_every_clip_times_with_fresh_augmentation(tmp_pat
     assert train_set.class_names == inner.class_names  # attributes pass through
     with pytest.raises(IndexError):
         train_set[3 * n]
-    with pytest.raises(ConfigError, match="data.repeat must be an integer >= 1"):
+    with pytest.raises(ConfigError, match=r"data\.repeat must be in \[1, 1000000\], got 0"):
         build_datasets(_cfg(tmp_path, "data.repeat=0"))
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -41,6 +41,9 @@ from pymg.data.splits import (
     read_subjects_csv,
 )
 
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
+
 __all__ = ["PrepareWarning", "clips_from_video", "prepare_pyskl", "prepare_release"]
 
 
@@ -63,6 +66,33 @@ def read_video(video: ReleaseVideo, hand_order: str = "right_left") -> VideoKeyp
     raise ValueError(f"unknown source kind {video.kind!r}")
 
 
+LABEL_END_MARGIN = 250
+"""Frames a label row may end past a video's last keypoint frame (10 s at 25 fps): OpenPose
+writes nothing for trailing frames it skipped, so a clip may end a little after the last row and
+is padded with frames without detections; a row ending further out is an error naming the label
+file and line (it would otherwise allocate frames for a typo such as an end of 10^7)."""
+
+
+def _segment_problem(
+    seg: Segment, frames: int, frame_base: int, label_file: str | None
+) -> str | None:
+    """Why a label row cannot be cut from a video of ``frames`` frames, or None."""
+    s, e = seg.start - frame_base, seg.end - frame_base
+    where = f"line {seg.line}: " if seg.line else ""
+    if s < 0 or s >= frames:
+        return (
+            f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} keypoint "
+            f"frames (first frame numbered {frame_base})"
+        )
+    if e >= frames + LABEL_END_MARGIN:
+        at = f"{label_file}:{seg.line}: " if label_file and seg.line else where
+        return (
+            f"{at}frames {seg.start}..{seg.end} end {e + 1 - frames} frames past the video's "
+            f"{frames} keypoint frames (at most {LABEL_END_MARGIN} are allowed)"
+        )
+    return None
+
+
 def clips_from_video(
     keys: VideoKeypoints,
     segments: Sequence[Segment] | None,
@@ -71,6 +101,7 @@ def clips_from_video(
     indices: np.ndarray | None,
     img_shape: tuple[int, int],
     frame_base: int = 0,
+    label_file: str | None = None,
 ) -> list[dict[str, Any] | MalformedClipError]:
     """Cut a video into clip annotations (one per label row; None: the whole video, unlabelled).
 
@@ -81,14 +112,16 @@ def clips_from_video(
         indices: OpenPose-137 index per output joint, or None to keep all 137.
         img_shape: (H, W) of the video.
         frame_base: number of the first frame in the label file (0 or 1).
+        label_file: the label file the segments come from (named in messages).
 
     Returns:
         Per row, a PYSKL-style annotation (``keypoint`` [M, T, V, 2], ``keypoint_score``
         [M, T, V], ``label`` (-1 unlabelled), ``frame_dir``, ``total_frames``, ``img_shape``,
         ``original_shape``, ``video``, ``start_frame``) or the :class:`MalformedClipError` that
-        row raised (a segment starting after the last frame, an unknown class). A segment that
-        ends after the last keypoint frame is padded with frames without detections (OpenPose
-        writes nothing for trailing frames it skipped).
+        row raised (a segment starting after the last frame or ending more than
+        :data:`LABEL_END_MARGIN` frames after it, an unknown class). A segment that ends after
+        the last keypoint frame (by at most that margin) is padded with frames without detections
+        (OpenPose writes nothing for trailing frames it skipped).
     """
     frames = keys.num_frames
     if segments is None:
@@ -98,19 +131,14 @@ def clips_from_video(
         name = f"{video}_{k}"
         s, e = seg.start - frame_base, seg.end - frame_base
         where = f"line {seg.line}: " if seg.line else ""
-        if s < 0 or s >= frames:
-            out.append(
-                MalformedClipError(
-                    name,
-                    f"{where}frames {seg.start}..{seg.end} start outside the video's {frames} "
-                    f"keypoint frames (first frame numbered {frame_base})",
-                )
-            )
-            continue
-        try:
-            label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
-        except ValueError as exc:
-            out.append(MalformedClipError(name, f"{where}{exc}"))
+        problem = _segment_problem(seg, frames, frame_base, label_file)
+        if problem is None:
+            try:
+                label = -1 if seg.raw_label is None else map_miga_label(seg.raw_label)
+            except ValueError as exc:
+                problem = f"{where}{exc}"
+        if problem is not None:
+            out.append(MalformedClipError(name, problem))
             continue
         kp, sc = keys.keypoint[:, s : e + 1], keys.score[:, s : e + 1]
         if indices is not None:
@@ -209,7 +237,7 @@ def _progress(items: list[Any], enabled: bool) -> Any:
 def prepare_release(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = "imigue41",
+    layout: Skeleton | str = "imigue41",
     *,
     split_files: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     split_rest: str | None = None,
@@ -303,6 +331,7 @@ def prepare_release(
         for item in clips_from_video(
             keys, segments, video=video.video, indices=indices, img_shape=(h, w),
             frame_base=frame_base,
+            label_file=None if video.labels is None else os.fspath(video.labels),
         ):  # fmt: skip
             if isinstance(item, MalformedClipError):
                 if policy == "raise":
@@ -357,9 +386,9 @@ def prepare_release(
 def prepare_pyskl(
     pkl_path: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Any = None,
+    layout: Skeleton | str | None = None,
     *,
-    source_layout: Any = None,
+    source_layout: Skeleton | str | None = None,
     class_names: Sequence[str] | None = None,
     dtype: Any = np.float32,
     on_error: str = "raise",

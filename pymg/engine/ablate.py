@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
 
 __all__ = ["CELLS", "FULL", "QUICK", "Cell", "ablation_config", "run_ablations", "write_markdown"]
@@ -156,17 +157,7 @@ def ablation_config(
             "synthetic_clips": sizes["clips"],
             "synthetic_seed": seed,
         },
-        "model": {
-            "arch": cell.arch,
-            "stream": stream,
-            "num_classes": num_classes,
-            "clip_len": sizes["clip_len"] if posec3d else sizes["stgcn_clip_len"],
-            "base_channels": sizes["base_channels"],
-            "stage_blocks": list(sizes["stage_blocks"]),
-            "dropout": 0.0,
-            "strategy": cell.strategy,
-            "gcn_channels": sizes["gcn_channels"],
-        },
+        "model": _model_table(cell, stream, num_classes, sizes),
         "optim": {
             "lr": sizes["lr"],
             "batch_size": sizes["batch_size"],
@@ -183,6 +174,26 @@ def ablation_config(
         "runtime": {"work_dir": str(work_dir), "seed": seed, "progress": False},
     }
     return apply_overrides(config_from_dict(values), list(overrides))
+
+
+def _model_table(cell: Cell, stream: str, num_classes: int, sizes: dict[str, Any]) -> dict:
+    """The ``[model]`` table of one run: the cell's family and its options."""
+    table: dict[str, Any] = {
+        "arch": cell.arch,
+        "num_classes": num_classes,
+        "dropout": 0.0,
+        "strategy": cell.strategy,
+    }
+    if cell.arch == "posec3d":
+        table.update(
+            stream=stream,
+            clip_len=sizes["clip_len"],
+            base_channels=sizes["base_channels"],
+            stage_blocks=list(sizes["stage_blocks"]),
+        )
+    else:
+        table.update(clip_len=sizes["stgcn_clip_len"], base_channels=sizes["gcn_channels"])
+    return table
 
 
 def _dataset_classes(data: str) -> tuple[int, list[str]]:
@@ -238,8 +249,7 @@ def run_ablations(
 
     sizes = dict(QUICK if quick else FULL)
     n_seeds = sizes["seeds"] if seeds is None else seeds
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+    check_int(n_seeds, "seeds", minimum=1)
     chosen = list(CELLS)
     if cells is not None:
         known = {c.name: c for c in CELLS}

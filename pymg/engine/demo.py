@@ -97,7 +97,7 @@ def run_demo(
         print(PICTURES_HINT, flush=True)
     print(
         f"pymg demo: {d.synthetic_clips} synthetic clips of {d.synthetic_classes} micro-gestures "
-        f"({d.layout} layout), PoseC3D {m.stream} stream on {m.clip_len}x{d.train_size}x"
+        f"({d.layout} layout), PoseC3D {m.option('stream')} stream on {m.clip_len}x{d.train_size}x"
         f"{d.train_size} heatmaps, {cfg.schedule.epochs} epochs on the CPU "
         f"({torch.get_num_threads()} threads, {_kernels()})",
         flush=True,

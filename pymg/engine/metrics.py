@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
+
 __all__ = [
     "confusion_matrix",
     "mean_class_accuracy",
@@ -21,6 +23,9 @@ __all__ = [
     "summarize",
     "topk_accuracy",
 ]
+
+
+_POSITIVE = "a positive integer"
 
 
 def _check_scores_labels(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +58,7 @@ def topk_accuracy(scores: Any, labels: Any, k: int = 1) -> float:
         Accuracy in [0, 1].
     """
     s, y = _check_scores_labels(scores, labels)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_int(k, "k", minimum=1, expected=_POSITIVE)
     top = np.argsort(-s, axis=1, kind="stable")[:, :k]
     return float((top == y[:, None]).any(axis=1).mean())
 
@@ -69,8 +73,7 @@ def confusion_matrix(predictions: Any, labels: Any, num_classes: int) -> np.ndar
     """
     p = np.asarray(predictions)
     y = np.asarray(labels)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_int(num_classes, "num_classes", minimum=1, expected=_POSITIVE)
     if p.ndim != 1 or y.shape != p.shape:
         raise ValueError(
             f"predictions and labels must be 1-D arrays of one length, got {p.shape} and {y.shape}"

@@ -30,6 +30,7 @@ from pymg.engine.checkpointing import load_checkpoint, load_model_state, restore
 from pymg.engine.config import Config, ConfigError, config_to_toml
 from pymg.engine.distributed import DistContext
 from pymg.engine.loader import QuietWorkersLoader
+from pymg.engine.model_options import model_spec
 from pymg.engine.runtime import resolve_amp
 from pymg.engine.schedule import LRSchedule
 from pymg.models.interface import RecognizerModel
@@ -77,7 +78,9 @@ class Run:
     """Everything one training run holds between its parts (built by :func:`set_up`).
 
     ``model`` is what is called (DDP-wrapped when distributed), ``net`` the bare recognizer;
-    ``iteration`` counts optimizer steps so far, ``best`` is the best validation top-1.
+    ``iteration`` counts optimizer steps so far, ``best`` is the best validation top-1;
+    ``model_spec`` is the resolved model (:func:`pymg.engine.model_options.model_spec`) that the
+    checkpoints store.
     """
 
     cfg: Config
@@ -99,6 +102,7 @@ class Run:
     amp: str
     semantic: bool
     log: JsonLog
+    model_spec: dict[str, Any] = field(default_factory=dict)
     start_epoch: int = 0
     iteration: int = 0
     best: dict[str, Any] = field(
@@ -160,6 +164,7 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
         amp=amp,
         semantic=embeddings is not None,
         log=JsonLog(work_dir / "metrics.jsonl" if ctx.is_main else None),
+        model_spec=model_spec(cfg, embed_dim),
     )
     rng_states = _resume(run, resume_path) if resume_path is not None else None
     if ctx.distributed:
@@ -246,6 +251,12 @@ def _resume(run: Run, path: Path) -> list[Any]:
     """Load model, optimizer, scaler and counters from ``path``; returns the saved RNG states."""
     ck = load_checkpoint(path, map_location="cpu")
     load_model_state(run.net, ck["model"], str(path))
+    if "optimizer" not in ck:
+        what = "written by `pymg import`" if "imported_from" in ck else "weights only"
+        raise ValueError(
+            f"cannot resume from {path}: it holds no optimizer state ({what}); resume from a "
+            "training run's latest.pt, or start a new training"
+        )
     try:
         run.optimizer.load_state_dict(ck["optimizer"])
     except (RuntimeError, ValueError) as exc:

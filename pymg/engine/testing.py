@@ -11,7 +11,7 @@ import torch
 
 from pymg.engine.builders import build_datasets
 from pymg.engine.checkpointing import load_checkpoint
-from pymg.engine.config import apply_overrides, config_from_dict
+from pymg.engine.config import ConfigError, apply_overrides, config_from_dict
 from pymg.engine.distributed import init_distributed, shutdown
 from pymg.engine.evaluate import (
     predict_dataset,
@@ -46,6 +46,12 @@ def run_test(
         ``{"scores": path, "submission": path, "metrics": dict | None}``.
     """
     ck_path = Path(checkpoint)
+    model_sets = [o for o in overrides or [] if o.strip().startswith("model.")]
+    if model_sets:
+        raise ConfigError(
+            f"--set {model_sets[0]}: the model options come from the checkpoint {ck_path} and "
+            "cannot be changed at test time (set data.*, test.* or runtime.* instead)"
+        )
     ck = load_checkpoint(ck_path)
     cfg = apply_overrides(config_from_dict(ck["config"]), overrides or [])
     data_cfg = cfg.data

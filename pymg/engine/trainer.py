@@ -300,6 +300,7 @@ def save_epoch(run: Run, epoch: int, improved: bool) -> None:
     if run.ctx.is_main:
         payload = {
             "config": config_to_dict(run.cfg),
+            "model_spec": run.model_spec,
             "layout": skeleton_to_dict(run.layout),
             "class_names": list(run.class_names),
             "model": run.net.state_dict(),

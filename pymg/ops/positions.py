@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pymg.checks import check_int
 from pymg.ops import _checks
 from pymg.ops.constants import STRATEGIES
 
@@ -199,8 +200,8 @@ def check_position_args(
     Returns:
         (clip_len, num_clips) as ints.
     """
-    clip_len = _checks.check_int(clip_len, "clip_len", minimum=1)
-    num_clips = _checks.check_int(num_clips, "num_clips", minimum=1)
+    clip_len = check_int(clip_len, "clip_len", minimum=1)
+    num_clips = check_int(num_clips, "num_clips", minimum=1)
     _checks.check_choice(strategy, "strategy", STRATEGIES)
     if not isinstance(training, bool):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")

@@ -41,6 +41,7 @@ import numpy as np
 
 from pymg.data.formats.checks import (
     ArrayTooLargeError,
+    FileBudget,
     MalformedClipError,
     SkipLog,
     check_annotation,
@@ -220,14 +221,17 @@ def _read_npy_header(f: Any, member: str) -> tuple[tuple[int, ...], bool, np.dty
     return tuple(int(d) for d in shape), bool(fortran), dtype, counter.count
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool, limit: int) -> np.ndarray:
+def _read_member(
+    path: str, zf: zipfile.ZipFile, name: str, mmap: bool, budget: FileBudget
+) -> np.ndarray:
     """Read member ``name`` (``name.npy``) of the open ``.npz`` ``zf`` at ``path``.
 
     The ``.npy`` header is parsed first and checked, before any data is read or decompressed,
     against the member's uncompressed size in the zip directory (a header claiming more is a
-    truncated or hostile file) and, for members read into memory, against the per-array cap
-    ``limit`` (:class:`ArrayTooLargeError`). Uncompressed members are memory-mapped when ``mmap``;
-    they allocate nothing, so only the file size bounds them.
+    truncated or hostile file) and, for members read into memory, charged to the file's
+    ``budget`` (the cap holds per array and for the file's total, :class:`ArrayTooLargeError`).
+    Uncompressed members are memory-mapped when ``mmap``; they allocate no memory, so only the
+    file size bounds them (a map the system refuses is an error naming the member and size).
     """
     member = name + ".npy"
     info = zf.getinfo(member)
@@ -250,16 +254,21 @@ def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool, limit: i
         start = info.header_offset + 30 + name_len + extra_len + header_len
         if start + nbytes > os.path.getsize(path):
             raise ValueError(f"member {member!r} is truncated")
-        return np.memmap(
-            path,
-            dtype=dtype,
-            mode="r",
-            offset=start,
-            shape=shape,
-            order="F" if fortran else "C",
-        )
-    if nbytes > limit:
-        raise ArrayTooLargeError(path, f"member {member!r} ({list(shape)} {dtype})", nbytes, limit)
+        try:
+            return np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=start,
+                shape=shape,
+                order="F" if fortran else "C",
+            )
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"member {member!r} ({list(shape)} {dtype}, {nbytes} bytes) cannot be "
+                f"memory-mapped ({exc}); open it with mmap=False to read it under the memory cap"
+            ) from None
+    budget.charge(f"member {member!r} ({list(shape)} {dtype})", nbytes)
     with zf.open(info) as f:
         return np.lib.format.read_array(f, allow_pickle=False)
 
@@ -270,10 +279,10 @@ class NativeClips(Sequence[dict[str, Any]]):
     Args:
         path: the ``.npz`` written by :func:`save_native`.
         mmap: memory-map uncompressed members (default) instead of reading them.
-        max_array_bytes: cap on the bytes of any member read into memory (compressed members,
-            or all with ``mmap=False``), checked from the ``.npy`` header before reading or
-            decompressing; None: ``$PYMG_MAX_ARRAY_BYTES`` or 2 GiB. Memory-mapped members
-            allocate nothing and are checked only against the file.
+        max_array_bytes: cap on the bytes of the members read into memory (compressed members,
+            or all with ``mmap=False``), each and all together, checked from the ``.npy`` headers
+            before reading or decompressing; None: ``$PYMG_MAX_ARRAY_BYTES`` or 2 GiB.
+            Memory-mapped members allocate nothing and are checked only against the file.
 
     Attributes:
         splits: ``{name: [frame_dir, ...]}``; layout: stored layout name or None;
@@ -303,10 +312,8 @@ class NativeClips(Sequence[dict[str, Any]]):
                 missing = [a for a in _ARRAYS if a + ".npy" not in zf.namelist()]
                 if missing:
                     raise ValueError(f"missing members {missing}")
-                arrays = {
-                    a: _read_member(self.path, zf, a, self.mmap, self.max_array_bytes)
-                    for a in _ARRAYS
-                }
+                budget = FileBudget(self.path, self.max_array_bytes)
+                arrays = {a: _read_member(self.path, zf, a, self.mmap, budget) for a in _ARRAYS}
             meta = json.loads(str(arrays.pop("meta")[()]))
         except ArrayTooLargeError:
             raise

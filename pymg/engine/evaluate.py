@@ -225,6 +225,7 @@ def load_scores(path: str | Path, max_bytes: int = SCORE_FILE_MAX_BYTES) -> Scor
             members larger than ``max_bytes`` (the message names the file, the size and the
             limit).
     """
+    from pymg.data.formats.checks import FileBudget
     from pymg.data.formats.native import _read_member
 
     p = Path(path)
@@ -250,7 +251,8 @@ def load_scores(path: str | Path, max_bytes: int = SCORE_FILE_MAX_BYTES) -> Scor
                     f"({total / 2**30:.3g} GiB), over the limit of {max_bytes} bytes for a "
                     "score file (pass max_bytes=... to load_scores if the file is trusted)"
                 )
-            data = {m: _read_member(str(p), zf, m, False, max_bytes) for m in _SCORE_MEMBERS}
+            budget = FileBudget(str(p), max_bytes)
+            data = {m: _read_member(str(p), zf, m, False, budget) for m in _SCORE_MEMBERS}
     except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"cannot read score file {p}: {exc}") from exc
     except ValueError as exc:

@@ -119,11 +119,33 @@ def init_distributed(device: str = "auto", timeout: float = DEFAULT_TIMEOUT) -> 
     return DistContext(rank=rank, world_size=world_size, local_rank=local_rank, device=dev)
 
 
+def _bounded(fn: Any, seconds: float) -> tuple[bool, Any]:
+    """``(True, fn())`` if ``fn`` returns within ``seconds``, else ``(False, None)``.
+
+    ``fn`` runs in a daemon thread: a call into a stopped peer's store or group cannot hold
+    this process (an exception in ``fn`` counts as not returning).
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        with contextlib.suppress(Exception):
+            box["value"] = fn()
+
+    thread = threading.Thread(target=target, name="pymg-bounded", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return ("value" in box), box.get("value")
+
+
 def shutdown() -> None:
-    """Leave the process group if one was joined (and stop this process's heartbeat)."""
+    """Leave the process group if one was joined (and stop this process's heartbeat).
+
+    Leaving waits at most 30 s: with a stopped peer the backend may never answer, and the
+    process is ending anyway.
+    """
     Heartbeat.stop()
     if dist.is_initialized():
-        dist.destroy_process_group()
+        _bounded(dist.destroy_process_group, 30.0)
 
 
 class Heartbeat:
@@ -158,7 +180,7 @@ class Heartbeat:
         """Stop the thread (if any)."""
         if cls._thread is not None:
             cls._stop.set()
-            cls._thread.join(timeout=10)
+            cls._thread.join(timeout=2)  # a daemon: a store that hangs cannot hold us
             cls._thread = None
 
     @classmethod
@@ -197,15 +219,17 @@ def _read_beats(store: Any, world_size: int) -> dict[int, tuple[str, str]]:
 
 def silent_ranks(ctx: DistContext) -> tuple[list[int], dict[int, str]] | None:
     """Ranks (not this one) whose heartbeat stands still over three beats, and ``{rank: "pid
-    PID on host HOST"}`` as last reported; None when the store does not answer."""
-    store = _store_client()
-    if store is None:
+    PID on host HOST"}`` as last reported; None when the store does not answer within 10 s."""
+
+    def read() -> dict[int, tuple[str, str]]:
+        return _read_beats(_store_client(), ctx.world_size)
+
+    answered, before = _bounded(read, 10.0)
+    if not answered:
         return None
-    try:
-        before = _read_beats(store, ctx.world_size)
-        time.sleep(3 * Heartbeat.interval + 0.2)
-        after = _read_beats(store, ctx.world_size)
-    except Exception:
+    time.sleep(3 * Heartbeat.interval + 0.2)
+    answered, after = _bounded(read, 10.0)
+    if not answered:
         return None
     others = [r for r in range(ctx.world_size) if r != ctx.rank]
     silent = [r for r in others if r not in after or before.get(r) == after[r]]

@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import pickle
 import re
-import resource
 import signal
 import socket
 import subprocess
@@ -38,300 +36,34 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "scripts")]
 
 import numpy as np  # noqa: E402
-from hostile_files import deflate_member, deflated_repeat, npz_bomb, write_zip  # noqa: E402
-
-CLASSES = ("correct", "clear error", "unclear error", "silent wrong", "crash", "hang")
-TINY = [
-    "data.synthetic_classes=3", "data.synthetic_clips=30", "data.train_size=16",
-    "data.test_size=16", "data.num_workers=0", "model.num_classes=3", "model.clip_len=4",
-    "model.base_channels=4", "model.stage_blocks=[1, 1, 1]", "optim.batch_size=4",
-    "schedule.epochs=1", "test.num_clips=1", "test.flip=false", "test.val_interval=0",
-    "runtime.progress=false", "runtime.device=cpu",
-]  # fmt: skip
-_INTERNAL = (
-    "KeyError", "IndexError", "RecursionError", "UnicodeDecodeError", "AttributeError",
-    "ZeroDivisionError", "AssertionError", "OverflowError", "StopIteration", "NameError",
-    "UnpicklingError", "BadZipFile", "struct.error", "_csv.Error", "JSONDecodeError",
-)  # fmt: skip
-_LIBRARY_TEXT = (
-    "PytorchStreamReader", "miniz", "enforce fail", "inline_container", "alloc_cpu", "c10::",
-)  # fmt: skip
-_MEMORY = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "DefaultCPUAllocator")
-
-
-@dataclass
-class Result:
-    """What one subprocess did."""
-
-    rc: int | None
-    out: str
-    err: str
-    seconds: float
+from hostile_inputs import (  # noqa: E402
+    edit,
+    import_names,
+    imported,
+    json_release,
+    laughs,
+    light_hand_numbers,
+    native_bomb,
+    npz_bomb,
+    person,
+    pyskl_pickle,
+    release,
+    rewrite,
+    scores_pair,
+    sparse,
+    xlsx_bomb,
+    xlsx_release,
+)
+from probe_runner import CLASSES, TINY, Case, Result, classify, run, sets  # noqa: E402
 
 
-@dataclass
-class Case:
-    """A hostile input: ``build(tmp)`` makes it and returns the command (``["pymg", ...]`` or
-    ``["lib", code]``); ``names``: what a clear error must name (any one of them); ``ok``:
-    when success is right, the check of the result (None: success is silent wrong)."""
-
-    name: str
-    issue: str
-    build: Callable[[Path], list[str]]
-    names: tuple[str, ...]
-    ok: Callable[[Result, Path], bool] | None = None
-    timeout: float = 120.0
-    custom: Callable[[Path, float], tuple[str, str]] | None = field(default=None)
-
-
-def sets(items: list[str]) -> list[str]:
-    return [a for item in items for a in ("--set", item)]
-
-
-def _limits(mem_bytes: int) -> Callable[[], None]:
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (mem_bytes, mem_bytes))
-        os.setsid()
-
-    return apply
-
-
-LIB_PRELUDE = """
-import sys
-try:
-    exec(compile(sys.argv[1], "<probe>", "exec"))
-except BaseException as exc:
-    text = str(exc).strip().splitlines()
-    print("PROBE-ERROR", type(exc).__module__ + "." + type(exc).__name__,
-          text[0] if text else "", sep="\\t", file=sys.stderr)
-    sys.exit(3)
-"""
-
-
-def run(cmd: list[str], cwd: Path, timeout: float, mem_gib: float) -> Result:
-    """Run ``cmd`` (pymg command or library code) under the limits; None rc = time ran out."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
-    if cmd[0] == "pymg":
-        argv = [sys.executable, "-m", "pymg", *cmd[1:]]
-    else:
-        argv = [sys.executable, "-c", LIB_PRELUDE, cmd[1]]
-    tic = time.monotonic()
-    proc = subprocess.Popen(
-        argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        errors="replace", preexec_fn=_limits(int(mem_gib * 2**30)),
-    )  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout)
-        rc: int | None = proc.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        rc = None
-    return Result(rc, out, err, time.monotonic() - tic)
-
-
-def classify(case: Case, res: Result, tmp: Path) -> tuple[str, str]:
-    """``(class, detail)`` of a finished run."""
-    if res.rc is None:
-        return "hang", f"no end after {case.timeout:.0f} s"
-    tail = (res.err.strip().splitlines() or [""])[-1][:300]
-    if res.rc < 0:
-        return "crash", f"killed by signal {-res.rc}: {tail}"
-    if any(m in res.err for m in _MEMORY):
-        return "crash", f"out of memory: {tail}"
-    if res.rc == 0:
-        if case.ok is not None and case.ok(res, tmp):
-            return "correct", "ok"
-        return "silent wrong", "exit 0" + (": wrong result" if case.ok else "")
-    lib = re.search(r"^PROBE-ERROR\t(\S+)\t(.*)$", res.err, re.M)
-    line = re.search(r"^pymg \S+: error: (.*)$", res.err, re.M)
-    message = lib.group(2) if lib else line.group(1) if line else tail
-    kind = lib.group(1) if lib else ""
-    if "Traceback" in res.err and not lib:
-        return "unclear error", f"traceback: {tail}"
-    if "run with --debug" in message or any(k in kind or k in message for k in _INTERNAL):
-        return "unclear error", message[:200]
-    if any(k in message for k in _LIBRARY_TEXT):  # a library's internal message passed on
-        return "unclear error", f"internal message: {message[:200]}"
-    if not any(n in message for n in case.names):
-        return "unclear error", f"names none of {list(case.names)}: {message[:200]}"
-    return "clear error", message[:200]
-
-
-# ----------------------------------------------------------------------------- builders
-def release(tmp: Path, mutate: Callable[[Path], None] | None = None) -> list[str]:
-    """An iMiGUE release in ``tmp/rel`` (changed by ``mutate``) -> ``pymg prepare`` on it."""
-    from release_trees import make_imigue_release
-
-    rel = make_imigue_release(tmp / "rel")
-    if mutate is not None:
-        mutate(rel)
-    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "imigue22"]
-
-
-def video_file(rel: Path, video: str, suffix: str) -> Path:
-    return next(rel.rglob(f"{video}{suffix}"))
-
-
-def light_hand_numbers(numbers: list[int]) -> Callable[[Path], None]:
-    def mutate(rel: Path) -> None:
-        from release_trees import video_points, write_light_hand
-
-        path = video_file(rel, "0187", "_light_hand.csv")
-        write_light_hand(path, video_points("0187", len(numbers)), numbers)
-
-    return mutate
-
-
-def rewrite(video: str, suffix: str, text: str | bytes) -> Callable[[Path], None]:
-    def mutate(rel: Path) -> None:
-        path = video_file(rel, video, suffix)
-        if isinstance(text, bytes):
-            path.write_bytes(text)
-        else:
-            path.write_text(text, encoding="utf-8")
-
-    return mutate
-
-
-def edit(video: str, suffix: str, change: Callable[[str], str], enc: str) -> Callable[[Path], None]:
-    def mutate(rel: Path) -> None:
-        path = video_file(rel, video, suffix)
-        path.write_bytes(change(path.read_text(encoding="utf-8")).encode(enc))
-
-    return mutate
-
-
-def sparse(video: str, suffix: str, size: int) -> Callable[[Path], None]:
-    def mutate(rel: Path) -> None:
-        with video_file(rel, video, suffix).open("r+b") as handle:
-            handle.truncate(size)
-
-    return mutate
-
-
-def json_release(tmp: Path, frames: dict[int, Any], bad_name: int | None = None) -> list[str]:
-    """A JSON-folder release: video 0001 with the given frame documents."""
-    from release_trees import write_labels
-
-    folder = tmp / "rel" / "train" / "0001"
-    folder.mkdir(parents=True)
-    for n, doc in frames.items():
-        text = doc if isinstance(doc, str) else json.dumps(doc)
-        (folder / f"0001_{n:012d}_keypoints.json").write_text(text)
-    write_labels(folder / "0001_label.csv", [(1, 0, 2)])
-    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "coco17"]
-
-
-def person(value: Any = None) -> dict[str, Any]:
-    pts = np.random.default_rng(0).uniform(1, 500, (25, 3)).round(2).tolist()
-    flat = [v for p in pts for v in p]
-    if value is not None:
-        flat[0] = value
-    return {"pose_keypoints_2d": flat}
-
-
-def xlsx_release(tmp: Path, dimension: str | None = None, cell: Any = None) -> list[str]:
-    import openpyxl
-    from release_trees import video_points, write_labels
-
-    rel = tmp / "rel" / "train"
-    rel.mkdir(parents=True)
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append([f"p{i}" for i in range(411)])
-    for t, frame in enumerate(video_points("0001", 5)):
-        values: list[Any] = [float(v) for v in frame.reshape(-1)]
-        if cell is not None and t == 2:
-            values[3] = cell
-        sheet.append(values)
-    path = rel / "0001_openpose.xlsx"
-    book.save(path)
-    write_labels(rel / "0001_label.csv", [(1, 0, 4)])
-    if dimension is not None:
-        _patch_sheet(path, lambda xml: re.sub(rb'<dimension ref="[^"]*"', dimension.encode(), xml))
-    return ["pymg", "prepare", "rel", "--out", "out.npz", "--layout", "coco17"]
-
-
-def _patch_sheet(path: Path, change: Callable[[bytes], bytes]) -> None:
-    with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    sheet = "xl/worksheets/sheet1.xml"
-    members[sheet] = change(members[sheet])
-    write_zip(path, [deflate_member(n, data) for n, data in members.items()])
-
-
-def xlsx_bomb(tmp: Path) -> list[str]:
-    """200,000 identical rows of 411 numbers, about 2 MB deflated (1.8 GB of XML)."""
-    cmd = xlsx_release(tmp)
-    path = tmp / "rel" / "train" / "0001_openpose.xlsx"
-    with zipfile.ZipFile(path) as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    sheet = "xl/worksheets/sheet1.xml"
-    xml = members.pop(sheet)
-    head = xml[: xml.index(b"<sheetData>") + len(b"<sheetData>")]
-    tail = xml[xml.index(b"</sheetData>") :]
-    head = re.sub(rb'<dimension ref="[^"]*"/>', b"", head)
-    row = b"<row>" + b"".join(b'<c t="n"><v>12.5</v></c>' for _ in range(411)) + b"</row>"
-    data, crc, size = deflated_repeat(head, row * 100, 2000, tail)
-    write_zip(path, [deflate_member(n, d) for n, d in members.items()] + [(sheet, data, crc, size)])
-    return cmd
-
-
-def pyskl_pickle(tmp: Path) -> list[str]:
-    """4 KB pickle whose keypoint is a nested list of shared rows (memo references)."""
-    pair = [1.0, 2.0]
-    frame = [pair] * 1000
-    clip = [frame] * 20000  # [T=20000, V=1000, 2] after conversion: 320 MB float64 per person
-    ann = {"frame_dir": "a", "label": 0, "img_shape": (100, 100), "total_frames": 20000,
-           "keypoint": [clip] * 10, "keypoint_score": [[[1.0] * 1000] * 20000] * 10}  # fmt: skip
-    (tmp / "x.pkl").write_bytes(pickle.dumps({"split": {}, "annotations": [ann]}, protocol=4))
-    return ["pymg", "prepare", "x.pkl", "--out", "out.npz"]
-
-
-def laughs(tmp: Path) -> list[str]:
-    lines = ["a0 = [1, 1]"] + [f"a{i} = [a{i - 1}, a{i - 1}]" for i in range(1, 32)]
-    lines.append("model = dict(type='RecognizerGCN', backbone=dict(type='STGCN', x=a31))")
-    (tmp / "laughs.py").write_text("\n".join(lines) + "\n")
-    (tmp / "w.pth").write_bytes(b"")
-    return ["pymg", "import", "laughs.py", "w.pth", "--out", "m.pt"]
-
-
-def native_bomb(tmp: Path) -> list[str]:
-    """A 3 MB native .npz whose keypoint and score members inflate to 1.5 GB each (each under
-    the per-array cap, 3 GB together)."""
-    from pymg.data import save_native
-
-    clip = {"keypoint": np.zeros((1, 2, 17, 2), np.float32), "frame_dir": "a", "label": 0,
-            "keypoint_score": np.ones((1, 2, 17), np.float32), "img_shape": (64, 64)}  # fmt: skip
-    save_native(tmp / "small.npz", [clip], layout="coco17", compress=True)
-    with zipfile.ZipFile(tmp / "small.npz") as zf:
-        members = {n: zf.read(n) for n in zf.namelist()}
-    from hostile_files import npy_header
-
-    frames = (1500 << 20) // (17 * 2 * 4 * 4096) * 4096
-    out = []
-    for name, data in members.items():
-        if name == "keypoint.npy":
-            head = npy_header((1, frames, 17, 2))
-            out.append((name, *deflated_repeat(head, bytes(17 * 2 * 4 * 4096), frames // 4096)))
-        elif name == "score.npy":
-            head = npy_header((1, frames, 17))
-            out.append((name, *deflated_repeat(head, bytes(17 * 4 * 4096), frames // 4096)))
-        else:
-            out.append(deflate_member(name, data))
-    write_zip(tmp / "x.npz", [(n, d, c, s) for n, d, c, s in out])
-    return ["pymg", "viz", "skeleton", "x.npz", "--layout", "coco17", "--out", "a.png"]
-
-
+# ---------------------------------------------------------------- runs of a trained model
 def trained(tmp: Path, shared: Path) -> Path:
     """A tiny trained checkpoint (made once per probe run)."""
     ck = shared / "work" / "latest.pt"
@@ -376,44 +108,9 @@ def checkpoint_case(change: str) -> Callable[[Path], list[str]]:
     return build
 
 
-def scores_pair(tmp: Path, second_labels: list[int] | None, text: bool = False) -> list[str]:
-    from pymg.engine.evaluate import ScoreSet, save_scores
-
-    rng = np.random.default_rng(0)
-    ids = ["c0", "c1", "c2"]
-    save_scores(ScoreSet(rng.random((3, 2), np.float32), np.array([0, 1, 1]), ids, ["x", "y"]),
-                tmp / "a.npz")  # fmt: skip
-    if text:
-        (tmp / "b.npz").write_text("clip,score\nc0,0.5\n")
-    else:
-        labels = np.array(second_labels if second_labels is not None else [0, 1, 1])
-        save_scores(ScoreSet(rng.random((3, 2), np.float32), labels, ids, ["x", "y"]),
-                    tmp / "b.npz")  # fmt: skip
-    return ["pymg", "fuse", "a.npz", "b.npz", "--out", "f"]
-
-
 def train_with(items: list[str], extra: list[str] | None = None) -> Callable[[Path], list[str]]:
     return lambda tmp: ["pymg", "train", "demo", "--work-dir", "w", *sets([*TINY, *items]),
                         *(extra or [])]  # fmt: skip
-
-
-def imported(tmp: Path) -> Path:
-    import torch
-    from pyskl_reference_gcn import ReferenceGCN, randomize
-    from test_pyskl_import import gcn_config, save_checkpoint
-
-    torch.manual_seed(0)
-    ref = ReferenceGCN(3, convention="mmaction2", layout="coco", mode="spatial")
-    randomize(ref, 3)
-    (tmp / "gcn.py").write_text(gcn_config("coco", "spatial", 3, ""))
-    save_checkpoint(ref.eval(), tmp / "gcn.pth", "mmaction2")
-    return tmp / "gcn.py"
-
-
-def import_names(tmp: Path) -> list[str]:
-    imported(tmp)
-    (tmp / "names.txt").write_text("a\nb\nc\nd\ne\n")
-    return ["pymg", "import", "gcn.py", "gcn.pth", "--out", "m.pt", "--class-names", "names.txt"]
 
 
 def resume_import(tmp: Path) -> list[str]:
@@ -554,12 +251,12 @@ def stopped_peer(tmp: Path, mem: float) -> tuple[str, str]:
     proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
     try:
-        if not _wait_file(tmp / "w" / "latest.pt", proc, 120):  # type: ignore[arg-type]
+        if not _wait_file(tmp / "w" / "latest.pt", proc, 120):
             return "unclear error", "probe set-up: the distributed run did not start"
         os.kill(_rank_pid(proc.pid, 1), signal.SIGSTOP)
         out, err = proc.communicate(timeout=180)
     except subprocess.TimeoutExpired:
-        _stop(proc)  # type: ignore[arg-type]
+        _stop(proc)
         return "hang", "torchrun still running 180 s after rank 1 stopped"
     res = Result(proc.returncode, out, err, 0)
     kind, detail = classify(Case("", "", lambda t: [], ("rank 1",)), res, tmp)

@@ -28,6 +28,7 @@ import numpy as np
 from pymg.data.formats.checks import SkipLog, check_on_error
 from pymg.data.formats.joints import OPENPOSE137, resolve_layout
 from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
+from pymg.data.formats.output import check_output_file
 from pymg.data.formats.smg_kinect import SMG_CLASSES, map_smg_label, read_smg_skeleton_csv
 from pymg.data.formats.sources import LayoutSourceError, VideoKeypoints, layout_indices
 from pymg.data.prepare import (
@@ -287,6 +288,7 @@ def prepare_untrimmed(
             label row names its file and line.
     """
     policy = check_on_error(on_error)
+    check_output_file(out_path)  # before reading anything
     skips = SkipLog()
     videos, problems = find_release_videos(raw_dir, mmpose=mmpose)
     for err in problems:

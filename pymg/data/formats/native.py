@@ -48,6 +48,7 @@ from pymg.data.formats.checks import (
     check_on_error,
     resolve_max_array_bytes,
 )
+from pymg.data.formats.output import check_output_file, write_atomically
 
 __all__ = [
     "NATIVE_FORMAT",
@@ -149,6 +150,7 @@ def save_native(
     Returns:
         ``{"clips": N, "frames": S, "skipped": k, "path": str}``.
     """
+    check_output_file(path)
     policy = check_on_error(on_error)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
@@ -221,15 +223,8 @@ def write_npz(
     path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool
 ) -> str:
     """Write ``arrays`` as one ``.npz`` atomically (a ``.tmp`` file, then renamed); returns it."""
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        if compress:
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-        else:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, target)
-    return target
+    save = np.savez_compressed if compress else np.savez
+    return write_atomically(path, lambda f: save(f, **arrays))  # type: ignore[arg-type]
 
 
 class _CountingReader:

@@ -463,10 +463,10 @@ def train_transform(
     )
 
 
-def test_transform(layout: Skeleton | str | None = None, size: int = 64) -> Compose:
+def test_transform(size: int = 64) -> Compose:
     """PoseC3D val/test pipeline: PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize
-    (size, size). ``layout`` is accepted for symmetry (the test-time flip happens in the model's
-    ``make_input``)."""
+    (size, size). It needs no layout: the test-time flip happens in the model's ``make_input``.
+    """
     check_int(size, "size", minimum=1, expected="a positive int")
     return Compose([PoseCompact(0.25, 10, 1.0, True), Resize((int(size), int(size)))])
 

@@ -119,9 +119,7 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """
     from pymg.data import PoseDataset, SyntheticMicroGestures
 
-    d = cfg.data
-    if isinstance(d.repeat, bool) or d.repeat < 1:
-        raise ConfigError(f"data.repeat must be an integer >= 1, got {d.repeat!r}")
+    d = cfg.data  # d.repeat was range-checked when the config was read (config_ranges)
     layout = config_layout(cfg)
     source: Any
     if d.source == "synthetic_imigue":

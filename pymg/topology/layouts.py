@@ -11,6 +11,7 @@ from pymg.topology.skeleton import Skeleton, _derive_limb_sides
 __all__ = [
     "COCO17",
     "COCO17_PYSKL",
+    "DEFAULT_LAYOUT",
     "HAND21",
     "IMIGUE22",
     "IMIGUE41",
@@ -222,6 +223,11 @@ PYSKL_LAYOUT_NAMES: dict[str, str] = {
 _LAYOUTS: dict[str, Skeleton] = {
     s.name: s for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41, NTU25, HAND21)
 }
+
+DEFAULT_LAYOUT = "imigue41"
+"""The layout the ``pymg`` command and a config without ``data.layout`` use (iMiGUE's 41
+joints). The library's building blocks (datasets, readers, transforms, models) have no default:
+their callers name the layout."""
 
 # Template poses of the layouts that are not OpenPose points: (x, y), y downwards, the subject's
 # left at x > 0, shoulders about one unit apart (as openpose_template).

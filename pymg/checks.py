@@ -1,9 +1,10 @@
 """Checks of scalar arguments shared by every layer (one helper per kind; no torch import).
 
-:func:`check_int` is the one int check of pymg: the public ops, datasets, transforms and engine
-functions call it where a value comes from outside. Its message names the argument, what was
-expected and the value (``size must be a positive int, got 0``). Memory caps live beside it in
-:mod:`pymg.limits` (:func:`~pymg.limits.check_nbytes`).
+:func:`check_int` is the one int check of pymg: the public ops, datasets, transforms, models and
+engine functions call it where a value comes from outside. Its message names the argument, what
+was expected and the value (``size must be a positive int, got 0``). :func:`check_index` is the
+one item-index check of pymg's sequences (datasets, clip files, synthetic data). Memory caps live
+beside them in :mod:`pymg.limits` (:func:`~pymg.limits.check_nbytes`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from numbers import Integral
 from typing import Any
 
-__all__ = ["ArgumentTypeError", "check_int", "describe"]
+__all__ = ["ArgumentTypeError", "check_index", "check_int", "describe"]
 
 
 class ArgumentTypeError(TypeError, ValueError):
@@ -50,3 +51,32 @@ def check_int(
     if int(value) < minimum:
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     return int(value)
+
+
+def check_index(
+    index: Any,
+    length: int,
+    *,
+    name: str = "index",
+    negative: bool = True,
+    expected: str = "an int",
+    what: str = "clips",
+) -> int:
+    """Return ``index`` as an int in ``[0, length)``; a negative one counts from the end when
+    ``negative`` (as Python sequences do).
+
+    The messages are ``{name} must be {expected}, got {type}`` and ``{name} {index} out of range
+    for {length} {what}``.
+
+    Raises:
+        ArgumentTypeError: not an integer (``bool`` included).
+        IndexError: outside ``[-length, length)`` (``[0, length)`` unless ``negative``).
+    """
+    if isinstance(index, bool) or not isinstance(index, Integral):
+        raise ArgumentTypeError(f"{name} must be {expected}, got {type(index).__name__}")
+    i = int(index)
+    if negative and i < 0:
+        i += length
+    if not 0 <= i < length:
+        raise IndexError(f"{name} {index} out of range for {length} {what}")
+    return i

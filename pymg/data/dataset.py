@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pymg.checks import check_int
+from pymg.checks import check_index, check_int
 from pymg.data.formats.checks import (
     MalformedClipError,
     SkipLog,
@@ -300,12 +300,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         return np.random.default_rng([self.seed, self.epoch, int(index)])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for {n} clips")
-        index = int(index) % n
+        index = check_index(index, len(self))
         src = self._indices[index]
         clip = self._check(src)
         kp, sc = clip["keypoint"], clip["keypoint_score"]

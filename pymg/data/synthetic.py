@@ -26,7 +26,7 @@ from typing import Any, overload
 
 import numpy as np
 
-from pymg.checks import check_int
+from pymg.checks import check_index, check_int
 from pymg.topology import Skeleton, list_layouts, openpose_template, resolve_layout
 
 __all__ = ["MOTION_CLASSES", "SyntheticMicroGestures"]
@@ -276,11 +276,7 @@ class LazyClips(Sequence[dict[str, Any]]):
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int or slice, got {type(index).__name__}")
-        i = int(index) + (len(self) if index < 0 else 0)
-        if not 0 <= i < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        i = check_index(index, len(self), expected="an int or slice")
         if i not in self._cache:
             self._cache[i] = self.generate(i)
         return _copy(self._cache[i])
@@ -418,8 +414,7 @@ class SyntheticMicroGestures(LazyClips):
         Returns:
             the annotation dict (see the class docstring).
         """
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        index = check_index(index, len(self), negative=False)
         label = self.labels[index] if label is None else int(label)
         if not 0 <= label < self.num_classes:
             raise ValueError(f"label must be in [0, {self.num_classes}), got {label}")

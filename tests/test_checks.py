@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pymg.checks import ArgumentTypeError, check_index, check_int
+from pymg.checks import (
+    ArgumentTypeError,
+    check_index,
+    check_int,
+    check_keypoint_shape,
+    check_score_shape,
+)
 
 
 @pytest.mark.parametrize(
@@ -64,3 +70,27 @@ def test_check_index_without_negatives_and_wording():
         check_index(True, 3)
     with pytest.raises(IndexError, match="out of range for 0 clips"):
         check_index(0, 0)
+
+
+@pytest.mark.parametrize(
+    ("shape", "kwargs", "message"),
+    [
+        ((1, 3, 5), {}, r"^kp must have shape \[M, T, V, 2\], got \[1, 3, 5\]$"),
+        ((1, 3, 5, 3), {}, r"^kp must have shape \[M, T, V, 2\], got \[1, 3, 5, 3\]$"),
+        ((1, 3, 5, 2), {"batched": True}, r"^kp must have shape \[N, M, T, V, 2\], got"),
+        ((1, 3, 5, 4), {"channels": (2, 3)}, r"\[M, T, V, 2\] \(or \[\.\.\., 3\]\), got \[1, 3"),
+    ],
+)
+def test_check_keypoint_shape_messages(shape, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        check_keypoint_shape(shape, "kp", **kwargs)
+
+
+def test_check_keypoint_and_score_shapes_pass_and_return_leading_axes():
+    assert check_keypoint_shape((2, 3, 5, 3), channels=(2, 3)) == (2, 3, 5)
+    assert check_keypoint_shape(np.zeros((4, 1, 3, 5, 2)).shape, batched=True) == (4, 1, 3, 5)
+    check_score_shape((4, 1, 3, 5), (4, 1, 3, 5, 2), batched=True)
+    with pytest.raises(ValueError, match=r"^s must have shape \[M, T, V\] = \[1, 3, 5\] to match "):
+        check_score_shape((1, 3, 4), (1, 3, 5, 2), "s")
+    with pytest.raises(ValueError, match=r"\[N, M, T, V\] = \[2, 1, 3, 5\] .* got \[1, 3, 5\]$"):
+        check_score_shape((1, 3, 5), (2, 1, 3, 5, 2), batched=True)

@@ -365,8 +365,7 @@ class RandomResizedCrop(PoseTransform):
             raise ValueError(f"area_range must satisfy 0 < lo <= hi <= 1, got {area_range}")
         if not 0 < aspect_ratio_range[0] <= aspect_ratio_range[1]:
             raise ValueError(f"aspect_ratio_range must be 0 < lo <= hi, got {aspect_ratio_range}")
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        check_int(max_attempts, "max_attempts", minimum=1)
         self.area_range = (float(area_range[0]), float(area_range[1]))
         self.aspect_ratio_range = (float(aspect_ratio_range[0]), float(aspect_ratio_range[1]))
         self.max_attempts, self.generator = int(max_attempts), _stream(generator)

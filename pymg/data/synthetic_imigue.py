@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from pymg.checks import check_index, check_int
-from pymg.data.synthetic import (
+from pymg.data.synthetic import LazyClips
+from pymg.data.synthetic_body import (
     _HANDS,
     _HEAD,
     _L_HAND,
     _R_HAND,
     _UPPER,
-    LazyClips,
     _Motion,
     _move_torso,
     _press_lips,

@@ -191,9 +191,40 @@ def load_pyskl_checkpoint(
         raise TypeError(f"model must be an nn.Module, got {type(model).__name__}")
     kmap = _key_map(model)
     report = CheckpointReport()
+    source = _normalise_source(read_state_dict(path_or_state_dict), report)
     target = model.state_dict()
-    source = _with_model_names(read_state_dict(path_or_state_dict), report, kmap, target)
-    to_load = _matched(source, target, kmap, exclude, report)
+    if kmap.prefix and source and not any(k.startswith(kmap.prefix) for k in source):
+        # a bare backbone's own state dict (no "backbone." prefix): names map as they are
+        source = {kmap.prefix + k: v for k, v in source.items()}
+    if kmap.gcn and "backbone.A" in source:  # older pymg: one partition shared by all blocks
+        shared = source.pop("backbone.A")
+        blocks = {m.group(1) for k in target if (m := _BLOCK_A.match(kmap.prefix + k))}
+        for i in sorted(blocks, key=int):
+            source.setdefault(f"backbone.gcn.{i}.gcn.A", shared)
+    to_load: dict[str, Tensor] = {}
+    for key, value in source.items():
+        if any(key.startswith(p) for p in exclude):
+            report.skipped_keys.append(key)
+            continue
+        if kmap.prefix:
+            if not key.startswith(kmap.prefix):
+                (
+                    report.skipped_keys if key.startswith("cls_head.") else report.unexpected_keys
+                ).append(key)
+                continue
+            name = key[len(kmap.prefix) :]
+        else:
+            name = key
+        if name not in target:
+            report.unexpected_keys.append(key)
+            continue
+        if tuple(value.shape) != tuple(target[name].shape):
+            what = " (the graph partition)" if _BLOCK_A.match(kmap.prefix + name) else ""
+            raise ValueError(
+                f"checkpoint key {key!r}{what} has shape {tuple(value.shape)} but the model "
+                f"expects {tuple(target[name].shape)} for {name!r}"
+            )
+        to_load[name] = value
     kept_a = [k for k in target if _BLOCK_A.match(kmap.prefix + k) and k not in to_load]
     if kmap.gcn and kept_a and not any(any(k.startswith(p) for p in exclude) for k in kept_a):
         report.notes.append(
@@ -217,55 +248,6 @@ def load_pyskl_checkpoint(
     model.load_state_dict(to_load, strict=False)
     report.mapped = len(to_load)
     return report
-
-
-def _with_model_names(
-    raw: dict[str, Tensor], report: CheckpointReport, kmap: _KeyMap, target: Mapping[str, Tensor]
-) -> dict[str, Tensor]:
-    """The checkpoint's tensors under PYSKL names with the model's prefix: a bare backbone's
-    keys get it, and an older pymg's one shared partition is given to every block."""
-    source = _normalise_source(raw, report)
-    if kmap.prefix and source and not any(k.startswith(kmap.prefix) for k in source):
-        # a bare backbone's own state dict (no "backbone." prefix): names map as they are
-        source = {kmap.prefix + k: v for k, v in source.items()}
-    if kmap.gcn and "backbone.A" in source:  # older pymg: one partition shared by all blocks
-        shared = source.pop("backbone.A")
-        blocks = {m.group(1) for k in target if (m := _BLOCK_A.match(kmap.prefix + k))}
-        for i in sorted(blocks, key=int):
-            source.setdefault(f"backbone.gcn.{i}.gcn.A", shared)
-    return source
-
-
-def _matched(
-    source: Mapping[str, Tensor],
-    target: Mapping[str, Tensor],
-    kmap: _KeyMap,
-    exclude: Sequence[str],
-    report: CheckpointReport,
-) -> dict[str, Tensor]:
-    """``{model key: tensor}`` of the checkpoint keys the model has, shapes checked; the others
-    are reported as skipped (excluded, or another model's head) or unexpected."""
-    to_load: dict[str, Tensor] = {}
-    for key, value in source.items():
-        if any(key.startswith(p) for p in exclude):
-            report.skipped_keys.append(key)
-            continue
-        if kmap.prefix and not key.startswith(kmap.prefix):
-            skipped = key.startswith("cls_head.")
-            (report.skipped_keys if skipped else report.unexpected_keys).append(key)
-            continue
-        name = key[len(kmap.prefix) :]
-        if name not in target:
-            report.unexpected_keys.append(key)
-            continue
-        if tuple(value.shape) != tuple(target[name].shape):
-            what = " (the graph partition)" if _BLOCK_A.match(kmap.prefix + name) else ""
-            raise ValueError(
-                f"checkpoint key {key!r}{what} has shape {tuple(value.shape)} but the model "
-                f"expects {tuple(target[name].shape)} for {name!r}"
-            )
-        to_load[name] = value
-    return to_load
 
 
 def export_pyskl_state_dict(

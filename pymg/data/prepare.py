@@ -10,6 +10,7 @@ file (:mod:`pymg.data.formats.native`). Clip ids are the challenge's: ``<video>_
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -28,13 +29,7 @@ from pymg.data.formats.native import save_native
 from pymg.data.formats.openpose_json import JSON_SOURCE, read_openpose_json_dir
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints, layout_indices
-from pymg.data.prepare_report import (
-    PrepareWarning,
-    SplitStats,
-    report_lines,
-    skip_notes,
-    video_notes,
-)
+from pymg.data.prepare_report import PrepareWarning, SplitStats, video_notes
 from pymg.data.release import ReleaseVideo, find_release_videos
 from pymg.data.splits import (
     IMIGUE_TRAIN_SUBJECTS,
@@ -293,133 +288,97 @@ def prepare_release(
         raise ValueError(f"img_shape must be two positive integers (H, W), got {img_shape}")
     keep_all = isinstance(layout, str) and layout.lower() == OPENPOSE137
     target = None if keep_all else resolve_layout(layout)
+    if class_names is None:
+        from pymg.labels import IMIGUE_CLASSES
+
+        class_names = list(IMIGUE_CLASSES)
+    log = SkipLog()
     videos, problems = find_release_videos(raw_dir)
-    reader = _ReleaseReader(target, policy, (h, w), frame_base, hand_order)
     for err in problems:
-        reader.refuse_or_skip(err)
-    reader.index_layout(videos)  # before any video is read: fails early on a wrong layout
-    reader.rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
+        if policy == "raise":
+            raise err
+        log.add(err)
+    # what each kind carries is fixed: check the layout (and fail) before reading any video
+    indices_of: dict[str, np.ndarray | None] = {
+        kind: None if target is None else layout_indices(target, SOURCES[kind][1], SOURCES[kind][0])
+        for kind in sorted({v.kind for v in videos})
+    }
+    rule = _SplitRule(videos, split_files, split_rest, subjects, train_subjects)
+    stats = SplitStats(target)
+    notes: list[str] = []
+    clips: list[dict[str, Any]] = []
+    splits: dict[str, list[str]] = {}
+    unsplit = 0
     for video in _progress(videos, progress):
-        reader.read(video)
+        try:
+            try:
+                subject = rule.subject(video)
+                segments = read_label_csv(video.labels) if video.labels is not None else None
+                keys = read_video(video, hand_order)
+            except (ValueError, OSError) as exc:
+                if isinstance(exc, MalformedClipError):
+                    raise
+                raise MalformedClipError(video.video, str(exc)) from exc
+        except MalformedClipError as err:
+            if policy == "raise":
+                raise
+            log.add(err)
+            continue
+        indices = indices_of[video.kind]
+        notes += video_notes(video.video, keys, target, indices, (h, w))
+        for item in clips_from_video(
+            keys, segments, video=video.video, indices=indices, img_shape=(h, w),
+            frame_base=frame_base,
+            label_file=None if video.labels is None else os.fspath(video.labels),
+        ):  # fmt: skip
+            if isinstance(item, MalformedClipError):
+                if policy == "raise":
+                    raise item
+                log.add(item)
+                continue
+            if subject is not None:
+                item["subject"] = subject
+            split = rule.split(video, item["frame_dir"])
+            if split is None:
+                unsplit += 1
+            else:
+                splits.setdefault(split, []).append(item["frame_dir"])
+                stats.add(split, video.video, item)
+            clips.append(item)
+    if unsplit:
+        notes.append(f"{unsplit} clip(s) are named by no split file (stored, in no split)")
+    unmatched = sorted(set(rule.ids or ()) - rule.used)
+    if unmatched:
+        shown = ", ".join(unmatched[:5]) + (", ..." if len(unmatched) > 5 else "")
+        notes.append(f"{len(unmatched)} id(s) of the split files match no clip or video: {shown}")
     name = OPENPOSE137 if target is None else target.name
     summary = save_native(
-        out_path, reader.clips, splits=reader.splits, layout=name, dtype=dtype, on_error=policy,
-        class_names=_imigue_classes() if class_names is None else class_names,
+        out_path, clips, splits=splits, layout=name, class_names=class_names, dtype=dtype,
+        on_error=policy,
     )  # fmt: skip
-    notes = reader.notes + reader.split_notes() + skip_notes(reader.log)
-    report_lines(notes, reader.stats, echo)
-    return {
+    for clip, problem in log.skipped[:20]:
+        notes.append(f"skipped {clip}: {problem}")
+    if log.count > 20:
+        notes.append(f"... and {log.count - 20} more skipped")
+    report = {
         "path": summary["path"],
         "layout": name,
         "videos": len(videos),
         "clips": summary["clips"],
-        "skipped": reader.log.count + summary["skipped"],
-        "split_rule": reader.rule.kind,
-        "splits": reader.stats.table(),
+        "skipped": log.count + summary["skipped"],
+        "split_rule": rule.kind,
+        "splits": stats.table(),
         "warnings": notes,
     }
-
-
-def _imigue_classes() -> list[str]:
-    from pymg.labels import IMIGUE_CLASSES  # here: pymg.labels imports torch
-
-    return list(IMIGUE_CLASSES)
-
-
-class _ReleaseReader:
-    """Reads a release's videos one by one into clips, their splits and statistics, the skipped
-    ones (``log``) and the notes for the report (the steps of :func:`prepare_release`)."""
-
-    rule: _SplitRule
-
-    def __init__(
-        self,
-        target: Skeleton | None,
-        policy: str,
-        img_shape: tuple[int, int],
-        frame_base: int,
-        hand_order: str,
-    ) -> None:
-        self.target, self.policy, self.img_shape = target, policy, img_shape
-        self.frame_base, self.hand_order = frame_base, hand_order
-        self.log = SkipLog()
-        self.stats = SplitStats(target)
-        self.indices_of: dict[str, np.ndarray | None] = {}
-        self.notes: list[str] = []
-        self.clips: list[dict[str, Any]] = []
-        self.splits: dict[str, list[str]] = {}
-        self.unsplit = 0
-
-    def refuse_or_skip(self, err: MalformedClipError) -> None:
-        """Raise ``err`` under ``on_error="raise"``, else count it as skipped."""
-        if self.policy == "raise":
-            raise err
-        self.log.add(err)
-
-    def index_layout(self, videos: Sequence[ReleaseVideo]) -> None:
-        """The target's point indices for each kind of source present (what each kind carries
-        is fixed, so a layout that needs missing points fails here)."""
-        target = self.target
-        for kind in sorted({v.kind for v in videos}):
-            points, name = SOURCES[kind][1], SOURCES[kind][0]
-            self.indices_of[kind] = None if target is None else layout_indices(target, points, name)
-
-    def read(self, video: ReleaseVideo) -> None:
-        """Read one video's files and keep its clips (problems raised or skipped)."""
-        try:
-            subject, segments, keys = self._files(video)
-        except MalformedClipError as err:
-            self.refuse_or_skip(err)
-            return
-        indices = self.indices_of[video.kind]
-        self.notes += video_notes(video.video, keys, self.target, indices, self.img_shape)
-        for item in clips_from_video(
-            keys, segments, video=video.video, indices=indices, img_shape=self.img_shape,
-            frame_base=self.frame_base,
-            label_file=None if video.labels is None else os.fspath(video.labels),
-        ):  # fmt: skip
-            if isinstance(item, MalformedClipError):
-                self.refuse_or_skip(item)
-            else:
-                self.add(video, item, subject)
-
-    def _files(self, video: ReleaseVideo) -> tuple[Any, ...]:
-        """``(subject, label segments or None, keypoints)`` of one video; any problem reading
-        its files is a MalformedClipError naming the video."""
-        try:
-            subject = self.rule.subject(video)
-            segments = read_label_csv(video.labels) if video.labels is not None else None
-            keys = read_video(video, self.hand_order)
-        except MalformedClipError:
-            raise
-        except (ValueError, OSError) as exc:
-            raise MalformedClipError(video.video, str(exc)) from exc
-        return subject, segments, keys
-
-    def add(self, video: ReleaseVideo, item: dict[str, Any], subject: Any) -> None:
-        """Keep one clip of ``video``, in the split the rule gives it (or in none)."""
-        if subject is not None:
-            item["subject"] = subject
-        split = self.rule.split(video, item["frame_dir"])
-        if split is None:
-            self.unsplit += 1
-        else:
-            self.splits.setdefault(split, []).append(item["frame_dir"])
-            self.stats.add(split, video.video, item)
-        self.clips.append(item)
-
-    def split_notes(self) -> list[str]:
-        """Notes on clips in no split and on split-file ids that matched nothing."""
-        notes = []
-        if self.unsplit:
-            notes.append(f"{self.unsplit} clip(s) are named by no split file (stored, in no split)")
-        unmatched = sorted(set(self.rule.ids or ()) - self.rule.used)
-        if unmatched:
-            shown = ", ".join(unmatched[:5]) + (", ..." if len(unmatched) > 5 else "")
-            notes.append(
-                f"{len(unmatched)} id(s) of the split files match no clip or video: {shown}"
-            )
-        return notes
+    if echo is None:
+        for note in notes:
+            warnings.warn(note, PrepareWarning, stacklevel=2)
+    else:
+        for line in stats.lines():
+            echo(line)
+        for note in notes:
+            echo(f"warning: {note}")
+    return report
 
 
 def prepare_pyskl(

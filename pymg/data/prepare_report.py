@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from pymg.data.formats.checks import SkipLog
 from pymg.data.formats.sources import BODY_PARTS, VideoKeypoints, point_part
 from pymg.topology import Skeleton
 from pymg.topology.openpose import OPENPOSE_NAMES
 
-__all__ = [
-    "MOSTLY_MISSING",
-    "OUTSIDE_MARGIN",
-    "PrepareWarning",
-    "SplitStats",
-    "report_lines",
-    "skip_notes",
-    "video_notes",
-]
+__all__ = ["MOSTLY_MISSING", "OUTSIDE_MARGIN", "PrepareWarning", "SplitStats", "video_notes"]
 
 MOSTLY_MISSING = 0.5
 """A layout joint undetected in more than this share of a video's frames is reported."""
@@ -145,23 +134,3 @@ class SplitStats:
             shares = "".join(f"{100 * row['missing'][p]:>11.1f}%" for p in parts)
             out.append(cells + " " * len("  missing") + shares)
         return out
-
-
-def skip_notes(log: SkipLog, shown: int = 20) -> list[str]:
-    """One note per skipped video, file or clip (the first ``shown``), then a count of the rest."""
-    notes = [f"skipped {clip}: {problem}" for clip, problem in log.skipped[:shown]]
-    if log.count > shown:
-        notes.append(f"... and {log.count - shown} more skipped")
-    return notes
-
-
-def report_lines(notes: list[str], stats: SplitStats, echo: Callable[[str], None] | None) -> None:
-    """The per-split table and the notes to ``echo``; without one, the notes as warnings."""
-    if echo is None:
-        for note in notes:
-            warnings.warn(note, PrepareWarning, stacklevel=3)
-        return
-    for line in stats.lines():
-        echo(line)
-    for note in notes:
-        echo(f"warning: {note}")

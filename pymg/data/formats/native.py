@@ -126,32 +126,6 @@ def save_native(
     if class_names is not None and num_classes is None:
         num_classes = len(class_names)
     log = SkipLog()
-    clips = _checked_clips(annotations, num_classes, policy, log)
-    if not clips:
-        raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
-    arrays = _clip_arrays(clips, dtype)
-    meta = {
-        "format": NATIVE_FORMAT,
-        "version": NATIVE_VERSION,
-        "layout": layout,
-        "splits": {str(k): [str(x) for x in val] for k, val in (splits or {}).items()},
-        "class_names": list(class_names) if class_names is not None else None,
-        "num_classes": num_classes,
-        "extra": _extra_columns(clips),
-    }
-    arrays["meta"] = np.array(json.dumps(meta))
-    target = os.fspath(path)
-    _write_npz(target, arrays, compress)
-    log.warn(target)
-    frames = int(arrays["length"].sum())
-    return {"clips": len(clips), "frames": frames, "skipped": log.count, "path": target}
-
-
-def _checked_clips(
-    annotations: Iterable[Mapping[str, Any]], num_classes: int | None, policy: str, log: SkipLog
-) -> list[dict[str, Any]]:
-    """The annotations through :func:`check_annotation`, all with the first clip's V (malformed
-    ones raised, or logged and left out under ``policy="skip"``)."""
     clips: list[dict[str, Any]] = []
     num_joints: int | None = None
     for i, ann in enumerate(annotations):
@@ -166,24 +140,35 @@ def _checked_clips(
             continue
         num_joints = clip["keypoint"].shape[2]
         clips.append(clip)
-    return clips
-
-
-def _clip_arrays(clips: Sequence[Mapping[str, Any]], dtype: np.dtype) -> dict[str, np.ndarray]:
-    """The file's members but ``meta``: every clip's frames laid end to end along one axis S,
-    persons padded to the largest M (``keypoint [M, S, V, 2]``, ``score [M, S, V]``)."""
+    if not clips:
+        raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
     n = len(clips)
     lengths = np.array([c["keypoint"].shape[1] for c in clips], np.int64)
     persons = np.array([c["keypoint"].shape[0] for c in clips], np.int64)
     offsets = np.zeros(n, np.int64)
     offsets[1:] = np.cumsum(lengths)[:-1]
-    m, s, v = int(persons.max()), int(lengths.sum()), int(clips[0]["keypoint"].shape[2])
+    m, s, v = int(persons.max()), int(lengths.sum()), int(num_joints or 0)
     keypoint = np.zeros((m, s, v, 2), dtype)
     score = np.zeros((m, s, v), dtype)
     for c, off, t, p in zip(clips, offsets, lengths, persons, strict=True):
         keypoint[:p, off : off + t] = c["keypoint"]
         score[:p, off : off + t] = c["keypoint_score"]
-    return {
+    extra_keys = sorted(set().union(*(c.keys() for c in clips)) - _STANDARD_KEYS)
+    extra = {
+        k: [_plain(c.get(k)) for c in clips]
+        for k in extra_keys
+        if all(_json_scalar(c.get(k)) for c in clips)
+    }
+    meta = {
+        "format": NATIVE_FORMAT,
+        "version": NATIVE_VERSION,
+        "layout": layout,
+        "splits": {str(k): [str(x) for x in val] for k, val in (splits or {}).items()},
+        "class_names": list(class_names) if class_names is not None else None,
+        "num_classes": num_classes,
+        "extra": extra,
+    }
+    arrays = {
         "keypoint": keypoint,
         "score": score,
         "offset": offsets,
@@ -193,21 +178,9 @@ def _clip_arrays(clips: Sequence[Mapping[str, Any]], dtype: np.dtype) -> dict[st
         "name": np.array([c["frame_dir"] for c in clips], dtype=str),
         "img_shape": np.array([c["img_shape"] for c in clips], np.int64).reshape(n, 2),
         "original_shape": np.array([c["original_shape"] for c in clips], np.int64).reshape(n, 2),
+        "meta": np.array(json.dumps(meta)),
     }
-
-
-def _extra_columns(clips: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    """Per-clip columns of the non-standard keys every clip holds as a JSON scalar."""
-    extra_keys = sorted(set().union(*(c.keys() for c in clips)) - _STANDARD_KEYS)
-    return {
-        k: [_plain(c.get(k)) for c in clips]
-        for k in extra_keys
-        if all(_json_scalar(c.get(k)) for c in clips)
-    }
-
-
-def _write_npz(target: str, arrays: Mapping[str, np.ndarray], compress: bool) -> None:
-    """Write ``arrays`` to ``target`` atomically (a ``.tmp`` file, then a rename)."""
+    target = os.fspath(path)
     tmp = target + ".tmp"
     with open(tmp, "wb") as f:
         if compress:
@@ -215,6 +188,8 @@ def _write_npz(target: str, arrays: Mapping[str, np.ndarray], compress: bool) ->
         else:
             np.savez(f, **arrays)  # type: ignore[arg-type]
     os.replace(tmp, target)
+    log.warn(target)
+    return {"clips": n, "frames": s, "skipped": log.count, "path": target}
 
 
 class _CountingReader:

@@ -56,11 +56,6 @@ def test_imigue_release_folders_define_the_split(tmp_path):
     assert clip["video"] == "0004" and clip["img_shape"] == (720, 1280)
 
 
-def test_the_layout_has_no_default(tmp_path):
-    with pytest.raises(TypeError, match="required positional argument: 'layout'"):
-        prepare_release(tmp_path, tmp_path / "out.npz")  # type: ignore[call-arg]
-
-
 def test_imigue_release_cannot_build_imigue41(tmp_path):
     root = make_imigue_release(tmp_path / "iMiGUE")
     with pytest.raises(LayoutSourceError, match="layouts this source can build: .*imigue22"):
@@ -135,7 +130,7 @@ def test_miga25_xlsx_release_builds_imigue41(tmp_path):
         {"0031": 12, "0032": 8},
         {"0031": [(28, 0, 4), (99, 5, 11)], "0032": [(3, 2, 7)]},
     )
-    report = _quiet(root.parent, tmp_path / "out.npz", layout="imigue41")
+    report = _quiet(root.parent, tmp_path / "out.npz")
     assert report["layout"] == "imigue41" and report["splits"]["train"]["clips"] == 3
     clips = {c["frame_dir"]: c for c in NativeClips(tmp_path / "out.npz")}
     pts = video_points("0031", 12)

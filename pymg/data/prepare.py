@@ -236,7 +236,7 @@ def _progress(items: list[Any], enabled: bool) -> Any:
 def prepare_release(
     raw_dir: str | os.PathLike[str],
     out_path: str | os.PathLike[str],
-    layout: Skeleton | str,
+    layout: Skeleton | str = "imigue41",
     *,
     split_files: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
     split_rest: str | None = None,

@@ -45,7 +45,7 @@ from pymg.data.prepare_report import video_notes
 from pymg.data.recording import check_segments, save_recordings
 from pymg.data.release import ReleaseVideo, find_release_videos
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS
-from pymg.topology import KINECT25
+from pymg.topology import DEFAULT_LAYOUT, KINECT25
 
 __all__ = ["prepare_untrimmed", "recording_from_video"]
 
@@ -161,7 +161,7 @@ class _Release:
             self.target = None
             return
         keep_all = isinstance(layout, str) and layout.lower() == OPENPOSE137
-        self.target = None if keep_all else resolve_layout(layout or "imigue41")
+        self.target = None if keep_all else resolve_layout(layout or DEFAULT_LAYOUT)
         self.name = OPENPOSE137 if self.target is None else self.target.name
         if self.target is not None:
             for kind in kinds:

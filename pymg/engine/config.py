@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pymg.engine.runtime import AMP_MODES
+from pymg.topology import DEFAULT_LAYOUT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,7 +76,7 @@ class DataConfig:
     source: str = ""
     train_split: str = "train"
     test_split: str = "test"
-    layout: str = "imigue41"
+    layout: str = DEFAULT_LAYOUT
     num_persons: int = 1
     train_size: int = 56
     test_size: int = 64

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_index
 from pymg.data.formats.checks import (
     ArrayTooLargeError,
     FileBudget,
@@ -442,12 +443,7 @@ class NativeClips(Sequence[dict[str, Any]]):
         return len(self.names)
 
     def __getitem__(self, index: int) -> dict[str, Any]:  # type: ignore[override]
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"clip index {index} out of range for {n} clips")
-        i = int(index) % n
+        i = check_index(index, len(self), name="clip index")
         name = self.names[i]
         off, t, p = int(self.offsets[i]), int(self.lengths[i]), int(self.persons[i])
         if t < 0:

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "train",
     "test",
     "fuse",
+    "export",
     "bench",
     "viz",
     "ablate",

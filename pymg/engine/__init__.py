@@ -33,6 +33,7 @@ from pymg.engine.evaluate import (
     write_report,
     write_submission,
 )
+from pymg.engine.export import export_recognizer, read_metadata
 from pymg.engine.inference import Prediction, Recognizer
 from pymg.engine.metrics import (
     confusion_matrix,
@@ -64,6 +65,7 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "confusion_matrix",
+    "export_recognizer",
     "fuse_score_files",
     "fuse_scores",
     "list_configs",
@@ -75,6 +77,7 @@ __all__ = [
     "plot_confusion",
     "predict_batch",
     "predict_dataset",
+    "read_metadata",
     "save_checkpoint",
     "save_scores",
     "seed_everything",

@@ -74,7 +74,7 @@ def select_persons(kp: Tensor, sc: Tensor, num_persons: int) -> tuple[Tensor, Te
     p = num_persons
     kp = torch.cat([kp, kp.new_zeros(n, p, t, v, 2)], dim=1)
     sc = torch.cat([sc, sc.new_zeros(n, p, t, v)], dim=1)
-    mean = sc[:, :m].mean(dim=(2, 3))  # [N, M]
+    mean = sc[:, :m].to(torch.float64).mean(dim=(2, 3))  # [N, M], as the dataset ranks them
     index = torch.arange(m, device=sc.device)
     # rank of person i: persons with a higher mean, or the same mean and a lower index
     ahead = (mean[:, None, :] > mean[:, :, None]) | (
@@ -107,14 +107,12 @@ def compact_resize(kp: Tensor, sc: Tensor, img_shape: Tensor, size: int) -> tupl
         - kp: float32 [N, M, T, V, 2] (finite); sc: [N, M, T, V]; img_shape: [N, 2] (H, W)
         - output: ``(kp float32 [N, M, T, V, 2] in [0, size) pixels, sc unchanged)``
     """
-    n = kp.shape[0]
     f64 = torch.float64
-    present = (kp != 0).any(dim=-1)  # [N, M, T, V]
-    xy = kp.to(f64).reshape(n, -1, 2)
-    mask = present.reshape(n, -1, 1)
+    present = (kp != 0).any(dim=-1, keepdim=True)  # [N, M, T, V, 1]
+    xy = kp.to(f64)
     inf = torch.tensor(float("inf"), dtype=f64, device=kp.device)
-    lo = torch.where(mask, xy, inf).amin(dim=1)  # [N, 2]
-    hi = torch.where(mask, xy, -inf).amax(dim=1)
+    lo = torch.where(present, xy, inf).amin(dim=(1, 2, 3))  # [N, 2]
+    hi = torch.where(present, xy, -inf).amax(dim=(1, 2, 3))
     extent = hi - lo
     crop = (extent >= _COMPACT_THRESHOLD).all(dim=-1)  # no present point: -inf, no crop
     centre = (hi + lo) / 2
@@ -130,8 +128,8 @@ def compact_resize(kp: Tensor, sc: Tensor, img_shape: Tensor, size: int) -> tupl
     frame = torch.where(crop[:, None], stop - start, whole)
     scale = (size / frame).to(torch.float32).to(f64)  # Resize: factors as float32
     shift = scale * -offset
-    out = xy.view(n, *kp.shape[1:]) * scale.view(n, 1, 1, 1, 2) + shift.view(n, 1, 1, 1, 2)
-    out = torch.where(present[..., None], out, zero)
+    out = xy * scale[:, None, None, None] + shift[:, None, None, None]
+    out = torch.where(present, out, zero)
     return out.to(torch.float32), sc
 
 
@@ -182,7 +180,9 @@ class StreamGraph(nn.Module):
         n = kp.shape[0]
         return logits.float().softmax(-1).view(n, -1, logits.shape[-1]).mean(dim=1)
 
-    def _align(self, kp: Tensor, sc: Tensor, clip_len: int, strategy: str, eps: float) -> tuple:
+    def _align(
+        self, kp: Tensor, sc: Tensor, clip_len: int, strategy: str, eps: float
+    ) -> tuple[Tensor, Tensor]:
         """[N, P, T, V, 2] -> ``num_clips`` aligned clips per sample, [N * K, P, L, V, 2]."""
         n, k = kp.shape[0], self.num_clips
         lengths = _length(kp, 2).expand(n)
@@ -223,23 +223,15 @@ class StreamGraph(nn.Module):
         n = kp.shape[0]
         wh = torch.full((n, 2), float(self.size), dtype=torch.float32, device=kp.device)
         eps = 1e-3  # align_batch's default, which STGCN.make_input uses
-        views = [
-            _normalise(
-                *self._align(kp, sc, model.clip_len, model.strategy, eps), wh, self.num_clips
-            )
-        ]
-        if self.flip:
-            mirrored = mirror_keypoints(
-                {"keypoint": kp, "keypoint_score": sc}, model.layout.joint_flip_perm, wh
-            )
-            aligned = self._align(
-                mirrored["keypoint"],
-                mirrored["keypoint_score"],
-                model.clip_len,
-                model.strategy,
-                eps,
-            )
-            views.append(_normalise(*aligned, wh, self.num_clips))
+        sources = [(kp, sc)]
+        if self.flip:  # mirrored in pixel space before the alignment, as make_input does
+            batch = {"keypoint": kp, "keypoint_score": sc}
+            mirrored = mirror_keypoints(batch, model.layout.joint_flip_perm, wh)
+            sources.append((mirrored["keypoint"], mirrored["keypoint_score"]))
+        views = []
+        for source_kp, source_sc in sources:
+            k, s = self._align(source_kp, source_sc, model.clip_len, model.strategy, eps)
+            views.append(_normalise(k, s, wh, self.num_clips))
         return torch.stack(views, dim=1).flatten(0, 1)
 
 

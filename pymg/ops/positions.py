@@ -272,3 +272,6 @@ def frame_positions_eager(
             else:
                 out[n, k] = _crop_pad_training(length, clip_len, generator)
     return out.to(torch.float32)
+
+# ``test_*`` names imported into test modules would otherwise be collected by pytest.
+test_positions.__test__ = False  # type: ignore[attr-defined]

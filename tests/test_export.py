@@ -18,7 +18,7 @@ import torch
 
 from pymg.engine import Recognizer, config_to_dict, load_config, save_checkpoint
 from pymg.engine.builders import build_model, skeleton_to_dict
-from pymg.engine.export import build_graph, export_recognizer, read_metadata
+from pymg.engine.export import build_graph, export_recognizer, load_program, read_metadata
 from pymg.engine.export_graph import compact_resize, select_persons
 from pymg.topology import resolve_layout
 
@@ -115,7 +115,7 @@ def _session(path: Path):
 
 @functools.lru_cache(maxsize=16)
 def _program(path: Path):
-    return torch.export.load(str(path)).module()
+    return load_program(path)
 
 
 def _onnx_run(path: Path, kp: np.ndarray, sc: np.ndarray, img_shape: np.ndarray) -> np.ndarray:
@@ -126,7 +126,7 @@ def _onnx_run(path: Path, kp: np.ndarray, sc: np.ndarray, img_shape: np.ndarray)
 
 
 def _pt2_run(path: Path, kp: np.ndarray, sc: np.ndarray, img_shape: np.ndarray) -> np.ndarray:
-    program = _program(path)
+    program = _program(path)  # load_program: pymg.ops registered, torch.export.load
     with torch.no_grad():
         out = program(torch.from_numpy(kp), torch.from_numpy(sc), torch.from_numpy(img_shape))
     return out.numpy()
@@ -388,3 +388,28 @@ def test_docs_onnx_example_runs_without_pymg(exported: dict, tmp_path: Path):
     want = rec.predict(kp, np.ones((1, 1, 60, 17), np.float32), img_shape=(720, 1280))
     best = int(want.labels[0])
     assert done.stdout.strip() == f"{rec.class_names[best]}: {want.probabilities[0, best]:.4f}"
+
+
+def test_pt2_loads_in_a_fresh_process(exported: dict, tmp_path: Path):
+    """A new process that imports pymg.ops (nothing else of pymg) loads and runs the pt2 file."""
+    import subprocess
+    import sys
+
+    rec, files = exported[("posec3d", "limb")]
+    kp, sc = _clips(2, 2, 8, 17, seed=21)
+    np.savez(tmp_path / "clip.npz", kp=kp, sc=sc)
+    code = (
+        "import numpy as np, torch, pymg.ops\n"
+        f"program = torch.export.load({str(files['pt2'])!r}).module()\n"
+        "z = np.load('clip.npz')\n"
+        "with torch.no_grad():\n"
+        "    p = program(torch.from_numpy(z['kp']), torch.from_numpy(z['sc']),\n"
+        "                torch.tensor([[360, 480], [360, 480]]))\n"
+        "np.save('out.npy', p.numpy())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    want = rec.predict(kp, sc, img_shape=(360, 480)).probabilities
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), want, rtol=0, atol=TOL)

@@ -33,7 +33,7 @@ from pymg.engine.evaluate import (
     write_report,
     write_submission,
 )
-from pymg.engine.export import export_recognizer, read_metadata
+from pymg.engine.export import export_recognizer, load_program, read_metadata
 from pymg.engine.inference import Prediction, Recognizer
 from pymg.engine.metrics import (
     confusion_matrix,
@@ -71,6 +71,7 @@ __all__ = [
     "list_configs",
     "load_checkpoint",
     "load_config",
+    "load_program",
     "load_scores",
     "mean_class_accuracy",
     "per_class_accuracy",

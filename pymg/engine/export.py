@@ -41,6 +41,7 @@ __all__ = [
     "build_graph",
     "export_recognizer",
     "graph_metadata",
+    "load_program",
     "read_metadata",
 ]
 
@@ -291,6 +292,24 @@ def export_recognizer(
         else:
             _write_pt2(graph, example, path, meta)
     return path
+
+
+def load_program(path: str | Path) -> torch.nn.Module:
+    """The pt2 program of :func:`export_recognizer` as a callable module.
+
+    Registers pymg's custom ops first (``import pymg`` alone does not import :mod:`pymg.ops`),
+    then ``torch.export.load(path).module()``.
+
+    Shape:
+        - the module: (keypoint [N, M, T, V, 2], keypoint_score [N, M, T, V], img_shape [N, 2])
+          -> probabilities [N, K]
+    """
+    import pymg.ops  # noqa: F401  (registers torch.ops.pymg.*)
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no exported file at {p}")
+    return torch.export.load(str(p)).module()
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

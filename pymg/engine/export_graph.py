@@ -32,7 +32,14 @@ from pymg.models.stgcn import STGCN, _normalise
 from pymg.ops import backend_torch, flip_heatmaps
 from pymg.ops.positions import test_positions
 
-__all__ = ["GRAPH_OPS", "RecognizerGraph", "StreamGraph", "compact_resize", "select_persons"]
+__all__ = [
+    "GRAPH_OPS",
+    "RecognizerGraph",
+    "StreamGraph",
+    "compact_resize",
+    "sanitize",
+    "select_persons",
+]
 
 #: How a graph aligns and draws: ``"custom"`` (pymg's custom ops) or ``"plain"`` (torch ops).
 GRAPH_OPS = ("custom", "plain")

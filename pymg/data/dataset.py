@@ -52,7 +52,9 @@ def select_persons(
         return keypoint, score
     m = keypoint.shape[0]
     if m > num_persons:
-        order = np.argsort(-score.reshape(m, -1).mean(axis=1), kind="stable")[:num_persons]
+        # float64 means: near-ties rank the same in the exported graph (pymg.engine.export)
+        mean = score.reshape(m, -1).mean(axis=1, dtype=np.float64)
+        order = np.argsort(-mean, kind="stable")[:num_persons]
         return keypoint[order], score[order]
     if m < num_persons:
         pad = num_persons - m

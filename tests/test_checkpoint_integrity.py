@@ -13,9 +13,9 @@ import torch
 from pymg.cli import main
 from pymg.engine import Recognizer
 from pymg.engine.builders import build_model
+from pymg.engine.checkpoint_eval import checkpoint_config
 from pymg.engine.checkpointing import load_checkpoint, save_checkpoint, tensor_digest
 from pymg.engine.config import ConfigError, load_config
-from pymg.engine.testing import run_test
 from pymg.engine.trainer import train
 from pymg.topology import resolve_layout
 
@@ -131,5 +131,5 @@ def test_resuming_an_imported_checkpoint_says_it_has_no_optimizer(tmp_path: Path
 def test_pymg_test_refuses_model_options(tmp_path: Path) -> None:
     shutil.copy(DATA / "legacy_posec3d.pt", tmp_path / "m.pt")
     with pytest.raises(ConfigError, match=r"--set model\.base_channels=16: the model options come"):
-        run_test(tmp_path / "m.pt", overrides=["model.base_channels=16"])
+        checkpoint_config(tmp_path / "m.pt", overrides=["model.base_channels=16"])
     assert main(["test", str(tmp_path / "m.pt"), "--set", "model.base_channels=16"]) == 2

@@ -404,8 +404,9 @@ def test_npz_cap_applies_to_members_read_into_memory(tmp_path, monkeypatch):
         total = sum(z[k].nbytes for k in z.files)  # the cap holds for the file's total too
     assert NativeClips(tmp_path / "z.npz", max_array_bytes=total)[2]["total_frames"] == 7
     with pytest.raises(
-        ArrayTooLargeError, match=rf"z\.npz: member .* \(with the \d+ bytes already read from "
-        rf"this file\) needs {total} bytes .*cap of {total - 1} "
+        ArrayTooLargeError,
+        match=rf"z\.npz: member .* \(with the \d+ bytes already read from "
+        rf"this file\) needs {total} bytes .*cap of {total - 1} ",
     ):
         NativeClips(tmp_path / "z.npz", max_array_bytes=total - 1)
     with pytest.raises(

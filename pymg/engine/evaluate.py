@@ -12,6 +12,10 @@ Files (all written by rank 0):
   ``0054_0,30``. Clip ids are the dataset's ``frame_dir`` values.
 * report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``) and
   ``<prefix>confusion.png``.
+
+:func:`write_outputs` writes all three with one prefix; training, ``pymg test`` and ``pymg fuse``
+use it, so their files are named alike (``<split>_scores.npz``, ``<split>_predictions.csv``,
+``<split>_metrics.json``, ``<split>_confusion.png``).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ __all__ = [
     "predict_batch",
     "predict_dataset",
     "save_scores",
+    "write_outputs",
     "write_report",
     "write_submission",
 ]
@@ -346,12 +351,17 @@ def write_submission(result: ScoreSet, path: str | Path) -> Path:
 
 
 def write_report(
-    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool = True
+    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool | None = None
 ) -> dict[str, Any]:
     """Metrics of a labelled ScoreSet to ``<prefix>metrics.json`` (+ ``<prefix>confusion.png``).
 
+    ``png``: draw the confusion matrix (None: when matplotlib is installed).
     Returns the metrics dict (:func:`pymg.engine.metrics.summarize` plus ``class_names``).
     """
+    if png is None:
+        from pymg.viz import matplotlib_available
+
+        png = matplotlib_available()
     if not result.has_labels:
         raise ValueError("the scores carry no labels (-1): metrics need labelled clips")
     metrics = summarize(result.scores, result.labels, result.class_names)
@@ -362,3 +372,29 @@ def write_report(
     if png:
         plot_confusion(metrics["confusion"], folder / f"{prefix}confusion.png", result.class_names)
     return metrics
+
+
+def write_outputs(
+    result: ScoreSet, out_dir: str | Path, prefix: str, png: bool | None = None
+) -> dict[str, Any]:
+    """Write the score file, the submission and (labelled clips only) the report of ``result``.
+
+    Files: ``<out_dir>/<prefix>scores.npz``, ``<prefix>predictions.csv`` and, when the clips
+    carry labels, ``<prefix>metrics.json`` and ``<prefix>confusion.png`` (see
+    :func:`write_report` for ``png``).
+
+    Returns:
+        ``{"scores": Path, "submission": Path, "metrics_file": Path | None, "metrics": dict |
+        None}``.
+    """
+    folder = Path(out_dir)
+    paths: dict[str, Any] = {
+        "scores": save_scores(result, folder / f"{prefix}scores.npz"),
+        "submission": write_submission(result, folder / f"{prefix}predictions.csv"),
+        "metrics_file": None,
+        "metrics": None,
+    }
+    if result.has_labels:
+        paths["metrics"] = write_report(result, folder, prefix=prefix, png=png)
+        paths["metrics_file"] = folder / f"{prefix}metrics.json"
+    return paths

@@ -152,32 +152,23 @@ def plot_confusion(
     m = np.asarray(cm, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"cm must be a square matrix [K, K], got shape {m.shape}")
-    try:
-        import matplotlib
+    from pymg.viz import new_figure, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_confusion needs matplotlib: pip install 'pymg[viz]'") from exc
     k = m.shape[0]
     if normalize:
         totals = m.sum(axis=1, keepdims=True)
         m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     size = min(4 + 0.35 * k, 20)
-    fig, ax = plt.subplots(figsize=(size, size))
-    try:
-        image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_xticks(range(k), labels=names, rotation=90, fontsize=7)
-        ax.set_yticks(range(k), labels=names, fontsize=7)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=100)
-    finally:
-        plt.close(fig)
+    fig = new_figure(size, size, dpi=100)
+    ax = fig.subplots()
+    image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k), labels=names, rotation=90, fontsize=7)
+    ax.set_yticks(range(k), labels=names, fontsize=7)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    fig.tight_layout()
+    out = save_figure(fig, path)
     return out

@@ -1,4 +1,5 @@
-"""Setting up a training run: seeding, datasets, model, optimizer, loader, schedule, resume.
+"""A training run's state (:class:`Run`) and how it is built: seeding, datasets, model, optimizer,
+loader, schedule, resume.
 
 :func:`set_up` returns a :class:`Run`, which the parts of :mod:`pymg.engine.trainer`
 (``train_one_epoch``, ``validate``, ``save_epoch``, ``final_test``) share.
@@ -7,8 +8,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ from pymg.models.interface import RecognizerModel
 
 __all__ = ["JsonLog", "Run", "log_main", "seed_everything", "set_up"]
 
+log = logging.getLogger(__name__)
+
 
 def seed_everything(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global RNG and torch (CPU and CUDA)."""
@@ -58,8 +61,9 @@ class JsonLog:
 
 
 def log_main(ctx: DistContext, message: str) -> None:
+    """Log ``message`` (info) on rank 0 only."""
     if ctx.is_main:
-        print(message, flush=True)
+        log.info(message)
 
 
 def _resolve_resume(resume: str | Path | bool | None, work_dir: Path) -> Path | None:
@@ -108,11 +112,6 @@ class Run:
     best: dict[str, Any] = field(
         default_factory=lambda: {"metric": "top1", "value": None, "epoch": None}
     )
-
-    @property
-    def show_bar(self) -> bool:
-        """A progress bar on an interactive rank-0 terminal."""
-        return self.cfg.runtime.progress and self.ctx.is_main and sys.stderr.isatty()
 
 
 def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> Run:
@@ -183,11 +182,16 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
 
 
 def _check_labelled(cfg: Config, train_set: Any) -> None:
-    unlabelled = int((train_set.labels < 0).sum())
-    if unlabelled:
+    """Refuse a training split with unlabelled clips, naming them (the first ten)."""
+    unlabelled = np.flatnonzero(np.asarray(train_set.labels) < 0)
+    if len(unlabelled):
+        names = train_set.names
+        shown = ", ".join(names[int(i)] for i in unlabelled[:10])
+        more = f" and {len(unlabelled) - 10} more" if len(unlabelled) > 10 else ""
         raise ConfigError(
-            f"split {cfg.data.train_split!r} of {cfg.data.source!r} holds {unlabelled} unlabelled "
-            "clip(s) (label -1): train on a labelled split (data.train_split)"
+            f"split {cfg.data.train_split!r} of {cfg.data.source!r} holds {len(unlabelled)} "
+            f"unlabelled clip(s) (label -1): {shown}{more}; train on a labelled split "
+            "(data.train_split) or give those videos a _label.csv and prepare again"
         )
 
 

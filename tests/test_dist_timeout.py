@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_ddp import TINY, free_port
+from test_ddp import free_port
 
 from pymg.engine import load_checkpoint
 from pymg.engine.distributed import check_timeout, init_distributed
@@ -31,8 +31,11 @@ def test_dist_timeout_is_checked(bad: object) -> None:
         init_distributed("cpu", bad)  # type: ignore[arg-type]
 
 
-def _launch(rank: int, port: int, work: Path, log: Path) -> subprocess.Popen[bytes]:
-    overrides = [*TINY, "schedule.epochs=200", "test.val_interval=0", "runtime.dist_timeout=4"]
+def _launch(
+    rank: int, port: int, work: Path, log: Path, tiny: list[str]
+) -> subprocess.Popen[bytes]:
+    overrides = [*tiny, "schedule.epochs=200", "test.val_interval=0", "runtime.dist_timeout=4",
+                 "runtime.device=cpu"]  # fmt: skip
     args = [a for item in overrides for a in ("--set", item)]
     env = dict(
         os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
@@ -44,9 +47,11 @@ def _launch(rank: int, port: int, work: Path, log: Path) -> subprocess.Popen[byt
 
 
 @pytest.mark.parametrize("stopped", [1, 0])
-def test_stopped_rank_ends_the_job_with_a_clear_error(tmp_path: Path, stopped: int) -> None:
+def test_stopped_rank_ends_the_job_with_a_clear_error(
+    tmp_path: Path, stopped: int, tiny_training: list[str]
+) -> None:
     work, port = tmp_path / "work", free_port()
-    procs = [_launch(r, port, work, tmp_path / f"rank{r}.log") for r in (0, 1)]
+    procs = [_launch(r, port, work, tmp_path / f"rank{r}.log", tiny_training) for r in (0, 1)]
     waiter = 1 - stopped
     try:
         deadline = time.monotonic() + 120

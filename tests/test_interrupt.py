@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_ddp import TINY
 
 from pymg.engine.loader import QuietWorkersLoader
 
@@ -39,9 +38,12 @@ def test_workers_ignore_sigint_and_the_main_process_keeps_it() -> None:
 
 
 @pytest.mark.parametrize("delay", [0.0, 0.5, 1.2])
-def test_ctrl_c_with_workers_ends_cleanly(tmp_path: Path, delay: float) -> None:
+def test_ctrl_c_with_workers_ends_cleanly(
+    tmp_path: Path, delay: float, tiny_training: list[str]
+) -> None:
     work = tmp_path / "work"
-    overrides = [*TINY, "data.num_workers=2", "schedule.epochs=100", "runtime.log_interval=1"]
+    overrides = [*tiny_training, "data.num_workers=2", "schedule.epochs=100",
+                 "runtime.log_interval=1", "runtime.device=cpu"]  # fmt: skip
     args = [a for item in overrides for a in ("--set", item)]
     cmd = [sys.executable, "-m", "pymg", "train", "demo", "--work-dir", str(work), *args]
     env = dict(os.environ, OMP_NUM_THREADS="1")

@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-from test_ddp import TINY
 
 from pymg.cli import main
 from pymg.engine.workdir import LOCK_NAME, WorkDirLockedError, hold_work_dir
@@ -90,10 +89,11 @@ def test_inactive_rank_takes_no_lock(tmp_path: Path) -> None:
 
 
 def test_second_training_in_a_busy_work_dir_refuses(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_training: list[str]
 ) -> None:
     work = tmp_path / "work"
-    args = [a for item in [*TINY, "schedule.epochs=100"] for a in ("--set", item)]
+    overrides = [*tiny_training, "schedule.epochs=100", "runtime.device=cpu"]
+    args = [a for item in overrides for a in ("--set", item)]
     env = dict(os.environ, OMP_NUM_THREADS="1")
     cmd = [sys.executable, "-m", "pymg", "train", "demo", "--work-dir", str(work), *args]
     first = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -335,6 +335,12 @@ def read_native(
         with zipfile.ZipFile(path) as zf:
             missing = [a for a in members if a + ".npy" not in zf.namelist()]
             budget = FileBudget(path, limit)
+            # the arrays first: the file's total is held to the cap before anything is decoded
+            arrays = {
+                a: _read_member(path, zf, a, mmap, budget)
+                for a in members
+                if a != "meta" and a not in missing
+            }
             meta = (
                 json.loads(str(_read_member(path, zf, "meta", False, budget)[()]))
                 if "meta.npy" in zf.namelist()
@@ -347,7 +353,6 @@ def read_native(
                 raise _WrongKind(f"{path} holds {found}, not {kind}: open it with {_OPENER[found]}")
             if missing:
                 raise ValueError(f"missing members {missing}")
-            arrays = {a: _read_member(path, zf, a, mmap, budget) for a in members if a != "meta"}
     except (ArrayTooLargeError, _WrongKind):
         raise
     except MemoryError as exc:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.topology import Skeleton, resolve_layout, template_pose
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -305,17 +306,19 @@ def _to_numpy(array: Any, name: str) -> np.ndarray:
     return np.asarray(array, dtype=np.float32)
 
 
+def _index_list(values: Sequence[int], length: int, name: str) -> list[int]:
+    """``values`` as ints, each checked to be an index in [0, length), at least one."""
+    out = [check_int(v, name, minimum=0, expected=f"indices in [0, {length})") for v in values]
+    if not out or max(out) >= length:
+        raise ValueError(f"{name} must be non-empty indices in [0, {length}), got {out}")
+    return out
+
+
 def _frame_indices(frames: int | Sequence[int] | None, length: int, default: int) -> list[int]:
     if frames is None or isinstance(frames, int):
-        count = default if frames is None else frames
-        if count < 1:
-            raise ValueError(f"frames must be >= 1, got {count}")
+        count = check_int(default if frames is None else frames, "frames", minimum=1)
         return sorted({int(round(x)) for x in np.linspace(0, length - 1, min(count, length))})
-    out = [int(f) for f in frames]
-    bad = [f for f in out if not 0 <= f < length]
-    if bad or not out:
-        raise ValueError(f"frames must be non-empty indices in [0, {length}), got {out}")
-    return out
+    return _index_list(frames, length, "frames")
 
 
 def draw_heatmaps(
@@ -348,12 +351,7 @@ def draw_heatmaps(
     if reduce not in ("max", "sum"):
         raise ValueError(f"reduce must be 'max' or 'sum', got {reduce!r}")
     if channels is not None:
-        chans = [int(c) for c in channels]
-        if not chans or any(not 0 <= c < vol.shape[0] for c in chans):
-            raise ValueError(
-                f"channels must be non-empty indices in [0, {vol.shape[0]}), got {chans}"
-            )
-        vol = vol[chans]
+        vol = vol[_index_list(channels, vol.shape[0], "channels")]
     image = vol.max(axis=0) if reduce == "max" else vol.sum(axis=0)  # [T, H, W]
     picks = _frame_indices(frames, image.shape[0], 8)
     cols = min(len(picks), 4)

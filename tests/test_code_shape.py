@@ -10,7 +10,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "pymg"
 MAX_LINES = 80
-PENDING = {"pymg/data/formats/checks.py::check_annotation"}
+PENDING: set[str] = set()
 """Functions still over the limit while they are being split; an entry must go once it is short."""
 
 

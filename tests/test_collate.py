@@ -65,7 +65,10 @@ def test_collate_defaults_and_errors():
         collate([dict(item(3), img_shape=(0, 4))])
     with pytest.raises(ValueError, match=r"length 9 outside \[0, T=3\]"):
         collate([item(3, length=9)])
-    with pytest.raises(ValueError, match=r"keypoint must be \[M, T, V, 2\]"):
+    bad_score = r"samples\[0\]: keypoint_score must have shape \[M, T, V\] = \[1, 3, 5\]"
+    with pytest.raises(ValueError, match=bad_score):
         collate([dict(item(3), keypoint_score=np.zeros((1, 2, 5)))])
     with pytest.raises(TypeError, match=r"samples\[0\] must be a dict"):
         collate([[1, 2]])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"samples\[0\]: keypoint must have shape \[M, T, V, 2\]"):
+        collate([dict(item(3), keypoint=np.zeros((1, 3, 5, 3)))])

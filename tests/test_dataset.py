@@ -51,7 +51,7 @@ def files(tmp_path_factory):
 @pytest.mark.parametrize("kind", ["list", "pkl", "npz"])
 def test_sources_agree(files, kind):
     source = {"list": ANNS, "pkl": files / "a.pkl", "npz": files / "a.npz"}[kind]
-    ds = PoseDataset(source, num_persons=None)
+    ds = PoseDataset(source, layout="imigue41", num_persons=None)
     assert len(ds) == 8 and ds.num_classes == 4 and ds.layout.name == "imigue41"
     for i in (0, 5):
         item = ds[i]
@@ -67,20 +67,20 @@ def test_sources_agree(files, kind):
 
 @pytest.mark.parametrize("kind", ["pkl", "npz"])
 def test_splits(files, kind):
-    train = PoseDataset(files / f"a.{kind}", split="train")
-    test = PoseDataset(files / f"a.{kind}", split="test")
+    train = PoseDataset(files / f"a.{kind}", layout="imigue41", split="train")
+    test = PoseDataset(files / f"a.{kind}", layout="imigue41", split="test")
     assert train.names == SPLITS["train"] and test.names == SPLITS["test"]
     assert len(train) + len(test) == 8
     with pytest.raises(ValueError, match=r"split 'val' not in the source; available: \['test'"):
-        PoseDataset(files / f"a.{kind}", split="val")
+        PoseDataset(files / f"a.{kind}", layout="imigue41", split="val")
 
 
 def test_split_name_without_annotation():
     src = SyntheticMicroGestures(num_clips=4, num_classes=2)
     anns = list(src)
     with pytest.raises(ValueError, match="split 'train' not in the source"):
-        PoseDataset(anns, split="train")
-    ds = PoseDataset(src, split="train")
+        PoseDataset(anns, layout="imigue41", split="train")
+    ds = PoseDataset(src, layout="imigue41", split="train")
     assert ds.names == src.splits["train"] and ds.num_classes == 2
 
 
@@ -104,7 +104,7 @@ def test_persons_selected_by_mean_score_and_padded():
     ann = make_ann("p", 0, 4, m=3)
     ann["keypoint_score"][0] *= 0.1
     ann["keypoint_score"][2] = 1.0
-    ds = PoseDataset([ann], num_persons=2)
+    ds = PoseDataset([ann], layout="imigue41", num_persons=2)
     item = ds[0]
     assert item["keypoint"].shape == (2, 4, 41, 2)
     np.testing.assert_array_equal(item["keypoint"][0], ann["keypoint"][2])
@@ -112,7 +112,7 @@ def test_persons_selected_by_mean_score_and_padded():
     kp, sc = select_persons(ann["keypoint"][:1], ann["keypoint_score"][:1], 3)
     assert kp.shape == (3, 4, 41, 2) and not kp[1:].any() and not sc[1:].any()
     with pytest.raises(ValueError, match="num_persons must be a positive int or None"):
-        PoseDataset([ann], num_persons=0)
+        PoseDataset([ann], layout="imigue41", num_persons=0)
 
 
 class _Source(Sequence):
@@ -131,13 +131,22 @@ class _Source(Sequence):
 def test_lazy_source_checked_when_read():
     nan = make_ann("nan_clip", 1, 4)
     nan["keypoint"][0, 0, 0, 0] = np.inf
-    ds = PoseDataset(_Source([ANNS[0], nan], {}), num_classes=4)
+    ds = PoseDataset(_Source([ANNS[0], nan], {}), layout="imigue41", num_classes=4)
     assert len(ds) == 2 and ds[0]["label"] == 0
     with pytest.raises(MalformedClipError, match="clip 'nan_clip': keypoint holds NaN or inf"):
         ds[1]
     with pytest.warns(MalformedDataWarning, match="skipped 1"):
-        assert len(PoseDataset(_Source([ANNS[0], nan], {}), num_classes=4, on_error="skip")) == 1
-    lenient = PoseDataset(_Source([ANNS[0], nan], {}), num_classes=4, nan_as_missing=True)
+        assert (
+            len(
+                PoseDataset(
+                    _Source([ANNS[0], nan], {}), layout="imigue41", num_classes=4, on_error="skip"
+                )
+            )
+            == 1
+        )
+    lenient = PoseDataset(
+        _Source([ANNS[0], nan], {}), layout="imigue41", num_classes=4, nan_as_missing=True
+    )
     item = lenient[1]
     assert (item["keypoint"][0, 0, 0] == 0).all() and item["keypoint_score"][0, 0, 0] == 0
     np.testing.assert_array_equal(item["keypoint"][0, 1:], nan["keypoint"][0, 1:])
@@ -153,37 +162,39 @@ def test_malformed_clips_raise_or_skip():
     with pytest.raises(
         MalformedClipError, match=r"clip 'bad_label': label 9 out of range \[0, 4\)"
     ):
-        PoseDataset(anns, num_classes=4)
+        PoseDataset(anns, layout="imigue41", num_classes=4)
     with pytest.warns(MalformedDataWarning, match="skipped 3 malformed clip"):
-        ds = PoseDataset(anns, num_classes=4, on_error="skip")
+        ds = PoseDataset(anns, layout="imigue41", num_classes=4, on_error="skip")
     assert ds.skipped == 3 and len(ds) == 8
     assert [c for c, _ in ds.skipped_clips] == ["bad_label", "nan_clip", "empty"]
     src = _Source(ANNS[:1], {"train": ["c0", "ghost"]})
     with pytest.raises(MalformedClipError, match="clip 'ghost': listed in split 'train'"):
-        PoseDataset(src, split="train")
+        PoseDataset(src, layout="imigue41", split="train")
     with pytest.warns(MalformedDataWarning, match="skipped 1"):
-        assert len(PoseDataset(src, split="train", on_error="skip")) == 1
+        assert len(PoseDataset(src, layout="imigue41", split="train", on_error="skip")) == 1
     with pytest.raises(ValueError, match="on_error must be 'raise' or 'skip'"):
-        PoseDataset(ANNS, on_error="ignore")
+        PoseDataset(ANNS, layout="imigue41", on_error="ignore")
     with pytest.raises(TypeError, match="source must be"):
-        PoseDataset(42)  # type: ignore[arg-type]
+        PoseDataset(42, layout="imigue41")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="required keyword-only argument: 'layout'"):
+        PoseDataset(ANNS)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match=r"must end in \.pkl"):
-        PoseDataset("clips.csv")
+        PoseDataset("clips.csv", layout="imigue41")
 
 
 def test_transform_output_space_and_seeds():
     src = SyntheticMicroGestures(num_clips=6, num_classes=3)
-    ds = PoseDataset(src, transform=train_transform("imigue41"), seed=1)
+    ds = PoseDataset(src, layout="imigue41", transform=train_transform("imigue41"), seed=1)
     a, b = ds[2], ds[2]
     np.testing.assert_array_equal(a["keypoint"], b["keypoint"])
     assert a["img_shape"] == (56, 56)
-    again = PoseDataset(src, transform=train_transform("imigue41"), seed=1)
+    again = PoseDataset(src, layout="imigue41", transform=train_transform("imigue41"), seed=1)
     np.testing.assert_array_equal(again[2]["keypoint"], a["keypoint"])
-    other = PoseDataset(src, transform=train_transform("imigue41"), seed=2)
+    other = PoseDataset(src, layout="imigue41", transform=train_transform("imigue41"), seed=2)
     ds.set_epoch(1)
     changed = [not np.array_equal(ds[i]["keypoint"], other[i]["keypoint"]) for i in range(6)]
     assert any(changed)
-    test = PoseDataset(src, transform=make_test_transform(size=64))
+    test = PoseDataset(src, layout="imigue41", transform=make_test_transform(size=64))
     item = test[0]
     assert item["img_shape"] == (64, 64) and not item["meta"]["flip"]
     kp = item["keypoint"][item["keypoint_score"] > 0]
@@ -194,13 +205,15 @@ def test_plain_callable_transform():
     def halve(sample):
         return dict(sample, keypoint=sample["keypoint"] / 2, img_shape=(360, 640))
 
-    item = PoseDataset(ANNS[:2], transform=halve)[1]
+    item = PoseDataset(ANNS[:2], layout="imigue41", transform=halve)[1]
     np.testing.assert_allclose(item["keypoint"], ANNS[1]["keypoint"][:1] / 2)
     assert item["img_shape"] == (360, 640)
 
 
 def test_dataloader_workers_match_main_process(files):
-    ds = PoseDataset(files / "a.npz", transform=train_transform("imigue41"), num_persons=2)
+    ds = PoseDataset(
+        files / "a.npz", layout="imigue41", transform=train_transform("imigue41"), num_persons=2
+    )
     main = [collate([ds[i] for i in range(j, min(j + 3, len(ds)))]) for j in range(0, 8, 3)]
     loader = torch.utils.data.DataLoader(
         ds, batch_size=3, num_workers=2, collate_fn=collate, multiprocessing_context="fork"

@@ -53,7 +53,7 @@ def test_hop_distance_disconnected_and_errors() -> None:
         hop_distance(CHAIN4, edges=[(0, 1)])
     with pytest.raises(ValueError, match=r"edges\[0\] = \(0, 5\) is out of range \[0, 3\)"):
         hop_distance(3, edges=[(0, 5)])
-    with pytest.raises(ValueError, match="max_hop must be >= 0 or None, got -1"):
+    with pytest.raises(ValueError, match="max_hop must be an int >= 0 or None, got -1"):
         hop_distance(CHAIN4, -1)
     with pytest.raises(ValueError, match="joint count >= 1, got 0"):
         hop_distance(0, edges=[])
@@ -173,7 +173,7 @@ def test_exact_vs_capped_center_distance_differ_far_from_center() -> None:
 def test_partition_errors() -> None:
     with pytest.raises(ValueError, match=r"strategy must be one of .*got 'bogus'"):
         graph_partitions(IMIGUE41, "bogus")
-    with pytest.raises(ValueError, match="max_hop must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="max_hop must be an int >= 1, got 0"):
         graph_partitions(IMIGUE41, "spatial", 0)
     with pytest.raises(TypeError, match="skeleton must be a Skeleton, got str"):
         graph_partitions("imigue41")  # type: ignore[arg-type]

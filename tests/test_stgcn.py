@@ -357,7 +357,7 @@ def test_errors():
         STGCN(22)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="down_blocks: expected 1-based indices"):
         STGCN("imigue22", num_blocks=4, down_blocks=(5,))
-    with pytest.raises(ValueError, match="num_classes: expected a positive int"):
+    with pytest.raises(ValueError, match="num_classes must be a positive int, got 0"):
         STGCN("imigue22", num_classes=0)
     with pytest.raises(ValueError, match="strategy: expected one of"):
         STGCN("imigue22", strategy="random")

@@ -59,7 +59,10 @@ def test_draw_heatmaps_numpy_and_torch(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"frames": 0}, "frames must be >= 1"),
+        ({"frames": 0}, "frames must be an int >= 1, got 0"),
+        ({"frames": [-1]}, r"frames must be indices in \[0, 10\), got -1"),
+        ({"frames": [1.5]}, r"frames must be indices in \[0, 10\), got 1\.5"),
+        ({"channels": []}, r"channels must be non-empty indices in \[0, 3\), got \[\]"),
         ({"frames": [10]}, r"frames must be non-empty indices in \[0, 10\)"),
         ({"channels": [3]}, r"channels must be non-empty indices in \[0, 3\)"),
         ({"reduce": "mean"}, "reduce must be 'max' or 'sum'"),

@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "test",
     "fuse",
     "evaluate_detections",
+    "export",
     "bench",
     "viz",
     "ablate",

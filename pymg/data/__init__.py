@@ -2,7 +2,7 @@
 keypoint-space transforms, batching, and synthetic data.
 
 >>> from pymg.data import PoseDataset, SyntheticMicroGestures, collate, train_transform
->>> ds = PoseDataset(SyntheticMicroGestures(num_clips=8), split="train",
+>>> ds = PoseDataset(SyntheticMicroGestures(num_clips=8), split="train", layout="imigue41",
 ...                  transform=train_transform("imigue41"))
 >>> batch = collate([ds[0], ds[1]])
 >>> batch["keypoint"].shape[-2:]

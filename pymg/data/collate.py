@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pymg.checks import check_int
+from pymg.checks import check_int, check_keypoint_shape, check_score_shape
 
 __all__ = ["REQUIRED_KEYS", "collate"]
 
@@ -94,11 +94,8 @@ def _check_sample(n: int, s: Any) -> dict[str, Any]:
         raise ValueError(f"samples[{n}] lacks keys {missing}{hint}")
     kp = np.asarray(s["keypoint"], np.float32)
     sc = np.asarray(s["keypoint_score"], np.float32)
-    if kp.ndim != 4 or kp.shape[-1] != 2 or sc.shape != kp.shape[:3]:
-        raise ValueError(
-            f"samples[{n}]: keypoint must be [M, T, V, 2] and keypoint_score [M, T, V], got "
-            f"{list(kp.shape)} and {list(sc.shape)}"
-        )
+    check_keypoint_shape(kp.shape, f"samples[{n}]: keypoint")
+    check_score_shape(sc.shape, kp.shape, f"samples[{n}]: keypoint_score")
     length = int(s.get("length", kp.shape[1]))
     if not 0 <= length <= kp.shape[1]:
         raise ValueError(f"samples[{n}]: length {length} outside [0, T={kp.shape[1]}]")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pymg.checks import check_int
+from pymg.checks import check_index, check_int
 from pymg.data.formats.checks import (
     MalformedClipError,
     SkipLog,
@@ -52,7 +52,9 @@ def select_persons(
         return keypoint, score
     m = keypoint.shape[0]
     if m > num_persons:
-        order = np.argsort(-score.reshape(m, -1).mean(axis=1), kind="stable")[:num_persons]
+        # float64 means: near-ties rank the same in the exported graph (pymg.engine.export)
+        mean = score.reshape(m, -1).mean(axis=1, dtype=np.float64)
+        order = np.argsort(-mean, kind="stable")[:num_persons]
         return keypoint[order], score[order]
     if m < num_persons:
         pad = num_persons - m
@@ -79,7 +81,8 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
             :class:`~pymg.data.SyntheticMicroGestures` (its ``splits``, ``class_names`` and
             ``layout`` are used).
         split: name of a split of the source (``"train"``, ``"test"``, ...) or None for all clips.
-        layout: joint layout of the items (Skeleton or name); richer source data is subset.
+        layout: joint layout of the items (Skeleton or name; required, there is no default);
+            richer source data is subset.
         transform: a :class:`~pymg.data.transforms.PoseTransform` (called ``t(sample, rng)`` with
             ``rng`` derived from ``(seed, epoch, index)``) or any callable ``t(sample) -> sample``
             on ``{"keypoint", "keypoint_score", "img_shape"}``; None keeps source coordinates.
@@ -105,12 +108,12 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         self,
         source: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
         split: str | None = None,
-        layout: Skeleton | str = "imigue41",
+        *,
+        layout: Skeleton | str,
         transform: PoseTransform | Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         num_persons: int | None = 1,
         on_error: str = "raise",
         source_layout: Skeleton | str | None = None,
-        *,
         num_classes: int | None = None,
         seed: int = 0,
         validate: bool | None = None,
@@ -299,12 +302,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         return np.random.default_rng([self.seed, self.epoch, int(index)])
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} out of range for {n} clips")
-        index = int(index) % n
+        index = check_index(index, len(self))
         src = self._indices[index]
         clip = self._check(src)
         kp, sc = clip["keypoint"], clip["keypoint_score"]

@@ -28,6 +28,7 @@ from pymg.data.formats.light_hand import (
 from pymg.data.formats.miga_xlsx import XLSX_SOURCE, read_openpose_xlsx
 from pymg.data.formats.native import save_native
 from pymg.data.formats.openpose_json import JSON_SOURCE, read_openpose_json_dir
+from pymg.data.formats.output import check_output_file
 from pymg.data.formats.pyskl import load_pyskl
 from pymg.data.formats.sources import (
     ALL_POINTS,
@@ -478,6 +479,7 @@ def prepare_release(
         LayoutSourceError: the layout needs points the source does not carry.
         MalformedClipError: a malformed video, file or row (with ``on_error="raise"``).
     """
+    check_output_file(out_path)  # before reading anything
     policy = check_on_error(on_error)
     h, w = (int(v) for v in img_shape)
     if h <= 0 or w <= 0:
@@ -571,6 +573,7 @@ def prepare_pyskl(
     Returns:
         ``{"clips": N, "splits": {name: n}, "skipped": k, "path": str, "layout": name}``.
     """
+    check_output_file(out_path)  # before reading anything
     annotations, splits = load_pyskl(pkl_path, trim_padding=trim_padding)
     v = _stored_joints(annotations)
     stored = layout_name(source_layout)

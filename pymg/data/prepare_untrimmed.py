@@ -28,6 +28,7 @@ import numpy as np
 from pymg.data.formats.checks import SkipLog, check_on_error
 from pymg.data.formats.joints import OPENPOSE137, resolve_layout
 from pymg.data.formats.label_csv import Segment, map_miga_label, read_label_csv
+from pymg.data.formats.output import check_output_file
 from pymg.data.formats.smg_kinect import SMG_CLASSES, map_smg_label, read_smg_skeleton_csv
 from pymg.data.formats.sources import LayoutSourceError, VideoKeypoints, layout_indices
 from pymg.data.prepare import (
@@ -44,7 +45,7 @@ from pymg.data.prepare_report import video_notes
 from pymg.data.recording import check_segments, save_recordings
 from pymg.data.release import ReleaseVideo, find_release_videos
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS
-from pymg.topology import KINECT25
+from pymg.topology import DEFAULT_LAYOUT, KINECT25
 
 __all__ = ["prepare_untrimmed", "recording_from_video"]
 
@@ -160,7 +161,7 @@ class _Release:
             self.target = None
             return
         keep_all = isinstance(layout, str) and layout.lower() == OPENPOSE137
-        self.target = None if keep_all else resolve_layout(layout or "imigue41")
+        self.target = None if keep_all else resolve_layout(layout or DEFAULT_LAYOUT)
         self.name = OPENPOSE137 if self.target is None else self.target.name
         if self.target is not None:
             for kind in kinds:
@@ -287,6 +288,7 @@ def prepare_untrimmed(
             label row names its file and line.
     """
     policy = check_on_error(on_error)
+    check_output_file(out_path)  # before reading anything
     skips = SkipLog()
     videos, problems = find_release_videos(raw_dir, mmpose=mmpose)
     for err in problems:

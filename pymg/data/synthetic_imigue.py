@@ -32,14 +32,14 @@ from typing import Any
 
 import numpy as np
 
-from pymg.checks import check_int
-from pymg.data.synthetic import (
+from pymg.checks import check_index, check_int
+from pymg.data.synthetic import LazyClips
+from pymg.data.synthetic_body import (
     _HANDS,
     _HEAD,
     _L_HAND,
     _R_HAND,
     _UPPER,
-    LazyClips,
     _Motion,
     _move_torso,
     _press_lips,
@@ -219,12 +219,7 @@ def imigue_class_counts(num_clips: int, min_per_class: int = 3) -> list[int]:
     """
     k = len(IMIGUE_TRAIN_COUNTS)
     check_int(min_per_class, "min_per_class", minimum=1)
-    if (
-        isinstance(num_clips, bool)
-        or not isinstance(num_clips, int)
-        or num_clips < k * min_per_class
-    ):
-        raise ValueError(f"num_clips must be an int >= {k * min_per_class}, got {num_clips!r}")
+    check_int(num_clips, "num_clips", minimum=k * min_per_class)
     freq = np.asarray(IMIGUE_TRAIN_COUNTS, dtype=np.float64)
     freq /= freq.sum()
     counts = np.full(k, min_per_class)
@@ -348,8 +343,7 @@ class SyntheticIMiGUE(LazyClips):
         Returns:
             the annotation dict (see the class docstring).
         """
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
+        index = check_index(index, len(self), negative=False)
         label = self.labels[index]
         rng = np.random.default_rng([self.seed, 11, index])
         subject = self._subject(self.subjects[index])

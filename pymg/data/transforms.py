@@ -365,8 +365,7 @@ class RandomResizedCrop(PoseTransform):
             raise ValueError(f"area_range must satisfy 0 < lo <= hi <= 1, got {area_range}")
         if not 0 < aspect_ratio_range[0] <= aspect_ratio_range[1]:
             raise ValueError(f"aspect_ratio_range must be 0 < lo <= hi, got {aspect_ratio_range}")
-        if max_attempts < 1:
-            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        check_int(max_attempts, "max_attempts", minimum=1)
         self.area_range = (float(area_range[0]), float(area_range[1]))
         self.aspect_ratio_range = (float(aspect_ratio_range[0]), float(aspect_ratio_range[1]))
         self.max_attempts, self.generator = int(max_attempts), _stream(generator)
@@ -463,10 +462,10 @@ def train_transform(
     )
 
 
-def test_transform(layout: Skeleton | str | None = None, size: int = 64) -> Compose:
+def test_transform(size: int = 64) -> Compose:
     """PoseC3D val/test pipeline: PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize
-    (size, size). ``layout`` is accepted for symmetry (the test-time flip happens in the model's
-    ``make_input``)."""
+    (size, size). It needs no layout: the test-time flip happens in the model's ``make_input``.
+    """
     check_int(size, "size", minimum=1, expected="a positive int")
     return Compose([PoseCompact(0.25, 10, 1.0, True), Resize((int(size), int(size)))])
 

@@ -35,6 +35,7 @@ from pymg.engine.evaluate import (
     write_report,
     write_submission,
 )
+from pymg.engine.export import export_recognizer, load_program, read_metadata
 from pymg.engine.inference import Prediction, Recognizer
 from pymg.engine.metrics import (
     confusion_matrix,
@@ -67,17 +68,20 @@ __all__ = [
     "config_to_toml",
     "confusion_matrix",
     "evaluate_detections",
+    "export_recognizer",
     "fuse_score_files",
     "fuse_scores",
     "list_configs",
     "load_checkpoint",
     "load_config",
+    "load_program",
     "load_scores",
     "mean_class_accuracy",
     "per_class_accuracy",
     "plot_confusion",
     "predict_batch",
     "predict_dataset",
+    "read_metadata",
     "save_checkpoint",
     "save_scores",
     "seed_everything",

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from pymg.checks import check_index
 from pymg.engine.config import Config, ConfigError
 from pymg.engine.model_options import build_from_spec, model_spec
 from pymg.models.interface import RecognizerModel
@@ -119,9 +120,7 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """
     from pymg.data import PoseDataset, SyntheticMicroGestures
 
-    d = cfg.data
-    if isinstance(d.repeat, bool) or d.repeat < 1:
-        raise ConfigError(f"data.repeat must be an integer >= 1, got {d.repeat!r}")
+    d = cfg.data  # d.repeat was range-checked when the config was read (config_ranges)
     layout = config_layout(cfg)
     source: Any
     if d.source == "synthetic_imigue":
@@ -219,10 +218,8 @@ class RepeatedDataset(torch.utils.data.Dataset[dict[str, Any]]):
         self.epoch = int(epoch)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        n = len(self.dataset)
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} clips")
-        copy, inner = divmod(int(index), n)
+        index = check_index(index, len(self), negative=False)
+        copy, inner = divmod(index, len(self.dataset))
         if hasattr(self.dataset, "set_epoch"):
             self.dataset.set_epoch(self.epoch * self.times + copy)
         return dict(self.dataset[inner])

@@ -74,7 +74,7 @@ def evaluate_checkpoint(checkpoint: str | Path, cfg: Config) -> ScoreSet:
         the :class:`~pymg.engine.evaluate.ScoreSet` (labels -1 where the split has none).
     """
     owns_group = not torch.distributed.is_initialized()
-    ctx = init_distributed(cfg.runtime.device)
+    ctx = init_distributed(cfg.runtime.device, cfg.runtime.dist_timeout)
     try:
         recognizer = Recognizer.from_checkpoint(Path(checkpoint), device=ctx.device)
         _, test_set, _ = build_datasets(cfg, train=False)

@@ -53,6 +53,11 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     A crash mid-write leaves the previous file intact. Adds the ``format``/``version`` keys and
     ``sha256``, the :func:`tensor_digest` of the payload.
     Returns the path written.
+
+    Raises:
+        OSError: the write failed (e.g. no space left on device); the message names the path
+            and says the previous file is unchanged (torch's own message for a short write,
+            ``unexpected pos``, is replaced by the system error behind it).
     """
     if not isinstance(payload, dict):
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
@@ -67,10 +72,31 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        system = _system_error(exc)
+        if system is None:
+            raise
+        kept = "is unchanged" if out.is_file() else "was not written"
+        error = OSError(
+            f"{system.strerror or system} while writing checkpoint {out} "
+            f"(in {out.parent}; {out.name} {kept})"
+        )
+        error.errno = system.errno
+        raise error from exc
     return out
+
+
+def _system_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc``: itself, or the one torch's writer hit (``__context__``)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if isinstance(seen, OSError):
+            return seen
+        if seen is None:
+            return None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:

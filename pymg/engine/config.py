@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from pymg.engine.runtime import AMP_MODES
+from pymg.topology import DEFAULT_LAYOUT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -75,7 +76,7 @@ class DataConfig:
     source: str = ""
     train_split: str = "train"
     test_split: str = "test"
-    layout: str = "imigue41"
+    layout: str = DEFAULT_LAYOUT
     num_persons: int = 1
     train_size: int = 56
     test_size: int = 64
@@ -207,7 +208,10 @@ class RuntimeConfig:
     default number of CPU threads. ``progress`` shows a tqdm bar when stderr is a terminal.
     ``channels_last`` stores the weights in the model's ``channels_last_format`` (PoseC3D:
     ``torch.channels_last_3d``, often faster on CPUs and tensor-core GPUs; same results up to
-    rounding; models without one are left as they are).
+    rounding; models without one are left as they are). ``dist_timeout`` is how many seconds
+    a process of a distributed run waits for its peers in one collective (gradient all-reduce,
+    barrier, gather) before the run ends with an error naming the ranks that stopped answering
+    (default 1800, torch's own default; a stopped or hung peer otherwise hangs the job).
     """
 
     work_dir: str = "runs/default"
@@ -219,6 +223,7 @@ class RuntimeConfig:
     progress: bool = True
     log_interval: int = 20
     deterministic: bool = False
+    dist_timeout: float = 1800.0
 
 
 @dataclass

@@ -31,7 +31,7 @@ _RANGES: tuple[tuple[str, float, float], ...] = (
     ("test.num_clips", 1, 1000), ("test.batch_size", 1, 10**6), ("test.val_interval", 0, 10**6),
     ("test.val_num_clips", 1, 1000),
     ("runtime.seed", 0, _MAX_SEED), ("runtime.threads", 0, 4096),
-    ("runtime.log_interval", 1, 10**9),
+    ("runtime.log_interval", 1, 10**9), ("runtime.dist_timeout", 1e-3, 7 * 86400),
 )  # fmt: skip
 
 

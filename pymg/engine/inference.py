@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pymg.checks import check_keypoint_shape, check_score_shape
 from pymg.engine.builders import label_embeddings_for, skeleton_from_dict
 from pymg.engine.checkpointing import load_checkpoint, load_model_state
 from pymg.engine.config import Config, config_from_dict
@@ -208,20 +209,16 @@ def _clip_arrays(
             img_shape = tuple(int(x) for x in keypoints["img_shape"])  # type: ignore[assignment]
         keypoints = keypoints["keypoint"]
     kp = _numpy(keypoints)
-    if kp.ndim == 4:
-        kp = kp[None]
-    if kp.ndim != 5 or kp.shape[-1] != 2 or kp.shape[2] < 1:
-        raise ValueError(
-            f"keypoints must be [M, T, V, 2] or [N, M, T, V, 2] with T >= 1, got shape {kp.shape}"
-        )
+    batched = kp.ndim == 5  # else one clip [M, T, V, 2]
+    check_keypoint_shape(kp.shape, "keypoints", batched=batched)
+    if kp.shape[-3] < 1:
+        raise ValueError(f"keypoints must have T >= 1 frames, got shape {list(kp.shape)}")
     if scores is None:
-        return kp, np.ones(kp.shape[:-1], np.float32), img_shape
-    sc = _numpy(scores)
-    if sc.ndim == 3:
-        sc = sc[None]
-    if sc.shape != kp.shape[:-1]:
-        raise ValueError(f"scores must have shape {kp.shape[:-1]}, got {sc.shape}")
-    return kp, sc, img_shape
+        sc = np.ones(kp.shape[:-1], np.float32)
+    else:
+        sc = _numpy(scores)
+        check_score_shape(sc.shape, kp.shape, "scores", batched=batched)
+    return (kp, sc, img_shape) if batched else (kp[None], sc[None], img_shape)
 
 
 def _select_joints(kp: np.ndarray, sc: np.ndarray, layout: Skeleton) -> tuple[Any, Any]:

@@ -19,6 +19,8 @@ object per line: ``event`` = ``"train"`` | ``"epoch"`` | ``"val"`` | ``"test"``)
 ``best.pt``, and the final test's ``<split>_scores.npz``, ``<split>_predictions.csv``,
 ``<split>_metrics.json``, ``<split>_confusion.png``, named after the split tested
 (``data.test_split``: ``test_*`` by default, ``val_*`` with ``data.test_split = "val"``).
+Rank 0 holds the work dir's lock for the run
+(:func:`pymg.engine.workdir.hold_work_dir`): a second run there refuses.
 
 Exact resume: every random draw of an epoch is a function of ``(seed, epoch)`` (sampler order,
 DataLoader worker seeds) or of the RNG states saved in the checkpoint (dropout, random temporal
@@ -46,6 +48,7 @@ from pymg.engine.distributed import (
     barrier,
     broadcast_buffers,
     init_distributed,
+    peer_failures,
     shutdown,
 )
 from pymg.engine.evaluate import ScoreSet, predict_dataset, write_outputs
@@ -53,6 +56,7 @@ from pymg.engine.progress import EpochProgress, startup_lines
 from pymg.engine.runtime import autocast, to_device
 from pymg.engine.schedule import LRSchedule
 from pymg.engine.training_run import Run, log_main, seed_everything, set_up
+from pymg.engine.workdir import hold_work_dir
 
 __all__ = [
     "LRSchedule",
@@ -97,9 +101,13 @@ def train(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a pymg.engine.Config, got {type(cfg).__name__}")
     owns_group = not torch.distributed.is_initialized()
-    ctx = init_distributed(cfg.runtime.device)
+    timeout = cfg.runtime.dist_timeout
+    ctx = init_distributed(cfg.runtime.device, timeout)
+    note = f"{cfg.runtime.work_dir}/latest.pt (if any) holds the last completed epoch: --resume"
     try:
-        return _run(cfg, ctx, resume, final_test, stop_after)
+        with hold_work_dir(cfg.runtime.work_dir, active=ctx.is_main):  # one run per work dir
+            with peer_failures(ctx, timeout, note):
+                return _run(cfg, ctx, resume, final_test, stop_after)
     finally:
         if owns_group:
             shutdown()

@@ -30,6 +30,7 @@ from pymg.engine.builders import (
 from pymg.engine.checkpointing import load_checkpoint, load_model_state, restore_rng_state
 from pymg.engine.config import Config, ConfigError, config_to_toml
 from pymg.engine.distributed import DistContext
+from pymg.engine.loader import QuietWorkersLoader
 from pymg.engine.model_options import model_spec
 from pymg.engine.runtime import resolve_amp
 from pymg.engine.schedule import LRSchedule
@@ -225,7 +226,7 @@ def _train_loader(
         seed=cfg.runtime.seed,
     )
     generator = torch.Generator()
-    loader = DataLoader(
+    loader = QuietWorkersLoader(
         train_set,
         batch_size=cfg.optim.batch_size,
         sampler=sampler,

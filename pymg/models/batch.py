@@ -8,6 +8,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pymg.checks import check_keypoint_shape
 from pymg.ops import align_frames
 from pymg.topology import Skeleton
 
@@ -44,10 +45,10 @@ def align_batch(
     if not isinstance(batch, Mapping):
         raise TypeError(f"batch must be a dict with 'keypoint', got {type(batch).__name__}")
     keypoint = batch.get("keypoint")
-    if not isinstance(keypoint, Tensor) or keypoint.dim() != 5 or keypoint.shape[-1] != 2:
-        got = tuple(keypoint.shape) if isinstance(keypoint, Tensor) else type(keypoint).__name__
+    if not isinstance(keypoint, Tensor):
+        got = type(keypoint).__name__
         raise ValueError(f"batch['keypoint']: expected a Tensor [N, M, T, V, 2], got {got}")
-    n, _, t, v, _ = keypoint.shape
+    n, _, t, v = check_keypoint_shape(keypoint.shape, "batch['keypoint']", batched=True)
     if v != layout.num_joints:
         raise ValueError(
             f"batch['keypoint']: expected V={layout.num_joints} joints for layout "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from pymg.checks import check_int
 from pymg.models.interface import ModelOutput
 
 __all__ = ["I3DHead"]
@@ -41,12 +42,10 @@ class I3DHead(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("num_classes", num_classes)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if embed_dim is not None and (
-            isinstance(embed_dim, bool) or not isinstance(embed_dim, int) or embed_dim < 1
-        ):
-            raise ValueError(f"embed_dim must be a positive int or None, got {embed_dim!r}")
+            check_int(value, name, minimum=1, expected="a positive int")
+        check_int(
+            embed_dim, "embed_dim", minimum=1, none_ok=True, expected="a positive int or None"
+        )
         if not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
         self.in_channels = in_channels

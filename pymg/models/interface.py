@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from pymg.checks import check_int
+
 if TYPE_CHECKING:
     from pymg.topology import Skeleton
 
@@ -130,9 +132,8 @@ class RecognizerModel(nn.Module):
 
 def check_views(num_clips: Any) -> int:
     """``num_clips`` after checking it is a positive int (the views of :meth:`make_input`)."""
-    if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < 1:
-        raise ValueError(f"num_clips must be a positive int, got {num_clips!r}")
-    return num_clips
+    out: int = check_int(num_clips, "num_clips", minimum=1, expected="a positive int")
+    return out
 
 
 def check_activation_size(

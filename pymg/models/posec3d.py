@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from pymg.checks import check_int
 from pymg.models.batch import align_batch
 from pymg.models.heads import I3DHead
 from pymg.models.interface import (
@@ -31,9 +32,8 @@ _STREAMS = ("joint", "limb")
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return value
+    out: int = check_int(value, name, minimum=1, expected="a positive int")
+    return out
 
 
 class PoseC3D(RecognizerModel):

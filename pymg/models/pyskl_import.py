@@ -24,6 +24,7 @@ from typing import Any
 
 from torch import nn
 
+from pymg.checks import check_int
 from pymg.models.pyskl_config import PysklConfigError, read_pyskl_config
 
 __all__ = ["PysklSpec", "from_pyskl", "pyskl_model_spec"]
@@ -123,12 +124,16 @@ def _plain(value: Any) -> Any:
 
 
 def _num_classes(head: Mapping[str, Any]) -> int:
-    value = head.get("num_classes")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise PysklConfigError(
-            f"model.cls_head.num_classes: expected a positive int, got {value!r}"
+    try:
+        out: int = check_int(
+            head.get("num_classes"),
+            "model.cls_head.num_classes",
+            minimum=1,
+            expected="a positive int",
         )
-    return value
+    except ValueError as exc:  # a config error, as every other problem of the file
+        raise PysklConfigError(str(exc)) from None
+    return out
 
 
 def _pipeline_step(cfg: Mapping[str, Any], step: str) -> dict[str, Any] | None:

@@ -26,6 +26,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from pymg.checks import check_int
+
 __all__ = ["ConvBN3d", "Bottleneck3d", "ResNet3dSlowOnly", "cast_to_module_dtype"]
 
 
@@ -198,14 +200,13 @@ class ResNet3dSlowOnly(nn.Module):
     ) -> None:
         super().__init__()
         for name, value in (("in_channels", in_channels), ("base_channels", base_channels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+            check_int(value, name, minimum=1, expected="a positive int")
         stage_blocks = tuple(stage_blocks)
         num_stages = len(stage_blocks)
-        if num_stages < 1 or any(not isinstance(b, int) or b < 1 for b in stage_blocks):
-            raise ValueError(
-                f"stage_blocks must be positive ints (one per stage), got {stage_blocks}"
-            )
+        if num_stages < 1:
+            raise ValueError("stage_blocks must hold one positive int per stage, got ()")
+        for i, blocks in enumerate(stage_blocks):
+            check_int(blocks, f"stage_blocks[{i}]", minimum=1, expected="a positive int")
         per_stage = {
             "spatial_strides": tuple(spatial_strides),
             "temporal_strides": tuple(temporal_strides),

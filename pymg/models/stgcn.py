@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from pymg.checks import check_int
 from pymg.models.batch import align_batch, image_sizes, mirror_keypoints
 from pymg.models.gcn_blocks import (
     ADAPTIVE_MODES,
@@ -129,15 +130,18 @@ class STGCNBackbone(nn.Module):
         ch_ratio: float = 2,
     ):
         super().__init__()
-        if num_blocks < 1:
-            raise ValueError(f"num_blocks: expected >= 1, got {num_blocks}")
+        check_int(num_blocks, "num_blocks", minimum=1, expected="a positive int")
         inflate_blocks = tuple(down_blocks if inflate_blocks is None else inflate_blocks)
         for name, indices in (("down_blocks", down_blocks), ("inflate_blocks", inflate_blocks)):
             if any(not 2 <= b <= num_blocks for b in indices):
                 raise ValueError(
                     f"{name}: expected 1-based indices in [2, {num_blocks}], got {tuple(indices)}"
                 )
-        if temporal_kernel < 1 or temporal_kernel % 2 == 0:
+        if (
+            check_int(temporal_kernel, "temporal_kernel", minimum=1, expected="a positive odd int")
+            % 2
+            == 0
+        ):
             raise ValueError(f"temporal_kernel: expected a positive odd int, got {temporal_kernel}")
         if adaptive not in ADAPTIVE_MODES:
             raise ValueError(f"adaptive: expected one of {ADAPTIVE_MODES}, got {adaptive!r}")
@@ -331,13 +335,15 @@ class STGCN(RecognizerModel):
     ):
         super().__init__()
         skeleton = resolve_layout(layout)
-        for name, value in (("num_classes", num_classes), ("clip_len", clip_len)):
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive int, got {value!r}")
-        if not isinstance(in_channels, int) or in_channels < 1:
-            raise ValueError(f"in_channels: expected a positive int, got {in_channels!r}")
-        if embed_dim is not None and (not isinstance(embed_dim, int) or embed_dim < 1):
-            raise ValueError(f"embed_dim: expected None or a positive int, got {embed_dim!r}")
+        for name, value in (
+            ("num_classes", num_classes),
+            ("clip_len", clip_len),
+            ("in_channels", in_channels),
+        ):
+            check_int(value, name, minimum=1, expected="a positive int")
+        check_int(
+            embed_dim, "embed_dim", minimum=1, none_ok=True, expected="a positive int or None"
+        )
         if strategy not in STRATEGIES:
             raise ValueError(f"strategy: expected one of {STRATEGIES}, got {strategy!r}")
         if size is not None and (len(size) != 2 or min(size) <= 0):
@@ -347,8 +353,7 @@ class STGCN(RecognizerModel):
         if isinstance(partition, str):
             partition = graph_partitions(skeleton, strategy=partition, max_hop=max_hop)
         A = _validate_partition(partition, num_joints)
-        if not isinstance(base_channels, int) or base_channels < 1:
-            raise ValueError(f"base_channels: expected a positive int, got {base_channels!r}")
+        check_int(base_channels, "base_channels", minimum=1, expected="a positive int")
         check_activation_size(
             [("base_channels", base_channels), ("clip_len", clip_len), ("joints", num_joints)]
         )

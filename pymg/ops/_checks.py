@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from pymg.checks import describe
+from pymg.checks import check_keypoint_shape, check_score_shape, describe
 from pymg.limits import check_nbytes, resolve_max_array_bytes
 from pymg.ops.constants import HEATMAP_DTYPES, MIN_SIGMA
 
@@ -33,9 +33,7 @@ def check_keypoints(keypoints: Any, name: str = "keypoints") -> tuple[int, int, 
         )
     if not keypoints.is_floating_point():
         raise TypeError(f"{name} must have a floating dtype, got {keypoints.dtype}")
-    if keypoints.dim() != 5 or keypoints.shape[-1] != 2:
-        raise ValueError(f"{name} must have shape [N, M, T, V, 2], got {tuple(keypoints.shape)}")
-    n, m, t, v, _ = keypoints.shape
+    n, m, t, v = check_keypoint_shape(keypoints.shape, name, batched=True)
     if min(t, v) == 0:
         raise ValueError(f"{name} must have T, V >= 1, got shape {tuple(keypoints.shape)}")
     return int(n), int(m), int(t), int(v)
@@ -52,11 +50,7 @@ def prepare_scores(scores: Any, keypoints: torch.Tensor, name: str = "scores") -
         )
     if not scores.is_floating_point():
         raise TypeError(f"{name} must have a floating dtype, got {scores.dtype}")
-    if tuple(scores.shape) != expected:
-        raise ValueError(
-            f"{name} must have shape [N, M, T, V] = {expected} to match keypoints, "
-            f"got {tuple(scores.shape)}"
-        )
+    check_score_shape(scores.shape, keypoints.shape, name, batched=True)
     check_same_device(keypoints, scores, name)
     return scores.to(torch.float32).contiguous()
 

@@ -18,6 +18,10 @@ Semantics (PYSKL ``GeneratePoseTarget``; see docs/ops.md):
 
 Memory: work is chunked over output planes (N*C*T planes of H*W) so that temporaries stay near
 ``_CHUNK_ELEMENTS`` floats whatever the batch size.
+
+:func:`joint_heatmaps`, :func:`limb_heatmaps` and :func:`gather_frames` are the same formulas as
+single expressions with static shapes (no output buffer, no chunks, no data-dependent crops):
+what the exported recognizer (:mod:`pymg.engine.export`) traces into standard ONNX operators.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import torch
 
 from pymg.ops.constants import WINDOW_SIGMAS
 
-__all__ = ["TORCH", "TorchBackend"]
+__all__ = ["TORCH", "TorchBackend", "gather_frames", "joint_heatmaps", "limb_heatmaps"]
 
 _CHUNK_ELEMENTS = 1 << 21  # about 8 MB of float32 per temporary
 
@@ -82,11 +86,15 @@ def _plane_chunks(planes: torch.Tensor) -> Iterator[tuple[int, int, torch.Tensor
             planes[p0:p1].copy_(acc)
 
 
-def _joint_heatmaps_into(
-    kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
-) -> None:
-    """Fill ``out`` [N, V, T, H, W] with joint heatmaps of kp [N, M, T, V, 2], sc [N, M, T, V]."""
-    h, w = out.shape[-2:]
+def _joint_factors(
+    kp: torch.Tensor, sc: torch.Tensor, h: int, w: int, sigma: float, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The separable factors of the joint gaussians of kp [N, M, T, V, 2], sc [N, M, T, V].
+
+    Returns ``(ex [M, P, W], ey [M, P, H])`` with P = N*V*T planes: a plane's heatmap for person
+    m is ``ey[m, p, :, None] * ex[m, p, None, :]`` (the score is folded into ``ey``; missing
+    points and pixels outside the window are 0).
+    """
     inv = _inv_two_sigma_sq(sigma)
     radius = WINDOW_SIGMAS * sigma
     pts = _planes(kp)  # [M, P, 2]
@@ -103,6 +111,16 @@ def _joint_heatmaps_into(
     ex = torch.where(mask_x, torch.exp(-((gx - x[..., None]) ** 2) * inv), zero)
     ey = torch.where(mask_y, torch.exp(-((gy - y[..., None]) ** 2) * inv), zero)
     ey = ey * torch.where(valid, scores, zero)[..., None]
+    return ex, ey
+
+
+def _joint_heatmaps_into(
+    kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
+) -> None:
+    """Fill ``out`` [N, V, T, H, W] with joint heatmaps of kp [N, M, T, V, 2], sc [N, M, T, V]."""
+    h, w = out.shape[-2:]
+    ex, ey = _joint_factors(kp, sc, h, w, sigma, eps)
+    m_count, p_count = ex.shape[:2]
     for p0, p1, acc in _plane_chunks(out.view(p_count, h, w)):
         if m_count == 0:  # no person: nothing is drawn
             acc.zero_()
@@ -110,6 +128,27 @@ def _joint_heatmaps_into(
         torch.mul(ey[0, p0:p1, :, None], ex[0, p0:p1, None, :], out=acc)
         for m in range(1, m_count):
             torch.maximum(acc, ey[m, p0:p1, :, None] * ex[m, p0:p1, None, :], out=acc)
+
+
+def joint_heatmaps(
+    kp: torch.Tensor, sc: torch.Tensor, size: tuple[int, int], sigma: float, eps: float
+) -> torch.Tensor:
+    """Joint heatmaps as one expression (no output buffer, no chunking), for graph export.
+
+    The same values as :meth:`TorchBackend.joint_heatmaps_into`; memory grows with the whole
+    output (no chunks). M must be known when the graph is built (the loop over persons unrolls).
+
+    Shape:
+        - kp: float32 [N, M, T, V, 2]; sc: float32 [N, M, T, V] (M >= 1)
+        - output: float32 [N, V, T, H, W]
+    """
+    n, m_count, t, v = sc.shape
+    h, w = size
+    ex, ey = _joint_factors(kp, sc, h, w, sigma, eps)
+    heat = ey[0, :, :, None] * ex[0, :, None, :]
+    for m in range(1, m_count):
+        heat = torch.maximum(heat, ey[m, :, :, None] * ex[m, :, None, :])
+    return heat.reshape(n, v, t, h, w)
 
 
 def _window_bounds(
@@ -123,22 +162,21 @@ def _window_bounds(
     return torch.where(valid, start, zero).long(), torch.where(valid, stop, zero).long()
 
 
-def _draw_limbs(
-    acc: torch.Tensor,
+def _limb_geometry(
     a: torch.Tensor,
     b: torch.Tensor,
     sa: torch.Tensor,
     sb: torch.Tensor,
+    size: tuple[int, int],
     sigma: float,
     eps: float,
-) -> None:
-    """Max-combine one person's limbs into ``acc`` [P, H, W] (float32, in place).
+) -> tuple[tuple[torch.Tensor, ...], tuple[torch.Tensor, ...], torch.Tensor]:
+    """What every limb plane needs: endpoints [P, 2], scores [P] -> ``(ends, bounds, valid)``.
 
-    a, b: endpoints [P, 2]; sa, sb: scores [P]. Only the planes with a non-empty window are
-    evaluated, in groups of similar window size, each on a crop as large as its group's largest
-    window, then scattered into ``acc`` with ``amax``.
+    ``ends`` = (ax, ay, bx, by, |AB|^2, degenerate, value) as :func:`_limb_values` reads them,
+    ``bounds`` = int64 window (x0, x1, y0, y1), empty where the limb is not ``valid`` [P].
     """
-    p_count, h, w = acc.shape
+    h, w = size
     radius = WINDOW_SIGMAS * sigma
     strength = torch.minimum(sa, sb)
     valid = _finite_xy(a) & _finite_xy(b) & _score_ok(sa, eps) & _score_ok(sb, eps)
@@ -160,7 +198,27 @@ def _draw_limbs(
         valid,
     )
     ends = (ax, ay, bx, by, d2ab, degenerate, torch.where(degenerate, sa, strength))
-    bounds = (x0, x1, y0, y1)
+    return ends, (x0, x1, y0, y1), valid
+
+
+def _draw_limbs(
+    acc: torch.Tensor,
+    a: torch.Tensor,
+    b: torch.Tensor,
+    sa: torch.Tensor,
+    sb: torch.Tensor,
+    sigma: float,
+    eps: float,
+) -> None:
+    """Max-combine one person's limbs into ``acc`` [P, H, W] (float32, in place).
+
+    a, b: endpoints [P, 2]; sa, sb: scores [P]. Only the planes with a non-empty window are
+    evaluated, in groups of similar window size, each on a crop as large as its group's largest
+    window, then scattered into ``acc`` with ``amax``.
+    """
+    h, w = acc.shape[1:]
+    ends, bounds, valid = _limb_geometry(a, b, sa, sb, (h, w), sigma, eps)
+    x0, x1, y0, y1 = bounds
     lit = valid & (x0 < x1) & (y0 < y1)
     # Group the lit planes by window size (powers of two) so one long limb does not make every
     # crop of the chunk image-sized.
@@ -169,6 +227,49 @@ def _draw_limbs(
     for g in torch.unique(group[lit]).tolist():
         rows = torch.nonzero(lit & (group == g)).flatten()
         _draw_crops(acc, rows, ends, bounds, sigma)
+
+
+def _dense_limbs(
+    a: torch.Tensor,
+    b: torch.Tensor,
+    sa: torch.Tensor,
+    sb: torch.Tensor,
+    size: tuple[int, int],
+    sigma: float,
+    eps: float,
+) -> torch.Tensor:
+    """One person's limb planes [P, H, W] evaluated on the whole grid (no data-dependent shapes).
+
+    a, b: endpoints [P, 2]; sa, sb: scores [P]; the values of :func:`_draw_limbs`.
+    """
+    h, w = size
+    ends, bounds, _ = _limb_geometry(a, b, sa, sb, size, sigma, eps)
+    x0, x1, y0, y1 = (t[:, None, None] for t in bounds)
+    xi = torch.arange(w, device=a.device)[None, None, :]
+    yi = torch.arange(h, device=a.device)[None, :, None]
+    px, py = xi.to(torch.float32), yi.to(torch.float32)
+    heat, d2 = _limb_values(px, py, tuple(t[:, None, None] for t in ends), sigma)
+    inside = (xi >= x0) & (xi < x1) & (yi >= y0) & (yi < y1) & ~torch.isnan(d2)
+    return torch.where(inside, heat, torch.zeros((), dtype=heat.dtype, device=heat.device))
+
+
+def _limb_values(
+    px: torch.Tensor, py: torch.Tensor, ends: tuple[torch.Tensor, ...], sigma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Limb gaussians at pixel coordinates ``px`` [R, 1, X], ``py`` [R, Y, 1] (float32).
+
+    ``ends`` = (ax, ay, bx, by, |AB|^2, degenerate, value), each [R, 1, 1]. Returns ``(heat
+    [R, Y, X], d2 [R, Y, X])``: ``exp(-d2 / 2 sigma^2) * value`` with d2 the squared distance to
+    segment AB (to A for a degenerate limb).
+    """
+    ax, ay, bx, by, ab, deg, value = ends
+    d2_start = (px - ax) ** 2 + (py - ay) ** 2
+    d2_end = (px - bx) ** 2 + (py - by) ** 2
+    u = (d2_start - d2_end + ab) / 2.0 / ab
+    d2_line = (px - (ax + u * (bx - ax))) ** 2 + (py - (ay + u * (by - ay))) ** 2
+    d2 = torch.where(u <= 0, d2_start, torch.where(u >= 1, d2_end, d2_line))
+    d2 = torch.where(deg, d2_start, d2)
+    return torch.exp(-d2 * _inv_two_sigma_sq(sigma)) * value, d2
 
 
 def _draw_crops(
@@ -180,19 +281,12 @@ def _draw_crops(
 ) -> None:
     """Evaluate limbs ``rows`` on crops of their largest window and scatter them with amax."""
     _, h, w = acc.shape
-    ax, ay, bx, by, ab, deg, value = (t[rows, None, None] for t in ends)
     x0, x1, y0, y1 = (t[rows] for t in bounds)
     crop_w, crop_h = int((x1 - x0).max()), int((y1 - y0).max())
     xi = x0[:, None] + torch.arange(crop_w, device=acc.device)  # [R, crop_w] pixel columns
     yi = y0[:, None] + torch.arange(crop_h, device=acc.device)  # [R, crop_h] pixel rows
     px, py = xi.to(torch.float32)[:, None, :], yi.to(torch.float32)[:, :, None]
-    d2_start = (px - ax) ** 2 + (py - ay) ** 2
-    d2_end = (px - bx) ** 2 + (py - by) ** 2
-    u = (d2_start - d2_end + ab) / 2.0 / ab
-    d2_line = (px - (ax + u * (bx - ax))) ** 2 + (py - (ay + u * (by - ay))) ** 2
-    d2 = torch.where(u <= 0, d2_start, torch.where(u >= 1, d2_end, d2_line))
-    d2 = torch.where(deg, d2_start, d2)
-    heat = torch.exp(-d2 * _inv_two_sigma_sq(sigma)) * value
+    heat, d2 = _limb_values(px, py, tuple(t[rows, None, None] for t in ends), sigma)
     # NaN distances only come from float32 overflow (|coordinates| > ~1e19): drawn as 0
     inside = (yi < y1[:, None])[:, :, None] & (xi < x1[:, None])[:, None, :] & ~torch.isnan(d2)
     heat = torch.where(inside, heat, torch.zeros((), dtype=heat.dtype, device=heat.device))
@@ -224,21 +318,50 @@ def _limb_heatmaps_into(
             _draw_limbs(acc, a[m, p0:p1], b[m, p0:p1], sa[m, p0:p1], sb[m, p0:p1], sigma, eps)
 
 
-def _gather_frames_into(
+def limb_heatmaps(
+    kp: torch.Tensor,
+    sc: torch.Tensor,
+    limbs: torch.Tensor,
+    size: tuple[int, int],
+    sigma: float,
+    eps: float,
+) -> torch.Tensor:
+    """Limb heatmaps as one expression on the whole pixel grid, for graph export.
+
+    The same values as :meth:`TorchBackend.limb_heatmaps_into`, without its data-dependent crops
+    (every plane is evaluated on all H*W pixels: more arithmetic, static shapes). M must be known
+    when the graph is built.
+
+    Shape:
+        - kp: float32 [N, M, T, V, 2]; sc: float32 [N, M, T, V] (M >= 1); limbs: int [L, 2]
+        - output: float32 [N, L, T, H, W]
+    """
+    n, m_count, t = sc.shape[:3]
+    index = limbs.to(device=kp.device, dtype=torch.int64)
+    a = _planes(kp[:, :, :, index[:, 0]])  # [M, P, 2]
+    b = _planes(kp[:, :, :, index[:, 1]])
+    sa = _planes(sc[:, :, :, index[:, 0]])  # [M, P]
+    sb = _planes(sc[:, :, :, index[:, 1]])
+    heat = _dense_limbs(a[0], b[0], sa[0], sb[0], size, sigma, eps)
+    for m in range(1, m_count):
+        heat = torch.maximum(heat, _dense_limbs(a[m], b[m], sa[m], sb[m], size, sigma, eps))
+    return heat.reshape(n, index.shape[0], t, *size)
+
+
+def gather_frames(
     kp: torch.Tensor,
     sc: torch.Tensor,
     lengths: torch.Tensor,
     positions: torch.Tensor,
-    out_kp: torch.Tensor,
-    out_sc: torch.Tensor,
     mode: str,
     eps: float,
-) -> None:
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Resample kp [N, M, T, V, 2], sc [N, M, T, V] at positions f32 [N, K, T'] (lengths int64 [N]).
 
-    Fills out_kp [N*K, M, T', V, 2] and out_sc [N*K, M, T', V] (sample n's clips at rows
-    n*K..n*K+K-1). A position p < 0, p >= length or NaN gives zeros. ``mode="nearest"`` takes
-    frame floor(p + 0.5) clamped to length - 1. ``mode="linear"`` blends frames i0 = floor(p)
+    Returns ``(kp [N*K, M, T', V, 2], sc [N*K, M, T', V])`` (sample n's clips at rows
+    n*K..n*K+K-1), one expression without output buffers (the graph export traces it). A
+    position p < 0, p >= length or NaN gives zeros. ``mode="nearest"`` takes frame
+    floor(p + 0.5) clamped to length - 1. ``mode="linear"`` blends frames i0 = floor(p)
     and i1 = min(i0 + 1, length - 1) as (1 - w) * a + w * b with w = p - i0, unless one of the two
     points is missing (non-finite coordinate or score < eps): then it copies the nearer frame's
     point (w >= 0.5 -> the later frame), so a real point is never blended with a missing one.
@@ -277,8 +400,10 @@ def _gather_frames_into(
     new_sc = torch.where(keep, new_sc, torch.zeros((), dtype=sc.dtype, device=sc.device))
     new_kp = torch.where(keep[..., None], new_kp, torch.zeros((), dtype=kp.dtype, device=kp.device))
     shape = (n_count * k_count, m_count, j_count, v_count)
-    out_sc.copy_(new_sc.permute(0, 1, 3, 2, 4).reshape(shape))
-    out_kp.copy_(new_kp.permute(0, 1, 3, 2, 4, 5).reshape(*shape, 2))
+    return (
+        new_kp.permute(0, 1, 3, 2, 4, 5).reshape(*shape, 2),
+        new_sc.permute(0, 1, 3, 2, 4).reshape(shape),
+    )
 
 
 class TorchBackend:
@@ -315,8 +440,10 @@ class TorchBackend:
         mode: str,
         eps: float,
     ) -> None:
-        """Fill out_kp [N*K, M, T', V, 2], out_sc [N*K, M, T', V]; see _gather_frames_into."""
-        _gather_frames_into(kp, sc, lengths, positions, out_kp, out_sc, mode, eps)
+        """Fill out_kp [N*K, M, T', V, 2], out_sc [N*K, M, T', V]; see :func:`gather_frames`."""
+        new_kp, new_sc = gather_frames(kp, sc, lengths, positions, mode, eps)
+        out_kp.copy_(new_kp)
+        out_sc.copy_(new_sc)
 
 
 #: The torch backend instance that :func:`pymg.ops.backend.get_backend` returns.

@@ -27,7 +27,7 @@ import torch
 
 from pymg.checks import check_int
 from pymg.ops import _checks
-from pymg.ops.constants import STRATEGIES
+from pymg.ops.constants import MAX_POSITION_FRAMES, STRATEGIES
 
 PYSKL_TEST_SEED = 255
 
@@ -36,31 +36,77 @@ def _randint(high: int, generator: torch.Generator | None) -> int:
     return int(torch.randint(high, (1,), generator=generator))
 
 
-def _uniform(
-    length: int,
-    clip_len: int,
-    clip: int,
-    num_clips: int,
-    training: bool,
-    gen: torch.Generator | None,
-) -> torch.Tensor:
+def _uniform_training(length: int, clip_len: int, gen: torch.Generator | None) -> torch.Tensor:
+    """One training clip of the uniform strategy: interior positions jittered by +-half a step."""
     if length == 1:
         return torch.zeros(clip_len, dtype=torch.float64)
     if clip_len == 1:
-        frame = _randint(length, gen) if training else (length - 1) // 2
-        return torch.full((1,), float(frame), dtype=torch.float64)
+        return torch.full((1,), float(_randint(length, gen)), dtype=torch.float64)
     steps = torch.arange(clip_len, dtype=torch.float64)
-    if training:
-        jitter = torch.rand(clip_len - 2, generator=gen, dtype=torch.float64) - 0.5
-        steps[1:-1] += jitter
-    elif clip > 0:
-        steps[1:-1] += clip / num_clips
+    steps[1:-1] += torch.rand(clip_len - 2, generator=gen, dtype=torch.float64) - 0.5
     pos = steps * (length - 1) / (clip_len - 1)
     pos[0], pos[-1] = 0.0, float(length - 1)
     pos = pos.clamp(0.0, float(length - 1))
     if length >= clip_len:
         pos = torch.floor(pos + 0.5)
     return pos
+
+
+def _uniform_views(length: torch.Tensor, clip_len: int, num_clips: int) -> torch.Tensor:
+    """Test-time uniform positions float64 [K, L] of one length (int64 0-dim tensor)."""
+    if clip_len == 1:
+        middle = torch.div(length - 1, 2, rounding_mode="floor").to(torch.float64)
+        return middle.reshape(1, 1).expand(num_clips, 1)
+    last = (length - 1).to(torch.float64)
+    interior = torch.ones(clip_len, dtype=torch.float64)
+    interior[0] = interior[-1] = 0.0
+    shift = torch.arange(num_clips, dtype=torch.float64) / num_clips  # clip k: k / K of a step
+    steps = torch.arange(clip_len, dtype=torch.float64) + shift[:, None] * interior
+    pos = steps * last / (clip_len - 1)
+    column = torch.arange(clip_len)
+    pos = torch.where(column == 0, torch.zeros((), dtype=torch.float64), pos)
+    pos = torch.where(column == clip_len - 1, last, pos)
+    pos = torch.minimum(pos.clamp_min(0.0), last)
+    return torch.where(length >= clip_len, torch.floor(pos + 0.5), pos)
+
+
+def _crop_pad_views(length: torch.Tensor, clip_len: int, num_clips: int) -> torch.Tensor:
+    """Test-time crop_pad positions float64 [K, L] of one length (int64 0-dim tensor)."""
+    room = (length - clip_len).clamp_min(0)
+    if num_clips == 1:
+        start = torch.div(room, 2, rounding_mode="floor").reshape(1)
+    else:
+        clip = torch.arange(num_clips)
+        start = torch.div(
+            2 * clip * room + num_clips - 1, 2 * (num_clips - 1), rounding_mode="floor"
+        )
+    return (start[:, None] + torch.arange(clip_len)).to(torch.float64)
+
+
+def test_positions(
+    length: torch.Tensor, clip_len: int, strategy: str, num_clips: int
+) -> torch.Tensor:
+    """Deterministic (test-time) positions of one length, in tensor operations only.
+
+    The eager :func:`frame_positions` uses this for ``training=False``, and the exported
+    recognizer (:mod:`pymg.engine.export`) traces it with the length taken from the input's
+    shape, so both compute the same numbers. ``"pyskl"`` draws from a numpy stream and has no
+    tensor form.
+
+    Args:
+        length: int64 0-dim tensor, the clip's frame count T >= 1.
+        clip_len: L >= 1; strategy: ``"uniform"`` or ``"crop_pad"``; num_clips: K >= 1.
+
+    Returns:
+        float64 [K, L] on the CPU.
+    """
+    if strategy == "uniform":
+        return _uniform_views(length, clip_len, num_clips)
+    if strategy == "crop_pad":
+        return _crop_pad_views(length, clip_len, num_clips)
+    raise ValueError(
+        f"strategy: test_positions supports 'uniform' and 'crop_pad', got {strategy!r}"
+    )
 
 
 class _Draw:
@@ -122,23 +168,9 @@ def _pyskl(
     return torch.from_numpy(np.stack(clips).astype(np.float64))
 
 
-def _crop_pad(
-    length: int,
-    clip_len: int,
-    clip: int,
-    num_clips: int,
-    training: bool,
-    gen: torch.Generator | None,
-) -> torch.Tensor:
-    start = 0
-    if length > clip_len:
-        room = length - clip_len
-        if training:
-            start = _randint(room + 1, gen)
-        elif num_clips == 1:
-            start = room // 2
-        else:
-            start = (2 * clip * room + num_clips - 1) // (2 * (num_clips - 1))
+def _crop_pad_training(length: int, clip_len: int, gen: torch.Generator | None) -> torch.Tensor:
+    """One training clip of crop_pad: L consecutive frames from a random start."""
+    start = _randint(length - clip_len + 1, gen) if length > clip_len else 0
     return torch.arange(start, start + clip_len, dtype=torch.float64)
 
 
@@ -225,16 +257,32 @@ def frame_positions_eager(
     """:func:`frame_positions` of CPU ``lengths`` [N] (values checked here), float32 CPU [N, K, L].
 
     The arguments other than the lengths' values must already be checked.
+
+    Raises:
+        ValueError: a length over :data:`~pymg.ops.constants.MAX_POSITION_FRAMES` (2**24).
     """
     _checks.check_lengths(lengths, None, None)
+    longest = int(lengths.max()) if lengths.numel() else 0
+    if longest > MAX_POSITION_FRAMES:
+        raise ValueError(
+            f"lengths: a sample of {longest} frames is over the {MAX_POSITION_FRAMES} (2**24) "
+            "whose positions float32 holds exactly; cut the recording into windows"
+        )
     out = torch.empty((lengths.shape[0], num_clips, clip_len), dtype=torch.float64)
     for n, length in enumerate(lengths.tolist()):
         if strategy == "pyskl":
             out[n] = _pyskl(length, clip_len, num_clips, training, generator)
             continue
+        if not training:
+            out[n] = test_positions(torch.tensor(length), clip_len, strategy, num_clips)
+            continue
         for k in range(num_clips):
             if strategy == "uniform":
-                out[n, k] = _uniform(length, clip_len, k, num_clips, training, generator)
+                out[n, k] = _uniform_training(length, clip_len, generator)
             else:
-                out[n, k] = _crop_pad(length, clip_len, k, num_clips, training, generator)
+                out[n, k] = _crop_pad_training(length, clip_len, generator)
     return out.to(torch.float32)
+
+
+# ``test_*`` names imported into test modules would otherwise be collected by pytest.
+test_positions.__test__ = False  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from pymg.topology.graph import (
 from pymg.topology.layouts import (
     COCO17,
     COCO17_PYSKL,
+    DEFAULT_LAYOUT,
     HAND21,
     IMIGUE22,
     IMIGUE41,
@@ -45,6 +46,7 @@ from pymg.topology.skeleton import Skeleton
 __all__ = [
     "COCO17",
     "COCO17_PYSKL",
+    "DEFAULT_LAYOUT",
     "HAND21",
     "IMIGUE22",
     "IMIGUE41",

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pymg.topology.skeleton import Skeleton, _as_int, _pair_tuple
+from pymg.checks import check_int
+from pymg.topology.skeleton import Skeleton, _pair_tuple
 
 __all__ = [
     "PARTITION_STRATEGIES",
@@ -46,9 +47,7 @@ def _graph(graph: Skeleton | int, edges: Sequence[tuple[int, int]] | None) -> tu
         if edges is not None:
             raise ValueError("edges must be None when graph is a Skeleton (its limbs are used)")
         return graph.num_joints, list(graph.limbs)
-    num = _as_int(graph, "graph")
-    if num < 1:
-        raise ValueError(f"graph must be a Skeleton or a joint count >= 1, got {num}")
+    num: int = check_int(graph, "graph", minimum=1, expected="a Skeleton or a joint count >= 1")
     if edges is None:
         raise ValueError("edges must be given when graph is a joint count")
     pairs = list(_pair_tuple(edges, "edges"))
@@ -96,9 +95,7 @@ def hop_distance(
     num, pairs = _graph(graph, edges)
     dist = _bfs_distances(num, pairs)
     if max_hop is not None:
-        hops = _as_int(max_hop, "max_hop")
-        if hops < 0:
-            raise ValueError(f"max_hop must be >= 0 or None, got {hops}")
+        hops = check_int(max_hop, "max_hop", minimum=0, expected="an int >= 0 or None")
         dist[dist > hops] = np.inf
     return dist
 
@@ -189,9 +186,7 @@ def graph_partitions(
         raise TypeError(f"skeleton must be a Skeleton, got {type(skeleton).__name__}")
     if strategy not in PARTITION_STRATEGIES:
         raise ValueError(f"strategy must be one of {PARTITION_STRATEGIES}, got {strategy!r}")
-    hops = _as_int(max_hop, "max_hop")
-    if hops < 1:
-        raise ValueError(f"max_hop must be >= 1, got {hops}")
+    hops = check_int(max_hop, "max_hop", minimum=1)
     num = skeleton.num_joints
     edges = gcn_edges(skeleton)
     if strategy == "inward_outward":

@@ -13,6 +13,7 @@ from pymg.topology.skeleton import Skeleton, _derive_limb_sides
 __all__ = [
     "COCO17",
     "COCO17_PYSKL",
+    "DEFAULT_LAYOUT",
     "HAND21",
     "IMIGUE22",
     "IMIGUE41",
@@ -233,6 +234,11 @@ _LAYOUTS: dict[str, Skeleton] = {
     s.name: s
     for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41, NTU25, KINECT25, HAND21)
 }
+
+DEFAULT_LAYOUT = "imigue41"
+"""The layout the ``pymg`` command and a config without ``data.layout`` use (iMiGUE's 41
+joints). The library's building blocks (datasets, readers, transforms, models) have no default:
+their callers name the layout."""
 
 # Template poses of the layouts that are not OpenPose points: (x, y), y downwards, the subject's
 # left at x > 0, shoulders about one unit apart (as openpose_template).

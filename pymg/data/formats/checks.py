@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from pymg.checks import check_int
+from pymg.checks import check_int, check_keypoint_shape, check_score_shape
 from pymg.limits import (
     DEFAULT_MAX_ARRAY_BYTES,
     MAX_ARRAY_BYTES_ENV,
@@ -263,6 +263,32 @@ def check_annotation(
     clip = clip_name(ann, index)
     if not isinstance(ann, Mapping):
         raise MalformedClipError(clip, f"expected an annotation dict, got {type(ann).__name__}")
+    kp = _keypoint_array(ann, clip, num_joints)
+    xy, score = _finite_points(kp, _score_array(ann, kp, clip), clip, nan_as_missing)
+    if "total_frames" in ann:
+        _check_total_frames(ann["total_frames"], kp.shape[1], clip)
+    if "label" in ann:
+        label = _label(ann["label"], clip, num_classes)
+    elif require_label:
+        raise MalformedClipError(clip, "missing key 'label'")
+    else:
+        label = -1
+    img_shape, original = _image_shapes(ann, xy, clip)
+    out = dict(ann)
+    out.update(
+        frame_dir=clip,
+        label=label,
+        total_frames=kp.shape[1],
+        img_shape=img_shape,
+        original_shape=original,
+        keypoint=xy,
+        keypoint_score=np.ascontiguousarray(score, dtype=np.float32),
+    )
+    return out
+
+
+def _keypoint_array(ann: Mapping[str, Any], clip: str, num_joints: int | None) -> np.ndarray:
+    """``ann["keypoint"]`` as a real array [M, T, V, 2 or 3] with M, T, V >= 1."""
     if "keypoint" not in ann:
         raise MalformedClipError(clip, "missing key 'keypoint'")
     try:
@@ -271,30 +297,41 @@ def check_annotation(
         raise MalformedClipError(clip, f"keypoint is not an array: {exc}") from None
     if not np.issubdtype(kp.dtype, np.number) or np.issubdtype(kp.dtype, np.complexfloating):
         raise MalformedClipError(clip, f"keypoint must be a real array, got dtype {kp.dtype}")
-    if kp.ndim != 4 or kp.shape[-1] not in (2, 3):
-        raise MalformedClipError(
-            clip, f"keypoint must have shape [M, T, V, 2] (or [..., 3]), got {list(kp.shape)}"
-        )
-    m, t, v = kp.shape[:3]
+    try:
+        m, t, v = check_keypoint_shape(kp.shape, "keypoint", channels=(2, 3))
+    except ValueError as exc:
+        raise MalformedClipError(clip, str(exc)) from None
     if m == 0 or v == 0:
         raise MalformedClipError(clip, f"keypoint has no persons or joints: {list(kp.shape)}")
     if t == 0:
         raise MalformedClipError(clip, "empty clip (T = 0 frames)")
     if num_joints is not None and v != num_joints:
         raise MalformedClipError(clip, f"expected V={num_joints} joints, got {v}")
+    return kp
+
+
+def _score_array(ann: Mapping[str, Any], kp: np.ndarray, clip: str) -> np.ndarray:
+    """float32 scores [M, T, V]: ``keypoint_score``, else the third keypoint channel, else 1."""
     if "keypoint_score" in ann:
         try:
             score = np.asarray(ann["keypoint_score"], dtype=np.float32)
         except Exception as exc:  # noqa: BLE001
             raise MalformedClipError(clip, f"keypoint_score is not a float array: {exc}") from None
-        if score.shape != (m, t, v):
-            raise MalformedClipError(
-                clip, f"keypoint_score must have shape {[m, t, v]}, got {list(score.shape)}"
-            )
-    elif kp.shape[-1] == 3:
-        score = kp[..., 2].astype(np.float32)
-    else:
-        score = np.ones((m, t, v), np.float32)
+        try:
+            check_score_shape(score.shape, kp.shape)
+        except ValueError as exc:
+            raise MalformedClipError(clip, str(exc)) from None
+        return score
+    if kp.shape[-1] == 3:
+        return kp[..., 2].astype(np.float32)
+    return np.ones(kp.shape[:3], np.float32)
+
+
+def _finite_points(
+    kp: np.ndarray, score: np.ndarray, clip: str, nan_as_missing: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``(xy [M, T, V, 2], score [M, T, V])``: finite, scores >= 0 (non-finite points
+    made missing when ``nan_as_missing``)."""
     xy = np.ascontiguousarray(kp[..., :2], dtype=np.float32)
     finite = np.asarray(np.isfinite(xy).all(-1))
     if not finite.all():
@@ -306,51 +343,46 @@ def check_annotation(
         raise MalformedClipError(clip, "keypoint_score holds NaN or inf")
     if (score < 0).any():
         raise MalformedClipError(clip, "keypoint_score holds negative values")
+    return xy, score
 
-    if "total_frames" in ann:
-        total = _clip_int(ann["total_frames"], "total_frames", clip)
-        if total < 0:
-            raise MalformedClipError(clip, f"negative total_frames {int(total)}")
-        if total != t:
-            raise MalformedClipError(clip, f"total_frames={int(total)} but keypoint has T={t}")
 
-    if "label" in ann:
-        label = ann["label"]
-        if isinstance(label, np.ndarray) and label.size == 1:
-            label = label.reshape(()).item()
-        label = _clip_int(label, "label", clip)
-        if label < -1 or (num_classes is not None and label >= num_classes):
-            bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
-            raise MalformedClipError(
-                clip, f"label {label} out of range {bound} (-1 marks an unlabelled clip)"
-            )
-    elif require_label:
-        raise MalformedClipError(clip, "missing key 'label'")
-    else:
-        label = -1
+def _check_total_frames(value: Any, frames: int, clip: str) -> None:
+    total = _clip_int(value, "total_frames", clip)
+    if total < 0:
+        raise MalformedClipError(clip, f"negative total_frames {int(total)}")
+    if total != frames:
+        raise MalformedClipError(clip, f"total_frames={int(total)} but keypoint has T={frames}")
 
+
+def _label(value: Any, clip: str, num_classes: int | None) -> int:
+    """The clip's label: an int in ``[0, num_classes)`` or -1 (unlabelled)."""
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item()
+    label = _clip_int(value, "label", clip)
+    if label < -1 or (num_classes is not None and label >= num_classes):
+        bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
+        raise MalformedClipError(
+            clip, f"label {label} out of range {bound} (-1 marks an unlabelled clip)"
+        )
+    return label
+
+
+def _image_shapes(
+    ann: Mapping[str, Any], xy: np.ndarray, clip: str
+) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``(img_shape, original_shape)``; without either, the smallest image holding every point."""
+    original = (
+        _shape_pair(ann["original_shape"], clip, "original_shape")
+        if "original_shape" in ann
+        else None
+    )
     if "img_shape" in ann:
         img_shape = _shape_pair(ann["img_shape"], clip, "img_shape")
-    elif "original_shape" in ann:
-        img_shape = _shape_pair(ann["original_shape"], clip, "original_shape")
-    else:  # smallest image holding every point
+    elif original is not None:
+        img_shape = original
+    else:
         img_shape = (
             int(np.ceil(xy[..., 1].max(initial=0.0))) + 1,
             int(np.ceil(xy[..., 0].max(initial=0.0))) + 1,
         )
-    original = (
-        _shape_pair(ann["original_shape"], clip, "original_shape")
-        if "original_shape" in ann
-        else img_shape
-    )
-    out = dict(ann)
-    out.update(
-        frame_dir=clip,
-        label=label,
-        total_frames=t,
-        img_shape=img_shape,
-        original_shape=original,
-        keypoint=xy,
-        keypoint_score=np.ascontiguousarray(score, dtype=np.float32),
-    )
-    return out
+    return img_shape, img_shape if original is None else original

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_index
 from pymg.data.formats.checks import (
     ArrayTooLargeError,
     FileBudget,
@@ -48,6 +49,7 @@ from pymg.data.formats.checks import (
     check_on_error,
     resolve_max_array_bytes,
 )
+from pymg.data.formats.output import check_output_file, write_atomically
 
 __all__ = [
     "NATIVE_FORMAT",
@@ -149,6 +151,7 @@ def save_native(
     Returns:
         ``{"clips": N, "frames": S, "skipped": k, "path": str}``.
     """
+    check_output_file(path)
     policy = check_on_error(on_error)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
@@ -221,15 +224,8 @@ def write_npz(
     path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool
 ) -> str:
     """Write ``arrays`` as one ``.npz`` atomically (a ``.tmp`` file, then renamed); returns it."""
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        if compress:
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-        else:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, target)
-    return target
+    save = np.savez_compressed if compress else np.savez
+    return write_atomically(path, lambda f: save(f, **arrays))  # type: ignore[arg-type]
 
 
 class _CountingReader:
@@ -339,6 +335,12 @@ def read_native(
         with zipfile.ZipFile(path) as zf:
             missing = [a for a in members if a + ".npy" not in zf.namelist()]
             budget = FileBudget(path, limit)
+            # the arrays first: the file's total is held to the cap before anything is decoded
+            arrays = {
+                a: _read_member(path, zf, a, mmap, budget)
+                for a in members
+                if a != "meta" and a not in missing
+            }
             meta = (
                 json.loads(str(_read_member(path, zf, "meta", False, budget)[()]))
                 if "meta.npy" in zf.namelist()
@@ -351,7 +353,6 @@ def read_native(
                 raise _WrongKind(f"{path} holds {found}, not {kind}: open it with {_OPENER[found]}")
             if missing:
                 raise ValueError(f"missing members {missing}")
-            arrays = {a: _read_member(path, zf, a, mmap, budget) for a in members if a != "meta"}
     except (ArrayTooLargeError, _WrongKind):
         raise
     except MemoryError as exc:
@@ -447,12 +448,7 @@ class NativeClips(Sequence[dict[str, Any]]):
         return len(self.names)
 
     def __getitem__(self, index: int) -> dict[str, Any]:  # type: ignore[override]
-        if not isinstance(index, (int, np.integer)):
-            raise TypeError(f"index must be an int, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"clip index {index} out of range for {n} clips")
-        i = int(index) % n
+        i = check_index(index, len(self), name="clip index")
         name = self.names[i]
         off, t, p = int(self.offsets[i]), int(self.lengths[i]), int(self.persons[i])
         if t < 0:

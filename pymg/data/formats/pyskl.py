@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from pymg.data.formats.checks import FileBudget, clip_name, count_nested
+from pymg.data.formats.output import write_atomically
 from pymg.data.formats.safe_pickle import safe_load
 
 __all__ = ["load_pyskl", "save_pyskl", "trim_zero_padding"]
@@ -189,8 +190,4 @@ def save_pyskl(
         "split": {str(k): [str(n) for n in v] for k, v in (splits or {}).items()},
         "annotations": [dict(a) for a in annotations],
     }
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump(data, f, protocol=4)
-    os.replace(tmp, target)
+    write_atomically(path, lambda f: pickle.dump(data, f, protocol=4))

@@ -211,7 +211,7 @@ def _write_onnx(
     except ImportError as exc:
         raise ImportError(
             f"ONNX export needs the onnx and onnxscript packages ({exc}); install them with "
-            "`pip install pymg[export]`"
+            "`pip install 'pymg-microgesture[export]'`"
         ) from None
     with warnings.catch_warnings():
         # torch's exporter warns about its own internals (pytree LeafSpec, axis renaming)

@@ -15,8 +15,16 @@ cell               what changes from the recipe
 ``stgcn 41``       ST-GCN on ``imigue41``
 =================  ==========================================================================
 
-Every PoseC3D cell trains a joint and a limb model and also scores their 1:1 fusion (softmax
-probabilities averaged), so each cell has three rows: ``joint``, ``limb``, ``fused``.
+The long-tail cells (:data:`LONGTAIL_CELLS`, joint stream only) change one imbalance strategy
+from ``baseline`` (the recipe's joint stream: instance sampling, plain cross-entropy + semantic
+loss): class-balanced / square-root / progressive sampling, inverse / square-root inverse /
+effective-number class weights, logit adjustment as a loss and post hoc (tau = 1), and cRT
+(the baseline, then ``sizes["crt_epochs"]`` epochs of head-only re-training with class-balanced
+sampling). Their records carry many / medium / few-shot accuracy as well.
+
+Every PoseC3D cell of the paper's grid trains a joint and a limb model and also scores their 1:1
+fusion (softmax probabilities averaged), so each such cell has three rows: ``joint``, ``limb``,
+``fused``.
 
 Files written to ``out``: ``ablations.json`` (one record per run, rewritten after every run:
 settings, seed, top1, top5, mean class accuracy, seconds), ``ablations.md`` (mean and spread
@@ -39,9 +47,25 @@ from typing import Any
 
 import numpy as np
 
-from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
+from pymg.engine.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+)
 
-__all__ = ["CELLS", "FULL", "QUICK", "Cell", "ablation_config", "run_ablations", "write_markdown"]
+__all__ = [
+    "ALL_CELLS",
+    "CELLS",
+    "FULL",
+    "LONGTAIL_CELLS",
+    "QUICK",
+    "Cell",
+    "ablation_config",
+    "run_ablations",
+    "write_markdown",
+]
 
 
 @dataclass(frozen=True)
@@ -54,11 +78,14 @@ class Cell:
     layout: str = "imigue41"
     strategy: str = "uniform"
     semantic: bool = True
+    overrides: tuple[str, ...] = ()
+    finetune_head: bool = False
+    fuse: bool = True
 
     @property
     def streams(self) -> tuple[str, ...]:
         """The streams trained (``joint``, ``limb``) and scored (``fused``) for this cell."""
-        return ("joint", "limb", "fused") if self.arch == "posec3d" else ("joint",)
+        return ("joint", "limb", "fused") if self.arch == "posec3d" and self.fuse else ("joint",)
 
     def settings(self, stream: str) -> dict[str, Any]:
         """The record's ``settings``: the values that define a run of this cell."""
@@ -69,6 +96,8 @@ class Cell:
             "strategy": self.strategy,
             "semantic": self.semantic,
             "stream": stream,
+            "overrides": list(self.overrides),
+            "finetune_head": self.finetune_head,
         }
 
 
@@ -81,7 +110,33 @@ CELLS: tuple[Cell, ...] = (
     Cell("stgcn 22", "ST-GCN on imigue22", arch="stgcn", layout="imigue22"),
     Cell("stgcn 41", "ST-GCN on imigue41", arch="stgcn", layout="imigue41"),
 )
-"""The grid, in table order."""
+"""The paper's grid, in table order."""
+
+
+def _longtail(name: str, change: str, *overrides: str, crt: bool = False) -> Cell:
+    return Cell(name, change, overrides=overrides, finetune_head=crt, fuse=False)
+
+
+LONGTAIL_CELLS: tuple[Cell, ...] = (
+    _longtail("baseline", "recipe, joint stream: instance sampling, plain cross-entropy"),
+    _longtail("class-balanced", "class-balanced sampling", "data.sampler=class_balanced"),
+    _longtail("sqrt sampling", "square-root sampling", "data.sampler=sqrt"),
+    _longtail("progressive", "sampling power 1 -> 0 over the epochs", "data.sampler=progressive"),
+    _longtail("inverse weights", "class weights 1/n", "loss.class_weights=inverse"),
+    _longtail("sqrt weights", "class weights 1/sqrt(n)", "loss.class_weights=sqrt_inverse"),
+    _longtail(
+        "effective number",
+        "class weights by effective number, beta 0.999",
+        "loss.class_weights=effective",
+    ),
+    _longtail("logit-adj loss", "logit-adjusted loss, tau 1", "loss.logit_adjust_tau=1.0"),
+    _longtail("logit-adj post hoc", "post-hoc logit adjustment, tau 1", "test.logit_adjust=1.0"),
+    _longtail("cRT", "baseline, then head-only class-balanced re-training", crt=True),
+)
+"""The long-tail strategies, one at a time from ``baseline`` (joint stream)."""
+
+ALL_CELLS: tuple[Cell, ...] = CELLS + LONGTAIL_CELLS
+"""Every cell ``--cells`` may name."""
 
 QUICK: dict[str, Any] = {
     "seeds": 2,
@@ -100,6 +155,7 @@ QUICK: dict[str, Any] = {
     "flip_prob": 0.0,
     "stgcn_clip_len": 16,
     "gcn_channels": 16,
+    "crt_epochs": 2,
 }
 """``--quick``: small enough for 2 CPU cores (see docs/ablations.md for the measured time)."""
 
@@ -120,6 +176,7 @@ FULL: dict[str, Any] = {
     "flip_prob": 0.5,
     "stgcn_clip_len": 100,
     "gcn_channels": 64,
+    "crt_epochs": 10,
 }
 """The default (a GPU setting): the shipped configs' model, frames and test, 4000 clips."""
 
@@ -182,7 +239,7 @@ def ablation_config(
         },
         "runtime": {"work_dir": str(work_dir), "seed": seed, "progress": False},
     }
-    return apply_overrides(config_from_dict(values), list(overrides))
+    return apply_overrides(config_from_dict(values), [*cell.overrides, *overrides])
 
 
 def _dataset_classes(data: str) -> tuple[int, list[str]]:
@@ -199,8 +256,61 @@ def _dataset_classes(data: str) -> tuple[int, list[str]]:
     return len(names), names
 
 
-def _metrics(result: dict[str, Any]) -> dict[str, float]:
-    return {k: float(result[k]) for k in ("top1", "top5", "mean_class_accuracy")}
+def _metrics(result: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: float(result[k]) for k in ("top1", "top5", "mean_class_accuracy")}
+    for group, value in (result.get("shots") or {}).items():
+        out[group] = value
+    return out
+
+
+def _training_key(cfg: Config) -> str:
+    """What defines a training run: the config without its name, ``test`` section and work dir."""
+    values = config_to_dict(cfg)
+    values.pop("test")
+    values.pop("name")
+    values["runtime"].pop("work_dir")
+    return json.dumps(values, sort_keys=True)
+
+
+def _train_once(cfg: Config, trained: dict[str, Path], final_test: bool = True) -> dict[str, Any]:
+    """Train ``cfg``, or, when a run of this out dir already trained the same model (another
+    test setting, e.g. post-hoc logit adjustment; cRT's first stage), test its checkpoint."""
+    from pymg.engine.testing import run_test
+    from pymg.engine.trainer import train
+
+    key = _training_key(cfg)
+    if key not in trained:
+        result = train(cfg, final_test=final_test)
+        trained[key] = Path(cfg.runtime.work_dir)
+        return result
+    if not final_test:
+        return {"test": None}
+    tests = [f"test.{k}={_toml(v)}" for k, v in config_to_dict(cfg)["test"].items()]
+    out = run_test(trained[key] / "latest.pt", out_dir=cfg.runtime.work_dir, overrides=tests)
+    scores = Path(out["scores"])
+    scores.replace(scores.with_name("test_scores.npz"))
+    return {"test": out["metrics"]}
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+
+def _train_cell(
+    cell: Cell, cfg: Config, sizes: dict[str, Any], trained: dict[str, Path]
+) -> dict[str, Any]:
+    """One run of ``cell``; cRT first trains the baseline (or reuses it), then its head."""
+    from dataclasses import replace
+
+    from pymg.engine.trainer import train
+
+    if not cell.finetune_head:
+        return _train_once(cfg, trained)
+    stage1 = replace(cfg, runtime=replace(cfg.runtime, work_dir=cfg.runtime.work_dir + "_stage1"))
+    _train_once(stage1, trained, final_test=False)
+    schedule = replace(cfg.schedule, epochs=int(sizes["crt_epochs"]))
+    checkpoint = trained[_training_key(stage1)] / "latest.pt"
+    return train(replace(cfg, schedule=schedule), finetune_head=checkpoint)
 
 
 def run_ablations(
@@ -223,7 +333,8 @@ def run_ablations(
             synthetic set :class:`pymg.data.SyntheticIMiGUE`.
         quick: the :data:`QUICK` sizes (2 CPU cores) instead of :data:`FULL` (a GPU).
         seeds: number of seeds (0, 1, ...); default 2 with ``quick``, else 3.
-        cells: names of the cells to run (default: all of :data:`CELLS`).
+        cells: names of the cells to run (default: all of :data:`CELLS`); ``"longtail"``
+            stands for every cell of :data:`LONGTAIL_CELLS`.
         embeddings: label-embedding table of the semantic cells (name or ``.npy`` path).
         overrides: ``"section.key=value"`` applied to every run (e.g. tiny sizes in tests).
         log: where progress lines go.
@@ -234,7 +345,6 @@ def run_ablations(
     """
     from pymg.engine.evaluate import fuse_score_files
     from pymg.engine.metrics import summarize
-    from pymg.engine.trainer import train
 
     sizes = dict(QUICK if quick else FULL)
     n_seeds = sizes["seeds"] if seeds is None else seeds
@@ -242,7 +352,10 @@ def run_ablations(
         raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
     chosen = list(CELLS)
     if cells is not None:
-        known = {c.name: c for c in CELLS}
+        known = {c.name: c for c in ALL_CELLS}
+        cells = [
+            n for c in cells for n in ([x.name for x in LONGTAIL_CELLS] if c == "longtail" else [c])
+        ]
         unknown = [c for c in cells if c not in known]
         if unknown:
             raise ValueError(f"unknown cells {unknown}; known: {', '.join(known)}")
@@ -256,6 +369,7 @@ def run_ablations(
     total = sum(len([s for s in c.streams if s != "fused"]) for c in chosen) * n_seeds
     done = 0
     majority: dict[int, float] = {}
+    trained: dict[str, Path] = {}
     for seed in range(n_seeds):
         for cell in chosen:
             score_files = {}
@@ -273,7 +387,7 @@ def run_ablations(
                     overrides=overrides,
                 )
                 tic = time.perf_counter()
-                result = train(cfg)
+                result = _train_cell(cell, cfg, sizes, trained)
                 seconds = time.perf_counter() - tic
                 done += 1
                 if result["test"] is None:
@@ -352,7 +466,10 @@ def _write_json(path: Path, records: list[dict[str, Any]], meta: dict[str, Any] 
     tmp.replace(path)
 
 
-def _spread(values: list[float]) -> str:
+def _spread(measured: list[float | None]) -> str:
+    values = [v for v in measured if v is not None]
+    if not values:
+        return "-"
     mean = 100 * statistics.fmean(values)
     if len(values) < 2:
         return f"{mean:.1f}"
@@ -362,19 +479,21 @@ def _spread(values: list[float]) -> str:
 
 def summarize_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per (cell, stream), in grid order: ``{"cell", "stream", "n", "top1", "top5",
-    "mean_class_accuracy"}`` with each metric a list of the seeds' values."""
+    "mean_class_accuracy", "many", "medium", "few"}`` with each metric a list of the seeds'
+    values (a shot group is ``None`` where a record has no value for it)."""
     rows: dict[tuple[str, str], dict[str, Any]] = {}
     for r in records:
         key = (r["settings"]["cell"], r["settings"]["stream"])
-        row = rows.setdefault(
-            key,
-            {"cell": key[0], "stream": key[1], "top1": [], "top5": [], "mean_class_accuracy": []},
-        )
-        for metric in ("top1", "top5", "mean_class_accuracy"):
-            row[metric].append(float(r[metric]))
+        row = rows.setdefault(key, {"cell": key[0], "stream": key[1]})
+        for metric in _TABLE_METRICS:
+            value = r.get(metric)
+            row.setdefault(metric, []).append(None if value is None else float(value))
     for row in rows.values():
         row["n"] = len(row["top1"])
     return list(rows.values())
+
+
+_TABLE_METRICS = ("top1", "top5", "mean_class_accuracy", "many", "medium", "few")
 
 
 def write_markdown(
@@ -388,7 +507,7 @@ def write_markdown(
     path = Path(path)
     meta = meta or {}
     rows = summarize_records(records)
-    changes = {c.name: c.change for c in CELLS}
+    changes = {c.name: c.change for c in ALL_CELLS}
     lines = ["# Ablations", ""]
     if meta:
         lines += [
@@ -402,16 +521,18 @@ def write_markdown(
             "",
         ]
     lines += [
-        "Mean over seeds, in %, with the lowest and highest seed in brackets.",
+        "Mean over seeds, in %, with the lowest and highest seed in brackets; many / medium / "
+        "few: mean class accuracy of the classes with more than 100, 20-100, fewer than 20 "
+        "training clips (test.many_shot, test.few_shot; - where no record has them).",
         "",
-        "| cell | change | stream | seeds | top-1 | top-5 | mean class acc |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| cell | change | stream | seeds | top-1 | top-5 | mean class acc | many | medium | few |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
+        cells = " | ".join(_spread(row[m]) for m in _TABLE_METRICS)
         lines.append(
             f"| {row['cell']} | {changes.get(row['cell'], '')} | {row['stream']} | {row['n']} | "
-            f"{_spread(row['top1'])} | {_spread(row['top5'])} | "
-            f"{_spread(row['mean_class_accuracy'])} |"
+            f"{cells} |"
         )
     picture = _plot(rows, path.with_suffix(".png"))
     lines += [

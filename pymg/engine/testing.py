@@ -14,12 +14,14 @@ from pymg.engine.checkpointing import load_checkpoint
 from pymg.engine.config import apply_overrides, config_from_dict
 from pymg.engine.distributed import init_distributed, shutdown
 from pymg.engine.evaluate import (
+    adjust_scores,
     predict_dataset,
     save_scores,
     write_report,
     write_submission,
 )
 from pymg.engine.inference import Recognizer
+from pymg.engine.metrics import SHOT_GROUPS
 
 __all__ = ["run_test"]
 
@@ -39,8 +41,14 @@ def run_test(
     """Score every clip of a split with a checkpoint (multi-clip + flip as configured).
 
     Writes ``<out>/<stem>_<split>_scores.npz`` and ``..._predictions.csv`` (and, when the split
-    is labelled, ``..._metrics.json`` and ``..._confusion.png``); ``stem`` is the checkpoint's
-    file stem and ``out`` defaults to the checkpoint's folder.
+    is labelled, ``..._metrics.json``, ``..._per_class.csv`` and ``..._confusion.png``); ``stem``
+    is the checkpoint's file stem and ``out`` defaults to the checkpoint's folder. The report
+    gives many / medium / few-shot accuracy (``test.many_shot``, ``test.few_shot``) from the
+    training counts the checkpoint stores; ``test.logit_adjust > 0`` adjusts the scores post hoc
+    by them (Menon et al. 2021).
+
+    Raises:
+        ValueError: ``test.logit_adjust > 0`` with a checkpoint that stores no training counts.
 
     Returns:
         ``{"scores": path, "submission": path, "metrics": dict | None}``.
@@ -60,6 +68,12 @@ def run_test(
         test_cfg = replace(test_cfg, flip=flip)
     runtime = cfg.runtime if device is None else replace(cfg.runtime, device=device)
     cfg = replace(cfg, data=data_cfg, test=test_cfg, runtime=runtime)
+    counts = ck.get("class_counts")
+    if cfg.test.logit_adjust > 0 and counts is None:
+        raise ValueError(
+            f"test.logit_adjust needs the training class counts, which {ck_path} does not store "
+            "(written before pymg recorded them); retrain or set test.logit_adjust=0"
+        )
     owns_group = not torch.distributed.is_initialized()
     ctx = init_distributed(cfg.runtime.device)
     try:
@@ -83,6 +97,8 @@ def run_test(
             size=cfg.data.test_size,
             amp=amp,
         )
+        if counts is not None:
+            result = adjust_scores(result, counts, cfg.test.logit_adjust)
         out = Path(out_dir) if out_dir is not None else ck_path.parent
         prefix = f"{ck_path.stem}_{cfg.data.test_split}_"
         paths: dict[str, Any] = {"metrics": None}
@@ -92,7 +108,14 @@ def run_test(
             print(f"scores:     {paths['scores']}")
             print(f"submission: {paths['submission']}")
             if result.has_labels:
-                metrics = write_report(result, out, prefix=prefix, png=png)
+                metrics = write_report(
+                    result,
+                    out,
+                    prefix=prefix,
+                    png=png,
+                    train_counts=counts,
+                    shots=(cfg.test.many_shot, cfg.test.few_shot),
+                )
                 paths["metrics"] = metrics
                 summary = {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}
                 print(f"metrics:    {out / (prefix + 'metrics.json')}")
@@ -103,8 +126,17 @@ def run_test(
                     f"({metrics['num_samples']} clips, {cfg.test.num_clips} clip(s)"
                     f"{' + flip' if cfg.test.flip else ''})"
                 )
+                if "shots" in metrics:
+                    print(
+                        "many / medium / few-shot classes: "
+                        + " / ".join(_percent(metrics["shots"][g]) for g in SHOT_GROUPS)
+                    )
                 print(json.dumps(summary))
         return paths
     finally:
         if owns_group:
             shutdown()
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"

@@ -1,8 +1,10 @@
 """Long-tail strategies: samplers (alone and sharded), class weights, logit adjustment, cRT,
-exact resume with each strategy, and best-checkpoint selection (tiny CPU runs)."""
+exact resume with each strategy, best-checkpoint selection, TensorBoard (skipped without the
+package) and the command line (tiny CPU runs)."""
 
 from __future__ import annotations
 
+import builtins
 import json
 import math
 from pathlib import Path
@@ -15,6 +17,7 @@ import torch.nn.functional as F
 from pymg.data.samplers import ClassAwareSampler, class_probabilities, sampler_power
 from pymg.engine import ConfigError, load_checkpoint, load_config, train
 from pymg.engine.builders import build_datasets
+from pymg.engine.tensorboard import TensorBoardLog, confusion_image
 from pymg.losses import SemanticEmbeddingLoss
 from pymg.losses_longtail import (
     adjust_probabilities,
@@ -342,6 +345,58 @@ def test_bad_long_tail_settings(tmp_path: Path) -> None:
         tiny(tmp_path, "schedule.select_by=top5")
     with pytest.raises(ConfigError, match="loss.logit_adjust_tau must be >= 0"):
         train(tiny(tmp_path, "loss.logit_adjust_tau=-1.0"))
+
+
+# ----------------------------------------------------------------------------- TensorBoard
+def test_confusion_image_by_hand() -> None:
+    image = confusion_image(np.array([[3, 1], [0, 0]]), cell=2)
+    assert image.shape == (4, 4, 3) and image.dtype == np.uint8
+    assert image[0, 0].tolist() == [round(255 + 0.75 * (8 - 255)), round(255 + 0.75 * (48 - 255)),
+                                     round(255 + 0.75 * (107 - 255))]  # fmt: skip
+    assert image[3, 3].tolist() == [255, 255, 255]  # an absent class stays white
+    with pytest.raises(ValueError, match="square matrix"):
+        confusion_image(np.zeros((2, 3)))
+
+
+def test_missing_tensorboard_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_import = builtins.__import__
+
+    def no_tensorboard(name: str, *args: object, **kwargs: object) -> object:
+        if name.startswith(("torch.utils.tensorboard", "tensorboard")):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tensorboard)
+    with pytest.raises(ImportError, match=r"pip install 'pymg\[tensorboard\]'"):
+        TensorBoardLog(tmp_path, ["a"])
+
+
+def test_a_run_writes_every_curve(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    train(tiny(tmp_path, "log.tensorboard=true"))
+    files = list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+    assert len(files) == 1
+    events = EventAccumulator(str(tmp_path / "tensorboard"), size_guidance={"images": 0}).Reload()
+    scalars = set(events.Tags()["scalars"])
+    expected = {"train/loss", "train/ce", "train/semantic", "train/weighted_semantic",
+                "train/lr", "epoch/loss", "val/top1", "val/top5", "val/mean_class_accuracy",
+                "val/few_shot", "test/top1", "test/few_shot"}  # fmt: skip
+    assert expected <= scalars, expected - scalars
+    log = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    present = [v for v in log[-1]["per_class"].values() if v is not None]
+    per_class = [t for t in scalars if t.startswith("val_class_accuracy/")]
+    assert len(per_class) == len(present) == 32  # every class has test clips
+    assert len(events.Scalars("val/top1")) == 2  # one per evaluation
+    assert [e.value for e in events.Scalars("val/top1")][-1] == pytest.approx(
+        json.loads((tmp_path / "metrics.jsonl").read_text().splitlines()[-2])["top1"]
+    )
+    assert {"val/confusion", "test/confusion"} <= set(events.Tags()["images"])
+    image = events.Images("val/confusion")[0]
+    assert (image.width, image.height) == (256, 256)  # 32 classes x 8 pixels
 
 
 # ----------------------------------------------------------------------------- command line

@@ -152,14 +152,8 @@ def set_up(
     layout = config_layout(cfg)
     embeddings = label_embeddings_for(cfg)
     embed_dim = None if embeddings is None else int(embeddings.shape[1])
-    net = build_model(cfg, layout, embed_dim)
-    frozen = None
-    if finetune_head is not None:
-        frozen = prepare_head_finetune(net, finetune_head, work_dir)
-    net = net.to(ctx.device)
+    net, frozen = _network(cfg, ctx, layout, embed_dim, finetune_head, work_dir)
     counts = train_class_counts(train_set, cfg.model.num_classes)
-    if rt.channels_last and net.channels_last_format is not None:
-        net.to(memory_format=net.channels_last_format)  # type: ignore[call-overload]
     amp = resolve_amp(rt.amp, ctx.device)
     base_lr, optimizer = _optimizer(cfg, ctx, net)
     kind = sampler_kind(cfg, finetune_head is not None)
@@ -210,6 +204,26 @@ def set_up(
     else:
         seed_everything(rt.seed + 1 + ctx.rank)  # distinct dropout/augmentation per rank
     return run
+
+
+def _network(
+    cfg: Config,
+    ctx: DistContext,
+    layout: Any,
+    embed_dim: int | None,
+    finetune_head: str | Path | None,
+    work_dir: Path,
+) -> tuple[RecognizerModel, nn.Module | None]:
+    """The model on its device (in ``runtime.channels_last`` format), and, for classifier
+    re-training from ``finetune_head``, its frozen part."""
+    net = build_model(cfg, layout, embed_dim)
+    frozen = None
+    if finetune_head is not None:
+        frozen = prepare_head_finetune(net, finetune_head, work_dir)
+    net = net.to(ctx.device)
+    if cfg.runtime.channels_last and net.channels_last_format is not None:
+        net.to(memory_format=net.channels_last_format)  # type: ignore[call-overload]
+    return net, frozen
 
 
 def _check_labelled(cfg: Config, train_set: Any) -> None:

@@ -11,9 +11,10 @@ import torch
 
 from pymg.engine.builders import build_datasets
 from pymg.engine.checkpointing import load_checkpoint
-from pymg.engine.config import apply_overrides, config_from_dict
+from pymg.engine.config import Config, apply_overrides, config_from_dict
 from pymg.engine.distributed import init_distributed, shutdown
 from pymg.engine.evaluate import (
+    ScoreSet,
     adjust_scores,
     predict_dataset,
     save_scores,
@@ -108,34 +109,42 @@ def run_test(
             print(f"scores:     {paths['scores']}")
             print(f"submission: {paths['submission']}")
             if result.has_labels:
-                metrics = write_report(
-                    result,
-                    out,
-                    prefix=prefix,
-                    png=png,
-                    train_counts=counts,
-                    shots=(cfg.test.many_shot, cfg.test.few_shot),
-                )
-                paths["metrics"] = metrics
-                summary = {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}
-                print(f"metrics:    {out / (prefix + 'metrics.json')}")
-                print(
-                    f"{cfg.data.test_split}: top1 {100 * summary['top1']:.2f}%  "
-                    f"top5 {100 * summary['top5']:.2f}%  "
-                    f"mean class acc {100 * summary['mean_class_accuracy']:.2f}%  "
-                    f"({metrics['num_samples']} clips, {cfg.test.num_clips} clip(s)"
-                    f"{' + flip' if cfg.test.flip else ''})"
-                )
-                if "shots" in metrics:
-                    print(
-                        "many / medium / few-shot classes: "
-                        + " / ".join(_percent(metrics["shots"][g]) for g in SHOT_GROUPS)
-                    )
-                print(json.dumps(summary))
+                paths["metrics"] = _write_metrics(result, out, prefix, png, counts, cfg)
         return paths
     finally:
         if owns_group:
             shutdown()
+
+
+def _write_metrics(
+    result: ScoreSet, out: Path, prefix: str, png: bool, counts: Any, cfg: Config
+) -> dict[str, Any]:
+    """Write the report of a labelled split (with the shot groups when ``counts`` is known) and
+    print its summary; returns the metrics."""
+    metrics = write_report(
+        result,
+        out,
+        prefix=prefix,
+        png=png,
+        train_counts=counts,
+        shots=(cfg.test.many_shot, cfg.test.few_shot),
+    )
+    summary = {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}
+    print(f"metrics:    {out / (prefix + 'metrics.json')}")
+    print(
+        f"{cfg.data.test_split}: top1 {100 * summary['top1']:.2f}%  "
+        f"top5 {100 * summary['top5']:.2f}%  "
+        f"mean class acc {100 * summary['mean_class_accuracy']:.2f}%  "
+        f"({metrics['num_samples']} clips, {cfg.test.num_clips} clip(s)"
+        f"{' + flip' if cfg.test.flip else ''})"
+    )
+    if "shots" in metrics:
+        print(
+            "many / medium / few-shot classes: "
+            + " / ".join(_percent(metrics["shots"][g]) for g in SHOT_GROUPS)
+        )
+    print(json.dumps(summary))
+    return metrics
 
 
 def _percent(value: float | None) -> str:

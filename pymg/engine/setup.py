@@ -197,7 +197,8 @@ def set_up(
         if cfg.log.tensorboard:
             from pymg.engine.tensorboard import TensorBoardLog
 
-            run.tensorboard = TensorBoardLog(work_dir / "tensorboard", run.class_names)
+            purge = run.iteration if run.start_epoch > 0 else None
+            run.tensorboard = TensorBoardLog(work_dir / "tensorboard", run.class_names, purge)
     if rng_states is not None:  # restore last: building the model above consumed random draws
         same_world = len(rng_states) == ctx.world_size
         restore_rng_state(rng_states[ctx.rank] if same_world else rng_states[0])

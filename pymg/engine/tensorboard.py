@@ -60,14 +60,19 @@ def _tag(name: str) -> str:
 class TensorBoardLog:
     """Writes a run's curves to ``folder`` (see the module docstring for the tags).
 
+    ``purge_step`` (a resumed run: the checkpoint's step) hides what an interrupted run wrote
+    from that step on, so the curves do not overlap.
+
     Raises:
         ImportError: tensorboard is not installed (the message says how to install it).
     """
 
-    def __init__(self, folder: str | Path, class_names: Sequence[str]) -> None:
+    def __init__(
+        self, folder: str | Path, class_names: Sequence[str], purge_step: int | None = None
+    ) -> None:
         self.folder = Path(folder)
         self.class_names = [str(n) for n in class_names]
-        self.writer = _writer_class()(log_dir=str(self.folder))
+        self.writer = _writer_class()(log_dir=str(self.folder), purge_step=purge_step)
 
     def train_step(self, step: int, loss: float, lr: float, parts: Mapping[str, float]) -> None:
         """The loss, each of its terms and the learning rate at optimizer step ``step``."""

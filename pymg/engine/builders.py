@@ -274,8 +274,15 @@ def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> Recog
     return model
 
 
-def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Module:
-    """Cross-entropy (+ weighted semantic embedding loss when ``label_embeddings`` is given)."""
+def build_criterion(
+    cfg: Config,
+    label_embeddings: torch.Tensor | None,
+    class_weights: torch.Tensor | None = None,
+    logit_adjustment: torch.Tensor | None = None,
+) -> nn.Module:
+    """Cross-entropy (+ weighted semantic embedding loss when ``label_embeddings`` is given),
+    with optional per-class ``class_weights`` [K] and ``logit_adjustment`` [K] (long tail, see
+    :func:`pymg.engine.longtail.criterion_options`)."""
     from pymg.losses import SemanticEmbeddingLoss
 
     return SemanticEmbeddingLoss(
@@ -284,4 +291,6 @@ def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Mo
         distance=cfg.loss.distance,
         label_smoothing=cfg.loss.label_smoothing,
         scale=cfg.loss.embedding_scale,
+        class_weights=class_weights,
+        logit_adjustment=logit_adjustment,
     )

@@ -1,7 +1,7 @@
 """Experiment configuration: small dataclasses, TOML files and ``--set key=value`` overrides.
 
-A config has seven sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
-``runtime``), each a flat dataclass of plain values, so a TOML file maps onto it one to one::
+A config has eight sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
+``runtime``, ``detect``), each a flat dataclass of plain values, so a TOML file maps onto it one to one::
 
     name = "imigue41_posec3d_joint"
     [data]
@@ -39,6 +39,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "DetectConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
@@ -216,8 +217,46 @@ class RuntimeConfig:
 
 
 @dataclass
+class DetectConfig:
+    """Detection in untrimmed recordings: training on windows, sliding windows at test time.
+
+    With ``train = true`` the training set is windows of ``window`` frames cut from recordings
+    (``data.source`` is an untrimmed file or ``"synthetic_untrimmed"``): ``windows_per_gesture``
+    windows centred inside each gesture take the class of the gesture they overlap most, and
+    ``background_ratio`` times as many windows that overlap no gesture take the extra class K
+    ("background", the last class: ``model.num_classes`` = gesture classes + 1).
+    ``synthetic_recordings`` / ``synthetic_seconds`` / ``synthetic_classes`` size the synthetic
+    set (:class:`pymg.data.SyntheticUntrimmed`; ``synthetic_classes = 0``: all 32 classes).
+
+    At test time windows of ``window`` frames start every ``stride`` frames; ``batch_windows`` of
+    them go through one heatmap call and one network call (``num_clips`` views, ``flip``); a
+    frame's class scores are the mean of the softmax of the windows covering it. Segments follow
+    from ``thresholds`` (one hysteresis level each, ``low = high - hysteresis``), ``min_len``,
+    ``merge_gap``, ``max_len`` and per-class NMS at ``nms_iou`` (:mod:`pymg.engine.segments`).
+    """
+
+    train: bool = False
+    window: int = 48
+    stride: int = 8
+    windows_per_gesture: int = 3
+    background_ratio: float = 1.0
+    batch_windows: int = 8
+    num_clips: int = 1
+    flip: bool = False
+    thresholds: tuple[float, ...] = (0.5,)
+    hysteresis: float = 0.2
+    min_len: int = 8
+    merge_gap: int = 8
+    max_len: int = 250
+    nms_iou: float = 0.5
+    synthetic_recordings: int = 12
+    synthetic_seconds: float = 120.0
+    synthetic_classes: int = 8
+
+
+@dataclass
 class Config:
-    """A whole experiment: ``name`` plus the seven sections."""
+    """A whole experiment: ``name`` plus the eight sections."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -227,6 +266,7 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     test: TestConfig = field(default_factory=TestConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -237,6 +277,7 @@ _SECTIONS: dict[str, type] = {
     "loss": LossConfig,
     "test": TestConfig,
     "runtime": RuntimeConfig,
+    "detect": DetectConfig,
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {

@@ -116,7 +116,7 @@ if [[ -n "${CUOBJDUMP:-}" ]]; then cuobjdump_args=(--cuobjdump "$CUOBJDUMP"); fi
 REPORT="$WORK/$(basename "$WHEEL" .whl).json"
 "$PYTHON" "$ROOT/scripts/check_wheel.py" "$WHEEL" --source "$SRC" --variant "$VARIANT" \
   --archs "$ARCHS" --require "pymg/__init__.py" --require "pymg/_version.py" \
-  --require "pymg/cli.py" --require "pymg/configs/*.toml" --require "pymg/labels/*.npy" \
+  --require "pymg/cli/__init__.py" --require "pymg/configs/*.toml" --require "pymg/labels/*.npy" \
   "${require_args[@]}" "${cuobjdump_args[@]}" --json "$REPORT"
 
 # --- output ------------------------------------------------------------------------------------------------

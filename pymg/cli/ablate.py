@@ -1,0 +1,40 @@
+"""``pymg ablate``: the paper's ablation grid over seeds -> ablations.json / ablations.md."""
+
+from __future__ import annotations
+
+import argparse
+
+from pymg.cli._common import add_set
+
+__all__ = ["register", "run"]
+
+
+def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``ablate`` sub-parser to ``sub``."""
+    p = sub.add_parser("ablate", help="the paper's ablation grid over seeds -> ablations.json/.md")
+    p.add_argument("--data", default=None, help="dataset file (default: iMiGUE-like synthetic)")
+    p.add_argument("--quick", action="store_true", help="CPU sizes (2 cores, ~15 min)")
+    p.add_argument("--seeds", type=int, default=None, help="seeds per cell (quick 2, else 3)")
+    p.add_argument("--cells", nargs="+", default=None, help="run only these cells (names)")
+    p.add_argument("--embeddings", default="imigue", help="label table of the semantic cells")
+    p.add_argument("--out", required=True, help="output folder")
+    add_set(p)
+    p.set_defaults(func=run)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the grid (or the named cells) and write its tables."""
+    from pymg.engine.ablate import run_ablations
+
+    run_ablations(
+        args.out,
+        data=args.data,
+        quick=args.quick,
+        seeds=args.seeds,
+        cells=args.cells,
+        embeddings=args.embeddings,
+        overrides=list(args.set or []),
+        command="pymg " + " ".join(args.argv),
+    )
+    return 0

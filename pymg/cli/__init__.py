@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "train",
     "test",
+    "detect",
     "fuse",
     "bench",
     "viz",

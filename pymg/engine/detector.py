@@ -22,7 +22,7 @@ Latency: a segment starting at frame ``a`` has been returned by the push of fram
 ``a + latency_bound`` (:attr:`OnlineDetector.latency_bound` = ``window - 1 + (batch_windows -
 1) * stride + 2 * max_len + merge_gap + 2``); usually it comes ``merge_gap + window +
 (batch_windows - 1) * stride`` frames after its last frame. Memory is bounded by ``window +
-batch_windows * stride`` frames, whatever the stream's length.
+(batch_windows - 1) * stride`` frames, whatever the stream's length.
 
 Frames: keypoints ``[M, V, 2]`` (pixels) and scores ``[M, V]`` (default 1); ``M`` may change
 from frame to frame and may be 0 (nobody seen: the frame counts, all its points missing); per
@@ -105,15 +105,18 @@ class Detector:
         k = int(getattr(model, "num_classes", len(names)))
         if k != len(names):
             raise ValueError(f"the model has {k} classes but {len(names)} class names were given")
+        from pymg.topology import resolve_layout
+
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
-        self.layout = layout
+        self.layout = resolve_layout(layout) if isinstance(layout, str) else layout
         self.names_with_background = names
         self.windows = windows or WindowParams()
         self.segments = segments or SegmentParams()
         self.size = int(size)
         self.num_persons = int(num_persons)
         self.amp = amp
+        self.config: Any = None  # the training Config when loaded from a checkpoint
         from pymg.data import test_transform
 
         self._transform = test_transform(size=self.size)
@@ -137,7 +140,7 @@ class Detector:
         if unknown:
             raise ValueError(f"unknown detector setting(s) {unknown}; known: {sorted(asdict(det))}")
         det = replace(det, **settings)
-        return cls(
+        out = cls(
             rec.model,
             rec.class_names,
             rec.layout,
@@ -147,6 +150,8 @@ class Detector:
             num_persons=rec.cfg.data.num_persons,
             device=rec.device,
         )
+        out.config = replace(rec.cfg, detect=det)
+        return out
 
     @property
     def class_names(self) -> list[str]:
@@ -307,6 +312,12 @@ class OnlineDetector:
             raise RuntimeError("scores are kept only with keep_scores=True")
         k = self.detector.num_classes + 1
         return np.concatenate(self._kept).astype(np.float32) if self._kept else np.zeros((0, k))
+
+    @property
+    def buffered_frames(self) -> int:
+        """Frames held (keypoints or not-yet-final scores): at most ``window + (batch_windows -
+        1) * stride``, however long the stream."""
+        return max(self._buf_kp.shape[0], self._acc.shape[0])
 
     def push(self, keypoints: Any, scores: Any = None) -> list[Segment]:
         """Add one frame: keypoints ``[M, V, 2]`` (M >= 0), scores ``[M, V]`` or None.

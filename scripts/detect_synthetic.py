@@ -33,8 +33,8 @@ from pymg.engine.detector import Detector
 from pymg.engine.segments import SegmentParams, segments_from_scores
 
 SWEEP = {
-    "thresholds": [(0.4,), (0.5,), (0.6,), (0.4, 0.6, 0.8)],
-    "hysteresis": [0.0, 0.2],
+    "thresholds": [(0.25,), (0.3,), (0.35,), (0.4,), (0.5,), (0.6,), (0.3, 0.5, 0.7)],
+    "hysteresis": [0.0, 0.05, 0.1, 0.2],
     "min_len": [4, 8, 16],
     "merge_gap": [0, 8, 16],
 }
@@ -66,6 +66,7 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/pymg-detect-synth")
     ap.add_argument("--out", default="detect_synth.json")
     ap.add_argument("--sweep", action="store_true")
+    ap.add_argument("--reuse", action="store_true", help="skip training: use WORK/seedN/latest.pt")
     args = ap.parse_args()
     report = {"threads": torch.get_num_threads(), "torch": torch.__version__, "runs": []}
     for seed in args.seeds:
@@ -76,7 +77,8 @@ def main() -> None:
              *args.set],
         )  # fmt: skip
         tic = time.perf_counter()
-        train(cfg, final_test=False)
+        if not args.reuse:
+            train(cfg, final_test=False)
         train_s = time.perf_counter() - tic
         det = Detector.from_checkpoint(work / "latest.pt")
         recs = synthetic_recordings(det.config)
@@ -94,7 +96,7 @@ def main() -> None:
             "test_gestures": int(sum(len(r.ground_truth) for r in results)),
             "detector": _f1(results, lambda r: r.segments),
             "no_detections": _f1(results, lambda r: []),
-            "window_argmax": _f1(results, lambda r: window_argmax_segments(r, bg)),
+            "window_argmax": _f1(results, lambda r, b=bg: window_argmax_segments(r, b)),
         }
         if args.sweep:
             val_cfg = replace(det.config, data=replace(det.config.data, synthetic_seed=1000 + seed))

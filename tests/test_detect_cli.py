@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from pymg.cli import main
 from pymg.cli import detect as detect_cli
+from pymg.cli import main
 from pymg.engine.detect_data import DETECTION_HEADER
 
 
@@ -30,7 +30,9 @@ def test_the_untrimmed_demo_writes_detections_metrics_and_timelines(trained, cap
     with (trained / "detections.csv").open() as handle:
         assert tuple(next(csv.reader(handle))) == DETECTION_HEADER
     pytest.importorskip("matplotlib")
-    assert sorted(p.name for p in trained.glob("timeline_*.png")) == ["timeline_untrimmed_s03_0002.png"]
+    assert sorted(p.name for p in trained.glob("timeline_*.png")) == [
+        "timeline_untrimmed_s03_0002.png"
+    ]
 
 
 def test_pymg_detect_writes_the_csv_and_the_metrics(trained, tmp_path, capsys):

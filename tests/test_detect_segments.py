@@ -106,8 +106,10 @@ def _reference(scores: np.ndarray, p: SegmentParams) -> list[Segment]:
                     hit = hit or x[t] >= high
             merged: list[list[int]] = []
             for a, b in regions:
-                if merged and a - merged[-1][1] - 1 <= p.merge_gap and b - merged[-1][0] + 1 <= (
-                    p.max_len
+                if (
+                    merged
+                    and a - merged[-1][1] - 1 <= p.merge_gap
+                    and b - merged[-1][0] + 1 <= (p.max_len)
                 ):
                     merged[-1][1] = b
                 else:

@@ -68,7 +68,9 @@ def settings(args: argparse.Namespace) -> dict[str, Any]:
         try:
             out["thresholds"] = tuple(float(t) for t in args.thresholds.split(",") if t.strip())
         except ValueError:
-            raise CLIError(f"--thresholds: numbers separated by commas, got {args.thresholds!r}")
+            raise CLIError(
+                f"--thresholds: numbers separated by commas, got {args.thresholds!r}"
+            ) from None
     return out
 
 

@@ -27,6 +27,7 @@ from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.synthetic_imigue import SyntheticIMiGUE
+from pymg.data.synthetic_untrimmed import SyntheticUntrimmed
 from pymg.data.transforms import (
     Compose,
     Flip,
@@ -38,6 +39,7 @@ from pymg.data.transforms import (
     test_transform,
     train_transform,
 )
+from pymg.data.windows import RecordingWindows
 
 __all__ = [
     "IMIGUE_TRAIN_SUBJECTS",
@@ -48,6 +50,7 @@ __all__ = [
     "MalformedDataWarning",
     "NativeClips",
     "PrepareWarning",
+    "RecordingWindows",
     "PoseCompact",
     "PoseDataset",
     "PoseState",
@@ -57,6 +60,7 @@ __all__ = [
     "SplitError",
     "SyntheticIMiGUE",
     "SyntheticMicroGestures",
+    "SyntheticUntrimmed",
     "UnsafePickleError",
     "check_annotation",
     "collate",

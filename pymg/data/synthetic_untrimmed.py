@@ -9,10 +9,11 @@ that drift a little on the table, small head turns, and short *fidgets* (a hand 
 centimetres and back) that are not gestures, so the detector has to tell them apart.
 
 Timeline (recording ``i``, its own random generator ``default_rng([seed, 21, i])``): an idle
-stretch of 1.5-6 s, then a gesture clip of 1.5-8 s (log-normal, median 3.5 s; the motion itself fills 35-85% of it) whose class follows
-iMiGUE's training frequencies restricted to the chosen classes (flattened by a square root so
-rare classes still appear), and so on to the end. The ground-truth segment of a gesture is the
-frames where its motion envelope is above 10% of its peak (the gesture is held in between).
+stretch of 1.5-6 s, then a gesture clip of 1.5-8 s (log-normal, median 3.5 s; the motion fills
+35-85% of it) whose class follows iMiGUE's training frequencies restricted to the chosen classes
+(flattened by a square root so rare classes still appear), and so on to the end. The
+ground-truth segment of a gesture is the frames where its motion envelope is above 10% of its
+peak (the gesture is held in between).
 
 Items are RECORDING dicts (PYSKL's names): ``frame_dir``, ``keypoint`` float32 [1, T, V, 2]
 (pixels of 1280x720), ``keypoint_score`` float32 [1, T, V], ``img_shape`` (720, 1280),
@@ -90,9 +91,13 @@ class SyntheticUntrimmed(Sequence[dict[str, Any]]):
             raise ValueError(f"seconds must be a number in [10, 3600], got {seconds!r}")
         chosen = tuple(DEFAULT_CLASSES if classes is None else classes)
         k_all = len(IMIGUE_CLASSES)
-        if not chosen or len(set(chosen)) != len(chosen) or any(
-            isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= c < k_all
-            for c in chosen
+        if (
+            not chosen
+            or len(set(chosen)) != len(chosen)
+            or any(
+                isinstance(c, bool) or not isinstance(c, int | np.integer) or not 0 <= c < k_all
+                for c in chosen
+            )
         ):
             raise ValueError(
                 f"classes must be distinct iMiGUE classes in 0..{k_all - 1}, got {classes!r}"

@@ -10,6 +10,7 @@ from pymg.engine.config import (
     Config,
     ConfigError,
     DataConfig,
+    DetectConfig,
     LossConfig,
     ModelConfig,
     OptimConfig,
@@ -23,6 +24,7 @@ from pymg.engine.config import (
     list_configs,
     load_config,
 )
+from pymg.engine.detector import Detector, OnlineDetector, WindowParams
 from pymg.engine.evaluate import (
     ScoreSet,
     fuse_score_files,
@@ -42,6 +44,7 @@ from pymg.engine.metrics import (
     summarize,
     topk_accuracy,
 )
+from pymg.engine.segments import Segment, SegmentParams
 from pymg.engine.trainer import LRSchedule, seed_everything, train
 from pymg.models.fusion import fuse_scores  # the one definition, re-exported
 
@@ -49,16 +52,22 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "DetectConfig",
+    "Detector",
     "LRSchedule",
     "LossConfig",
     "ModelConfig",
+    "OnlineDetector",
     "OptimConfig",
     "Prediction",
     "Recognizer",
     "RuntimeConfig",
     "ScheduleConfig",
     "ScoreSet",
+    "Segment",
+    "SegmentParams",
     "TestConfig",
+    "WindowParams",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",

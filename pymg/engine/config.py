@@ -1,7 +1,8 @@
 """Experiment configuration: small dataclasses, TOML files and ``--set key=value`` overrides.
 
 A config has eight sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
-``runtime``, ``detect``), each a flat dataclass of plain values, so a TOML file maps onto it one to one::
+``runtime``, ``detect``), each a flat dataclass of plain values, so a TOML file maps onto it one
+to one::
 
     name = "imigue41_posec3d_joint"
     [data]
@@ -28,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from pymg.engine.runtime import AMP_MODES
+from pymg.engine.segments import SegmentParams
 from pymg.ops.constants import STRATEGIES
 
 if sys.version_info >= (3, 11):
@@ -243,12 +245,12 @@ class DetectConfig:
     batch_windows: int = 8
     num_clips: int = 1
     flip: bool = False
-    thresholds: tuple[float, ...] = (0.5,)
-    hysteresis: float = 0.2
-    min_len: int = 8
-    merge_gap: int = 8
-    max_len: int = 250
-    nms_iou: float = 0.5
+    thresholds: tuple[float, ...] = SegmentParams.thresholds  # the post-process defaults,
+    hysteresis: float = SegmentParams.hysteresis  # defined once in pymg.engine.segments
+    min_len: int = SegmentParams.min_len
+    merge_gap: int = SegmentParams.merge_gap
+    max_len: int = SegmentParams.max_len
+    nms_iou: float = SegmentParams.nms_iou
     synthetic_recordings: int = 12
     synthetic_seconds: float = 120.0
     synthetic_classes: int = 8

@@ -43,8 +43,8 @@ def synthetic_recordings(cfg: Config) -> Any:
     n = det.synthetic_classes
     if isinstance(n, bool) or not 0 <= n <= len(DEFAULT_CLASSES):
         raise ConfigError(
-            f"detect.synthetic_classes must be 0 (all 32 iMiGUE classes) or 1..{len(DEFAULT_CLASSES)}"
-            f", got {n!r}"
+            "detect.synthetic_classes must be 0 (all 32 iMiGUE classes) or "
+            f"1..{len(DEFAULT_CLASSES)}, got {n!r}"
         )
     classes = list(range(32)) if n == 0 else list(DEFAULT_CLASSES[:n])
     return SyntheticUntrimmed(
@@ -69,7 +69,7 @@ def load_recordings(source: str, split: str | None, layout: str) -> Any:
             f"untrimmed file not found: {path} (`pymg prepare --untrimmed` writes one)"
         )
     try:
-        from pymg.data.recording import RecordingSet  # type: ignore[import-not-found]
+        from pymg.data.recording import RecordingSet
     except ImportError:
         raise ValueError(
             f"{path}: reading untrimmed files needs pymg.data.RecordingSet, which this build of "
@@ -108,7 +108,7 @@ def build_window_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any,
     if d.source == "synthetic_untrimmed":
         recordings = synthetic_recordings(cfg)
         sets = {d.train_split: recordings, d.test_split: recordings}
-        split_of = {d.train_split: d.train_split, d.test_split: d.test_split}
+        split_of: dict[str, str | None] = {d.train_split: d.train_split, d.test_split: d.test_split}
     else:
         if not d.source:
             raise ConfigError("data.source is empty: an untrimmed file or 'synthetic_untrimmed'")

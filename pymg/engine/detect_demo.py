@@ -76,7 +76,7 @@ def run_untrimmed_demo(
     names = det.class_names
     write_detections(out / "detections.csv", [(r.video, s) for r in results for s in r.segments],
                      names)  # fmt: skip
-    gt = {r.video: r.ground_truth for r in results}
+    gt = {r.video: r.ground_truth for r in results if r.ground_truth is not None}
     metrics = {
         "detector": detection_scores({r.video: r.segments for r in results}, gt),
         "window_argmax": detection_scores(
@@ -94,7 +94,7 @@ def run_untrimmed_demo(
         "seconds": time.perf_counter() - start,
         "train_seconds": train_seconds,
         "videos": len(results),
-        "gestures": int(sum(len(r.ground_truth) for r in results)),
+        "gestures": int(sum(len(g) for g in gt.values())),
         "frames": int(sum(r.total_frames for r in results)),
         **metrics,
         "timelines": timelines,

@@ -205,7 +205,7 @@ def run_detect(
     if labelled and len(labelled) == len(results):
         metrics = detection_scores(
             {r.video: r.segments for r in results},
-            {r.video: r.ground_truth for r in labelled},
+            {r.video: r.ground_truth for r in labelled if r.ground_truth is not None},
             iou,
         )
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pymg.engine.config import DetectConfig
 from pymg.engine.segments import Segment, SegmentBuilder, SegmentParams, sort_segments
 
 __all__ = ["Detector", "OnlineDetector", "WindowParams"]
@@ -51,11 +52,11 @@ class WindowParams:
     """Sliding windows: ``window`` W frames every ``stride`` S frames (1 <= S <= W), scored in
     groups of ``batch_windows``, with ``num_clips`` temporal views and ``flip``."""
 
-    window: int = 48
-    stride: int = 8
-    batch_windows: int = 8
-    num_clips: int = 1
-    flip: bool = False
+    window: int = DetectConfig.window  # the defaults are the [detect] config's
+    stride: int = DetectConfig.stride
+    batch_windows: int = DetectConfig.batch_windows
+    num_clips: int = DetectConfig.num_clips
+    flip: bool = DetectConfig.flip
 
     def __post_init__(self) -> None:
         for name in ("window", "stride", "batch_windows", "num_clips"):
@@ -327,7 +328,9 @@ class OnlineDetector:
         """
         kp = _array("keypoints", keypoints)
         if kp.ndim != 3 or kp.shape[-1] != 2:
-            raise ValueError(f"keypoints of frame {self.frames}: expected [M, V, 2], got {kp.shape}")
+            raise ValueError(
+                f"keypoints of frame {self.frames}: expected [M, V, 2], got {kp.shape}"
+            )
         sc = None if scores is None else _array("scores", scores)
         if sc is not None and sc.shape != kp.shape[:-1]:
             raise ValueError(
@@ -337,7 +340,8 @@ class OnlineDetector:
         return self._extend(*self._frames(kp[:, None], None if sc is None else sc[:, None]))
 
     def push_many(self, keypoints: Any, scores: Any = None) -> list[Segment]:
-        """Add T frames at once: keypoints ``[M, T, V, 2]`` (a recording's), scores ``[M, T, V]``."""
+        """Add T frames at once: keypoints ``[M, T, V, 2]`` (as a recording holds them), scores
+        ``[M, T, V]`` or None."""
         kp = _array("keypoints", keypoints)
         if kp.ndim != 4 or kp.shape[-1] != 2:
             raise ValueError(f"keypoints: expected [M, T, V, 2], got {kp.shape}")

@@ -72,8 +72,8 @@ class SegmentParams:
         nms_iou: temporal IoU above which the lower-scored of two same-class segments goes.
     """
 
-    thresholds: tuple[float, ...] = (0.5,)
-    hysteresis: float = 0.2
+    thresholds: tuple[float, ...] = (0.3,)
+    hysteresis: float = 0.05
     min_len: int = 8
     merge_gap: int = 8
     max_len: int = 250
@@ -302,8 +302,10 @@ class SegmentBuilder:
         segs.sort(key=lambda s: (-s.score, s.start, s.end))
         kept: list[Segment] = []
         for s in segs:
-            if all(temporal_iou((s.start, s.end), (k.start, k.end)) <= self.params.nms_iou
-                   for k in kept):
+            if all(
+                temporal_iou((s.start, s.end), (k.start, k.end)) <= self.params.nms_iou
+                for k in kept
+            ):
                 kept.append(s)
         return sorted(kept, key=lambda s: (s.start, s.end))
 

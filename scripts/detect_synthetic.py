@@ -67,6 +67,12 @@ def main() -> None:
     ap.add_argument("--out", default="detect_synth.json")
     ap.add_argument("--sweep", action="store_true")
     ap.add_argument("--reuse", action="store_true", help="skip training: use WORK/seedN/latest.pt")
+    ap.add_argument(
+        "--post",
+        action="append",
+        default=[],
+        help="detector setting KEY=VALUE over the checkpoint's [detect] (thresholds=0.3,0.5)",
+    )
     args = ap.parse_args()
     report = {"threads": torch.get_num_threads(), "torch": torch.__version__, "runs": []}
     for seed in args.seeds:
@@ -80,7 +86,14 @@ def main() -> None:
         if not args.reuse:
             train(cfg, final_test=False)
         train_s = time.perf_counter() - tic
-        det = Detector.from_checkpoint(work / "latest.pt")
+        post = {}
+        for item in args.post:
+            key, _, value = item.partition("=")
+            parts = [float(v) for v in value.split(",")]
+            post[key] = (
+                tuple(parts) if key == "thresholds" else type(getattr(cfg.detect, key))(parts[0])
+            )
+        det = Detector.from_checkpoint(work / "latest.pt", **post)
         recs = synthetic_recordings(det.config)
         test = [recs[i] for i in range(len(recs)) if recs.frame_dir(i) in set(recs.splits["test"])]
         tic = time.perf_counter()

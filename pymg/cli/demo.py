@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument(
         "--untrimmed",
         action="store_true",
-        help="a detector on synthetic untrimmed recordings instead: timelines, F1 (CPU, ~1 min)",
+        help="train and run a detector on synthetic untrimmed recordings instead: timelines, F1",
     )
     p.set_defaults(func=run)
     return p

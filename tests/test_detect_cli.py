@@ -92,10 +92,12 @@ def test_detect_parser_reads_every_setting():
     args = p.parse_args(["ck.pt", "a.npz", "b.npz", "--out", "o", "--window", "64",
                          "--stride", "4", "--thresholds", "0.4,0.6", "--hysteresis", "0.1",
                          "--min-len", "3", "--merge-gap", "2", "--max-len", "99",
-                         "--nms-iou", "0.4", "--batch-windows", "2"])  # fmt: skip
+                         "--nms-iou", "0.4", "--batch-windows", "2", "--num-clips", "2",
+                         "--flip", "on"])  # fmt: skip
     assert args.inputs == ["a.npz", "b.npz"]
     assert detect_cli.settings(args) == {
         "window": 64, "stride": 4, "batch_windows": 2, "hysteresis": 0.1, "min_len": 3,
         "merge_gap": 2, "max_len": 99, "nms_iou": 0.4, "thresholds": (0.4, 0.6),
+        "num_clips": 2, "flip": True,
     }  # fmt: skip
     assert np.isclose(args.iou, 0.3)

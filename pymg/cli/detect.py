@@ -40,6 +40,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--window", type=int, default=None, help="window W, frames")
     p.add_argument("--stride", type=int, default=None, help="stride S between windows, frames")
     p.add_argument("--batch-windows", type=int, default=None, help="windows per model call")
+    p.add_argument("--num-clips", type=int, default=None, help="temporal views per window")
+    p.add_argument("--flip", choices=["on", "off"], default=None, help="add flipped views")
     p.add_argument(
         "--thresholds", default=None, help="hysteresis 'high' levels, comma-separated (0.5,0.7)"
     )
@@ -59,11 +61,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def settings(args: argparse.Namespace) -> dict[str, Any]:
     """The ``[detect]`` overrides given on the command line."""
     out: dict[str, Any] = {}
-    for key in ("window", "stride", "batch_windows", "hysteresis", "min_len", "merge_gap",
-                "max_len", "nms_iou"):  # fmt: skip
+    for key in ("window", "stride", "batch_windows", "num_clips", "hysteresis", "min_len",
+                "merge_gap", "max_len", "nms_iou"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             out[key] = value
+    if args.flip is not None:
+        out["flip"] = args.flip == "on"
     if args.thresholds is not None:
         try:
             out["thresholds"] = tuple(float(t) for t in args.thresholds.split(",") if t.strip())

@@ -18,25 +18,49 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["draw_heatmaps", "draw_keypoints", "draw_skeleton"]
+__all__ = [
+    "draw_heatmaps",
+    "draw_keypoints",
+    "draw_skeleton",
+    "matplotlib_available",
+    "new_figure",
+    "save_figure",
+]
 
 LEFT_COLOR = "#1f77b4"  # the subject's left side
 RIGHT_COLOR = "#d62728"  # the subject's right side
 CENTRAL_COLOR = "#555555"
 
 
-def _figure(width: float, height: float) -> Figure:
+def matplotlib_available() -> bool:
+    """Whether matplotlib can be imported (the pictures of pymg need it; nothing else does)."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def new_figure(width: float, height: float, dpi: float = 110) -> Figure:
+    """A matplotlib Figure of ``width`` x ``height`` inches on its own Agg canvas.
+
+    No pyplot and no global backend: drawing works the same with or without a display.
+
+    Raises:
+        ImportError: matplotlib is not installed (says how to install it).
+    """
     try:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("pymg.viz needs matplotlib: pip install 'pymg[viz]'") from exc
-    fig = Figure(figsize=(width, height), dpi=110)
+    fig = Figure(figsize=(width, height), dpi=dpi)
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path: str | Path) -> Path:
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parent folders are created); returns the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, format="png", bbox_inches="tight")
@@ -236,7 +260,7 @@ def draw_skeleton(layout: str | Skeleton, path: str | Path, *, title: str | None
     )
     tall = float(np.ptp(points[:, 1])) > 2.2  # a full body: the head gets small
     zoom = int(head.sum()) > 8 or (int(head.sum()) >= 5 and tall)
-    fig = _figure(17.0 if zoom else 8.0, 9.0 if zoom else 8.0)
+    fig = new_figure(17.0 if zoom else 8.0, 9.0 if zoom else 8.0)
     ratios = [1.0, 1.5 if head.sum() > 8 else 1.0] if zoom else [1.0]
     axes = fig.subplots(1, len(ratios), squeeze=False, width_ratios=ratios)[0]
     shown = [~head if zoom else np.ones(len(points), bool)]
@@ -268,7 +292,7 @@ def draw_skeleton(layout: str | Skeleton, path: str | Path, *, title: str | None
         handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=4, fontsize=8
     )
     fig.suptitle(title if title is not None else repr(skeleton), fontsize=11)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _to_numpy(array: Any, name: str) -> np.ndarray:
@@ -333,7 +357,7 @@ def draw_heatmaps(
     cols = min(len(picks), 4)
     rows = (len(picks) + cols - 1) // cols
     h, w = image.shape[1:]
-    fig = _figure(3.0 * cols, 3.0 * rows * h / max(w, 1) + 0.4)
+    fig = new_figure(3.0 * cols, 3.0 * rows * h / max(w, 1) + 0.4)
     axes = fig.subplots(rows, cols, squeeze=False)
     vmax = float(image[picks].max()) or 1.0
     for k, ax in enumerate(axes.flat):
@@ -346,7 +370,24 @@ def draw_heatmaps(
             ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+def _view_box(
+    kp: np.ndarray, sc: np.ndarray, img_shape: tuple[int, int] | None
+) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) to draw: the whole image, or the detected points' box with a margin.
+
+    ``kp`` [M, T, V, 2], ``sc`` [M, T, V]; with no detected point, the image (or a unit box).
+    """
+    ok = sc > 0
+    if img_shape is not None or not ok.any():
+        h, w = img_shape if img_shape is not None else (1, 1)
+        return 0.0, 0.0, float(w), float(h)
+    pts = kp[ok]
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    margin = 0.08 * float(max(hi - lo)) + 1e-3
+    return lo[0] - margin, lo[1] - margin, hi[0] + margin, hi[1] + margin
 
 
 def draw_keypoints(
@@ -358,8 +399,13 @@ def draw_keypoints(
     frames: int | Sequence[int] | None = None,
     img_shape: tuple[int, int] | None = None,
     title: str | None = None,
+    crop: bool = True,
 ) -> Path:
     """Draw frames of a keypoint clip as skeletons (points with score 0 are left out).
+
+    With ``crop`` every panel shows the box around the drawn points (all panels the same box, so
+    motion stays visible), which keeps small parts such as face points readable; without it the
+    panel is the whole ``img_shape``.
 
     Args:
         keypoint: array/tensor [M, T, V, 2] or [T, V, 2] of (x, y) pixels.
@@ -367,8 +413,9 @@ def draw_keypoints(
         path: output PNG path.
         score: [M, T, V] or [T, V] scores (default: all visible).
         frames: how many evenly spaced frames (default 6) or explicit frame indices.
-        img_shape: (H, W) drawing area (default: the points' extent).
+        img_shape: (H, W) of the video, the drawing area when ``crop`` is False.
         title: figure title.
+        crop: zoom on the drawn points (default) instead of the whole image.
 
     Returns:
         ``Path(path)``.
@@ -387,9 +434,12 @@ def draw_keypoints(
     if sc.shape != kp.shape[:3]:
         raise ValueError(f"score must have shape {tuple(kp.shape[:3])}, got {tuple(sc.shape)}")
     picks = _frame_indices(frames, kp.shape[1], 6)
+    x0, y0, x1, y1 = _view_box(kp[:, picks], sc[:, picks], img_shape if not crop else None)
+    aspect = (y1 - y0) / max(x1 - x0, 1e-6)
     cols = min(len(picks), 3)
     rows = (len(picks) + cols - 1) // cols
-    fig = _figure(4.0 * cols, 3.2 * rows + 0.4)
+    panel = 5.0
+    fig = new_figure(panel * cols, panel * min(max(aspect, 0.5), 2.0) * rows + 0.6)
     axes = fig.subplots(rows, cols, squeeze=False)
     joint_color, limb_color = _colors(skeleton)
     for k, ax in enumerate(axes.flat):
@@ -402,15 +452,12 @@ def draw_keypoints(
             pts, ok = kp[m, picks[k]], sc[m, picks[k]] > 0
             for i, (a, b) in enumerate(skeleton.limbs):
                 if ok[a] and ok[b]:
-                    ax.plot(*pts[[a, b]].T, color=limb_color[i], lw=1.0)
-            ax.scatter(pts[ok, 0], pts[ok, 1], c=np.asarray(joint_color)[ok], s=5, zorder=2)
-        if img_shape is not None:
-            ax.set_xlim(0, img_shape[1])
-            ax.set_ylim(img_shape[0], 0)
-        else:
-            ax.invert_yaxis()
+                    ax.plot(*pts[[a, b]].T, color=limb_color[i], lw=1.4)
+            ax.scatter(pts[ok, 0], pts[ok, 1], c=np.asarray(joint_color)[ok], s=12, zorder=2)
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y1, y0)
         ax.set_aspect("equal")
-        ax.set_title(f"t={picks[k]}", fontsize=8)
+        ax.set_title(f"frame {picks[k]}", fontsize=10)
     if title:
-        fig.suptitle(title, fontsize=10)
-    return _save(fig, path)
+        fig.suptitle(title, fontsize=13)
+    return save_figure(fig, path)

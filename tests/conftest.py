@@ -9,6 +9,11 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import pytest
 import torch
 
@@ -39,6 +44,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(no_cuda)
         if "native" in item.keywords and not has_native:
             item.add_marker(no_native)
+
+
+TINY_TRAINING = (
+    "data.synthetic_classes=3",
+    "data.synthetic_clips=30",
+    "data.train_size=16",
+    "data.test_size=16",
+    "data.num_workers=0",
+    "model.num_classes=3",
+    "model.clip_len=4",
+    "model.base_channels=4",
+    "model.stage_blocks=[1, 1, 1]",
+    "optim.batch_size=4",
+    "schedule.epochs=1",
+    "test.num_clips=1",
+    "runtime.progress=false",
+)
+"""Overrides of the shipped ``demo`` config that train and test in about a second on a CPU."""
+
+
+@pytest.fixture(scope="session")
+def tiny_training() -> list[str]:
+    """:data:`TINY_TRAINING`, for ``load_config("demo", [...])``; a test adds what it varies."""
+    return list(TINY_TRAINING)
+
+
+@pytest.fixture(scope="session")
+def tiny_config(tiny_training: list[str]) -> Callable[..., Any]:
+    """``tiny_config(work_dir, *overrides)``: the tiny ``demo`` config writing to ``work_dir``."""
+    from pymg.engine import load_config
+
+    def make(work_dir: Path, *extra: str) -> Any:
+        where = f"runtime.work_dir={json.dumps(str(work_dir))}"
+        return load_config("demo", [*tiny_training, where, *extra])
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def tiny_sets(tiny_training: list[str]) -> list[str]:
+    """:data:`TINY_TRAINING` as ``--set`` arguments of the ``pymg`` command."""
+    return [arg for item in tiny_training for arg in ("--set", item)]
 
 
 @pytest.fixture

@@ -14,13 +14,13 @@ from pymg.engine.ablate import CELLS, summarize_records, write_markdown
 from pymg.engine.evaluate import fuse_score_files
 from pymg.engine.metrics import summarize
 
-TINY = [
+GRID = [  # the grid's own tiny sizes (its runs are synthetic_imigue, 32 classes)
     "data.synthetic_clips=96",
     "schedule.epochs=1",
     "model.clip_len=4",
     "data.train_size=16",
     "data.test_size=16",
-    "model.gcn_channels=4",
+    "model.base_channels=4",
     "test.batch_size=32",
 ]
 
@@ -33,7 +33,7 @@ def _sets(values: list[str]) -> list[str]:
 def quick_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("ablate")
     argv = ["ablate", "--quick", "--seeds", "2", "--cells", "recipe", "stgcn 22", "--out"]
-    assert main([*argv, str(out), *_sets(TINY)]) == 0
+    assert main([*argv, str(out), *_sets(GRID)]) == 0
     return out
 
 
@@ -54,7 +54,7 @@ def test_quick_writes_one_record_per_run(quick_run: Path) -> None:
     recipe = next(r for r in records if r["settings"]["cell"] == "recipe")
     assert recipe["settings"]["semantic"] is True and recipe["settings"]["strategy"] == "uniform"
     meta = payload["meta"]
-    assert meta["quick"] is True and meta["wall_seconds"] > 0 and meta["overrides"] == TINY
+    assert meta["quick"] is True and meta["wall_seconds"] > 0 and meta["overrides"] == GRID
     assert meta["command"].startswith("pymg ") and "ablate" in meta["command"]
 
 
@@ -112,7 +112,7 @@ def test_any_dataset_file(tmp_path: Path) -> None:
                 class_names=list(synth.class_names))  # fmt: skip
     out = tmp_path / "out"
     argv = ["ablate", "--quick", "--seeds", "1", "--cells", "22 joints", "--data", str(data)]
-    assert main([*argv, "--out", str(out), *_sets(TINY)]) == 0
+    assert main([*argv, "--out", str(out), *_sets(GRID)]) == 0
     records = json.loads((out / "ablations.json").read_text())["records"]
     assert {r["settings"]["stream"] for r in records} == {"joint", "limb", "fused"}
     assert all(r["settings"]["layout"] == "imigue22" for r in records)
@@ -127,3 +127,22 @@ def test_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ablate", "--seeds", "0", "--out", str(tmp_path)]) == 2
     assert "seeds must be an int >= 1" in capsys.readouterr().err
     assert {c.name for c in CELLS} >= {"recipe", "22 joints", "crop+pad", "pyskl", "no semantic"}
+
+
+def test_plot_legend_covers_no_bar() -> None:
+    pytest.importorskip("matplotlib")
+    from pymg.engine.ablate import plot_rows
+
+    records = [
+        {"settings": {"cell": c.name, "stream": s}, "seed": seed, "top1": 0.97 - 0.01 * seed,
+         "top5": 1.0, "mean_class_accuracy": 0.95}
+        for c in CELLS for s in c.streams for seed in (0, 1)
+    ]  # fmt: skip
+    fig = plot_rows(summarize_records(records))
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    ax = fig.axes[0]
+    legend = ax.get_legend().get_window_extent(renderer)
+    bars = [patch.get_window_extent(renderer) for patch in ax.patches]
+    assert len(bars) == 2 * len(summarize_records(records))
+    assert not [bar for bar in bars if bar.overlaps(legend)]

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,27 +17,15 @@ from pymg._version import __version__
 from pymg.cli import main
 from pymg.engine import ConfigError
 
-TINY = [
-    "data.synthetic_classes=3",
-    "data.synthetic_clips=30",
-    "data.train_size=16",
-    "data.test_size=16",
-    "model.num_classes=3",
-    "model.clip_len=4",
-    "model.base_channels=4",
-    "model.stage_blocks=[1, 1, 1]",
-    "optim.batch_size=4",
-    "schedule.epochs=1",
-    "test.num_clips=2",
-    "runtime.progress=false",
-]
 
+@pytest.fixture(scope="session")
+def sets(tiny_sets: list[str]) -> Callable[..., list[str]]:
+    """``sets(*overrides)``: the tiny training's ``--set`` arguments plus ``overrides``."""
 
-def sets(*items: str) -> list[str]:
-    out: list[str] = []
-    for item in (*TINY, *items):
-        out += ["--set", item]
-    return out
+    def make(*items: str) -> list[str]:
+        return [*tiny_sets, "--set", "test.num_clips=2", *(a for i in items for a in ("--set", i))]
+
+    return make
 
 
 def one_line_error(capsys: pytest.CaptureFixture[str], code: int) -> str:
@@ -117,7 +106,7 @@ def test_debug_reraises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_train_test_fuse_round_trip(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    sets, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["train", "demo", "--work-dir", "joint", *sets()]) == 0
@@ -145,7 +134,7 @@ def test_train_test_fuse_round_trip(
     assert "fused: top1" in capsys.readouterr().out
 
 
-def test_resume_flag_continues_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_resume_flag_continues_a_run(sets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert main(["train", "demo", "--work-dir", "run", "--no-test", *sets()]) == 0
     two = sets("schedule.epochs=2")
@@ -160,6 +149,7 @@ def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--quick", "--work-dir", str(work)]) == 0
     out = capsys.readouterr().out
     assert "Top-1" in out and "chance 12.5%" in out
+    assert ", 1 epoch on the CPU" in out and "1 epochs" not in out
     for name in ("test_confusion.png", "heatmaps.png", "test_metrics.json", "latest.pt"):
         assert (work / name).is_file(), name
         assert str(work / name) in out or name == "latest.pt" or name == "test_metrics.json"
@@ -167,7 +157,7 @@ def test_demo_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert 0.0 <= metrics["top1"] <= metrics["top5"] <= 1.0
 
 
-def test_viz_and_prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_viz_and_prepare(sets, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib")
     from pymg.data import SyntheticMicroGestures
 

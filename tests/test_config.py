@@ -62,10 +62,10 @@ def test_imigue_configs_follow_the_paper_schedule(name: str) -> None:
     assert cfg.data.layout == name.split("_")[0]
     if "posec3d" in name:
         assert cfg.model.arch == "posec3d"
-        assert cfg.model.stream == name.rsplit("_", 1)[1]
+        assert cfg.model.options["stream"] == name.rsplit("_", 1)[1]
         assert cfg.model.clip_len == 48
         assert (cfg.data.train_size, cfg.data.test_size) == (56, 64)
-        assert cfg.model.stage_blocks == (4, 6, 3)
+        assert cfg.model.options["stage_blocks"] == (4, 6, 3)
     else:
         assert cfg.model.arch == "stgcn"
 
@@ -106,7 +106,7 @@ def test_overrides_are_typed() -> None:
     )
     assert cfg.optim.lr == 0.05 and isinstance(cfg.optim.lr, float)
     assert cfg.optim.batch_size == 3 and isinstance(cfg.optim.batch_size, int)
-    assert cfg.model.stage_blocks == (2, 2, 2)
+    assert cfg.model.options["stage_blocks"] == (2, 2, 2)
     assert cfg.test.flip is False
     assert cfg.runtime.device == "cpu"
     assert cfg.data.source == "some dir/file.pkl"
@@ -137,11 +137,16 @@ def test_overrides_do_not_mutate_the_input() -> None:
         ("optim.batch_size=true", r"optim\.batch_size expects an integer, got True"),
         ("optim.lr=fast", r"optim\.lr expects a number, got 'fast'"),
         ("test.flip=1", r"test\.flip expects true or false, got 1"),
-        ("model.stage_blocks=3", r"model\.stage_blocks expects a list of int, got 3"),
-        ("model.stage_blocks=[1, 2.5]", r"model\.stage_blocks\[1\] expects an integer"),
-        ("model.arch=resnet", r"model\.arch must be one of posec3d, stgcn; got 'resnet'"),
+        ("model.stage_blocks=3", r"model\.stage_blocks expects Sequence\[int\], got 3"),
+        ("model.stage_blocks=[1, 2.5]", r"model\.stage_blocks\[1\] expects int, got 2\.5"),
+        ("model.arch=resnet", r"model\.arch must be one of posec3d, stgcn, stgcnpp, posec3d_two"),
         ("runtime.amp=fp8", r"runtime\.amp must be one of auto, bf16, fp16, off"),
-        ("model.strategy=loop", r"model\.strategy must be one of uniform, pyskl, crop_pad"),
+        ("model.clip_len=12.5", r"model\.clip_len expects int, got 12\.5"),
+        ("model.size=32", r"model\.size is not set in \[model\]: the engine takes it from data"),
+        ("optim.grad_clip=nan", r"optim\.grad_clip must be a finite number, got nan"),
+        ("runtime.threads=-4", r"runtime\.threads must be in \[0, 4096\], got -4"),
+        ("schedule.epochs=-3", r"schedule\.epochs must be in \[1, 1000000\], got -3"),
+        ("runtime.seed=1180591620717411303424", r"runtime\.seed must be in \[0, 2\*\*62\]"),
         ("optim.lr", r"override 'optim\.lr' must look like section\.key=value"),
         ("optim=0.1", r"unknown config key 'optim'"),
     ],
@@ -189,7 +194,7 @@ def test_toml_text_is_complete() -> None:
     for section in ("data", "model", "optim", "schedule", "loss", "test", "runtime"):
         assert f"[{section}]" in text
     values = config_to_dict(Config())
-    assert values["model"]["stage_blocks"] == [4, 6, 3]
+    assert values["model"] == {"arch": "posec3d", "pretrained": ""}
     assert values["optim"]["lr"] == 0.1 / 3
 
 

@@ -25,7 +25,7 @@ def test_the_untrimmed_demo_writes_detections_metrics_and_timelines(trained, cap
     metrics = json.loads((trained / "detect_metrics.json").read_text())
     assert set(metrics) == {"detector", "window_argmax", "no_detections"}
     assert metrics["no_detections"]["f1"] == 0.0
-    assert metrics["no_detections"]["ground_truth"] > 0
+    assert metrics["no_detections"]["ground_truths"] > 0
     assert (trained / "latest.pt").is_file()
     with (trained / "detections.csv").open() as handle:
         assert tuple(next(csv.reader(handle))) == DETECTION_HEADER

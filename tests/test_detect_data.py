@@ -142,7 +142,7 @@ def test_detection_scores_match_greedily_by_score_at_the_iou():
         "w": [Segment(0, 5, 0, 0.3)],  # a video without ground truth: a false positive
     }  # fmt: skip
     m = detection_scores(dets, gt, 0.3)
-    assert (m["tp"], m["detections"], m["ground_truth"]) == (2, 5, 3)
+    assert (m["tp"], m["detections"], m["ground_truths"]) == (2, 5, 3)
     assert m["precision"] == pytest.approx(0.4) and m["recall"] == pytest.approx(2 / 3)
     assert m["f1"] == pytest.approx(2 * 0.4 * (2 / 3) / (0.4 + 2 / 3))
     assert detection_scores(dets, gt, 0.6)["tp"] == 1

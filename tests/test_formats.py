@@ -1,4 +1,5 @@
-"""Formats: safe PYSKL pickles, native .npz, validation (raw releases: test_release_*.py)."""
+"""Formats: safe PYSKL pickles, native .npz, validation (raw dataset releases:
+test_formats_readers.py and test_prepare.py)."""
 
 from __future__ import annotations
 

@@ -400,7 +400,15 @@ def test_npz_cap_applies_to_members_read_into_memory(tmp_path, monkeypatch):
     save_native(tmp_path / "s.npz", ANNS)
     save_native(tmp_path / "z.npz", ANNS, compress=True)
     nbytes = 1 * 18 * 22 * 2 * 4  # keypoint [M=1, S=5+6+7, V=22, 2] float32
-    assert NativeClips(tmp_path / "z.npz", max_array_bytes=nbytes)[2]["total_frames"] == 7
+    with np.load(tmp_path / "z.npz") as z:
+        total = sum(z[k].nbytes for k in z.files)  # the cap holds for the file's total too
+    assert NativeClips(tmp_path / "z.npz", max_array_bytes=total)[2]["total_frames"] == 7
+    with pytest.raises(
+        ArrayTooLargeError,
+        match=rf"z\.npz: member .* \(with the \d+ bytes already read from "
+        rf"this file\) needs {total} bytes .*cap of {total - 1} ",
+    ):
+        NativeClips(tmp_path / "z.npz", max_array_bytes=total - 1)
     with pytest.raises(
         ArrayTooLargeError, match=rf"z\.npz: member 'keypoint\.npy' .*cap of {nbytes - 1} "
     ):

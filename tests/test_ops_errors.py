@@ -13,6 +13,7 @@ import pytest
 import torch
 
 import pymg.ops as ops
+from pymg.limits import SizeLimitError
 from pymg.ops import backend
 
 KP = torch.zeros(2, 1, 3, 4, 2)
@@ -117,9 +118,9 @@ def test_flip_errors(heatmaps: Any, perm: Any, error: type[Exception], match: st
         (([3], 4), {}, TypeError, "lengths must be an integer torch.Tensor"),
         ((torch.tensor([[3]]), 4), {}, ValueError, r"lengths must have shape \[N\]"),
         ((torch.tensor([3, 0]), 4), {}, ValueError, "lengths must be >= 1"),
-        ((LEN, 0), {}, ValueError, "clip_len must be >= 1"),
+        ((LEN, 0), {}, ValueError, "clip_len must be an int >= 1, got 0"),
         ((LEN, 4.0), {}, TypeError, "clip_len must be an int"),
-        ((LEN, 4), {"num_clips": 0}, ValueError, "num_clips must be >= 1"),
+        ((LEN, 4), {"num_clips": 0}, ValueError, "num_clips must be an int >= 1, got 0"),
         ((LEN, 4), {"strategy": "random"}, ValueError, "strategy must be one of"),
         ((LEN, 4), {"training": 1}, TypeError, "training must be a bool"),
         ((LEN, 4), {"generator": 0}, TypeError, "generator must be a torch.Generator"),
@@ -246,3 +247,24 @@ def test_missing_extension_in_a_fresh_process() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("impl", ["reference", "native"])
+def test_huge_outputs_refused_at_the_public_op(impl, monkeypatch):
+    """Sizes that would allocate tens of GB fail before allocating, naming size, bytes and cap."""
+    if impl == "native" and not ops.native_available():
+        pytest.skip("needs pymg._C")
+    kp = torch.zeros(1, 1, 1, 2, 2)
+    joint = r"joint_heatmaps: size: an output of shape \[1, 2, 1, 100000, 100000\] and dtype "
+    with pytest.raises(SizeLimitError, match=joint + r"torch.float32 needs 80000000000 bytes .*"
+                       r"cap of 2147483648 bytes .*PYMG_MAX_ARRAY_BYTES"):  # fmt: skip
+        ops.joint_heatmaps(kp, size=(100_000, 100_000), impl=impl)
+    limb = r"limb_heatmaps: size: an output of shape \[1, 1, 1, 100000, 100000\] and dtype "
+    with pytest.raises(SizeLimitError, match=limb + r"torch.float16 needs 20000000000 bytes"):
+        ops.limb_heatmaps(kp, limbs=[(0, 1)], size=(100_000, 100_000), dtype=torch.float16)
+    align = r"align_frames: clip_len: an output of shape \[1, 1, 100000000, 2, 2\] .* needs "
+    with pytest.raises(SizeLimitError, match=align + r"1600000000 bytes .*cap of 1000000 "):
+        monkeypatch.setenv("PYMG_MAX_ARRAY_BYTES", "1000000")
+        ops.align_frames(kp, None, torch.tensor([1]), 100_000_000, impl=impl)
+    monkeypatch.setenv("PYMG_MAX_ARRAY_BYTES", "64")  # [1, 2, 1, 2, 2] float32: 32 bytes
+    assert ops.joint_heatmaps(kp, size=(2, 2), impl=impl).shape == (1, 2, 1, 2, 2)

@@ -3,37 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from pymg.engine import ConfigError, load_config, train
+from pymg.engine import ConfigError, train
 from pymg.engine.builders import RepeatedDataset, build_datasets
 
-TINY = [
-    "data.synthetic_classes=3",
-    "data.synthetic_clips=30",
-    "data.train_size=16",
-    "data.test_size=16",
+RECIPE = [  # on top of the tiny training: random crops, a constant rate, no validation
     "data.random_crop=true",
-    "model.num_classes=3",
-    "model.clip_len=4",
-    "model.base_channels=4",
-    "model.stage_blocks=[1, 1, 1]",
-    "optim.batch_size=4",
     "optim.lr=0.05",
-    "schedule.epochs=1",
     "schedule.policy=constant",
     "test.val_interval=0",
-    "test.num_clips=1",
-    "runtime.progress=false",
     "runtime.log_interval=1",
 ]
 
 
-def _cfg(work_dir: Path, *extra: str):  # noqa: ANN202 - a Config
-    return load_config("demo", [*TINY, f"runtime.work_dir={json.dumps(str(work_dir))}", *extra])
+@pytest.fixture(scope="session")
+def cfg_of(tiny_config: Callable[..., Any]) -> Callable[..., Any]:
+    """``cfg_of(work_dir, *overrides)``: the tiny ``demo`` config of these tests."""
+    return lambda work_dir, *extra: tiny_config(work_dir, *RECIPE, *extra)
 
 
 def _train_records(path: Path) -> list[dict]:
@@ -41,8 +33,10 @@ def _train_records(path: Path) -> list[dict]:
     return [r for r in map(json.loads, lines) if r["event"] == "train"]
 
 
-def test_repeated_dataset_lists_every_clip_times_with_fresh_augmentation(tmp_path: Path) -> None:
-    train_set, _, _ = build_datasets(_cfg(tmp_path, "data.repeat=3"))
+def test_repeated_dataset_lists_every_clip_times_with_fresh_augmentation(
+    cfg_of, tmp_path: Path
+) -> None:
+    train_set, _, _ = build_datasets(cfg_of(tmp_path, "data.repeat=3"))
     assert isinstance(train_set, RepeatedDataset) and train_set.times == 3
     inner = train_set.dataset
     n = len(inner)
@@ -59,21 +53,21 @@ def test_repeated_dataset_lists_every_clip_times_with_fresh_augmentation(tmp_pat
     assert train_set.class_names == inner.class_names  # attributes pass through
     with pytest.raises(IndexError):
         train_set[3 * n]
-    with pytest.raises(ConfigError, match="data.repeat must be an integer >= 1"):
-        build_datasets(_cfg(tmp_path, "data.repeat=0"))
+    with pytest.raises(ConfigError, match=r"data\.repeat must be in \[1, 1000000\], got 0"):
+        build_datasets(cfg_of(tmp_path, "data.repeat=0"))
 
 
-def test_repeat_multiplies_the_iterations_of_an_epoch(tmp_path: Path) -> None:
-    train(_cfg(tmp_path / "once"))
-    train(_cfg(tmp_path / "twice", "data.repeat=2"))
+def test_repeat_multiplies_the_iterations_of_an_epoch(cfg_of, tmp_path: Path) -> None:
+    train(cfg_of(tmp_path / "once"))
+    train(cfg_of(tmp_path / "twice", "data.repeat=2"))
     once, twice = _train_records(tmp_path / "once"), _train_records(tmp_path / "twice")
-    n = len(build_datasets(_cfg(tmp_path))[0])  # drop_last: floor(clips / batch) steps
+    n = len(build_datasets(cfg_of(tmp_path))[0])  # drop_last: floor(clips / batch) steps
     assert (len(once), len(twice)) == (n // 4, 2 * n // 4)
 
 
-def test_lr_is_scaled_to_the_batch(tmp_path: Path) -> None:
-    train(_cfg(tmp_path / "plain"))
-    train(_cfg(tmp_path / "scaled", "optim.lr_batch_size=16"))
+def test_lr_is_scaled_to_the_batch(cfg_of, tmp_path: Path) -> None:
+    train(cfg_of(tmp_path / "plain"))
+    train(cfg_of(tmp_path / "scaled", "optim.lr_batch_size=16"))
     plain, scaled = _train_records(tmp_path / "plain"), _train_records(tmp_path / "scaled")
     assert plain[0]["lr"] == pytest.approx(0.05)
     assert scaled[0]["lr"] == pytest.approx(0.05 * 4 / 16)  # batch 4 x 1 process, given at 16

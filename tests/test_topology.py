@@ -34,7 +34,8 @@ def _mirror_limb(s: Skeleton, limb: tuple[int, int]) -> frozenset[int]:
 
 def test_list_and_get_layouts() -> None:
     assert list_layouts() == [
-        "coco17", "coco17_pyskl", "openpose18", "imigue22", "imigue41", "ntu25", "hand21",
+        "coco17", "coco17_pyskl", "openpose18", "imigue22", "imigue41", "ntu25", "kinect25",
+        "hand21",
     ]  # fmt: skip
     assert get_layout("imigue41") is IMIGUE41
     # PYSKL's graph_cfg layout names

@@ -194,7 +194,13 @@ def test_flip_permutes_joints_and_scores():
 def test_composition_equals_sequential(seed):
     s = random_clip(seed)
     s["keypoint"][1, 2, 7] = 0
-    steps = [PoseCompact(), Resize((-1, 64)), RandomResizedCrop(), Resize((56, 56)), Flip(0.5)]
+    steps = [
+        PoseCompact(),
+        Resize((-1, 64)),
+        RandomResizedCrop(),
+        Resize((56, 56)),
+        Flip(0.5, LAYOUT),
+    ]
     folded = Compose(steps)(s, rng=np.random.default_rng(seed))
     rng = np.random.default_rng(seed)
     seq = s
@@ -270,7 +276,7 @@ def test_argument_errors():
     with pytest.raises(ValueError, match="area_range must satisfy"):
         RandomResizedCrop(area_range=(0.5, 1.5))
     with pytest.raises(ValueError, match=r"flip_ratio must be in \[0, 1\]"):
-        Flip(2.0)
+        Flip(2.0, LAYOUT)
     with pytest.raises(ValueError, match="permutation of range"):
         Flip(1.0, [0, 0, 1])
     with pytest.raises(ValueError, match="Flip permutation has 3 joints, data has 41"):
@@ -297,7 +303,7 @@ class _Rotate90(PoseTransform):
 def test_custom_non_axis_aligned_step_composes():
     s = random_clip(7)
     s["keypoint"][0, 0, 0] = 0
-    steps = [_Rotate90(), PoseCompact(), Resize((-1, 64)), Flip(1.0)]
+    steps = [_Rotate90(), PoseCompact(), Resize((-1, 64)), Flip(1.0, LAYOUT)]
     folded = Compose(steps)(s)
     seq = s
     for step in steps:

@@ -2,9 +2,10 @@
 
 Each command is one module here, ``pymg/cli/<command>.py``, holding its parser beside its handler:
 ``register(sub)`` adds the sub-parser (arguments, help, ``func=run``) and ``run(args)`` calls the
-library and prints. :data:`COMMANDS` lists the modules in help order. Errors reach the user as one
-line on stderr with exit code 2; ``--debug`` re-raises them with the full traceback; Ctrl-C exits
-with 130.
+library and prints. :data:`COMMANDS` lists the modules in help order. The library speaks only
+through the ``pymg`` logger; while a command runs, its records (and Python warnings) are shown on
+stderr, results go to stdout. Errors reach the user as one line on stderr with exit code 2;
+``--debug`` re-raises them with the full traceback; Ctrl-C exits with 130.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 
 from pymg._version import __version__
-from pymg.cli._common import CLIError, one_line
+from pymg.cli._common import CLIError, log_to_stderr, one_line
 
 __all__ = ["COMMANDS", "CLIError", "build_parser", "main"]
 
@@ -27,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "test",
     "detect",
     "fuse",
+    "evaluate_detections",
     "bench",
     "viz",
     "ablate",
@@ -65,7 +67,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args))
+        with log_to_stderr():
+            return int(args.func(args))
     except KeyboardInterrupt:
         print("pymg: interrupted", file=sys.stderr)
         return 130

@@ -1,12 +1,83 @@
-"""What the command modules share: the user-error type, ``--set`` and the one-line error text."""
+"""What the command modules share: the user-error type, ``--set``, the one-line error text and
+the handler that shows the library's log lines."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
+import sys
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["CLIError", "add_set", "metrics_line", "one_line", "overrides"]
+__all__ = [
+    "CLIError",
+    "HelpFormatter",
+    "add_set",
+    "log_to_stderr",
+    "metrics_line",
+    "one_line",
+    "overrides",
+    "plural",
+]
+
+LOGGER = logging.getLogger("pymg")
+
+
+class _Lines(logging.Formatter):
+    """Info lines as they are; warnings and errors prefixed with ``warning:`` / ``error:``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = record.getMessage()
+        if record.levelno >= logging.ERROR:
+            return f"error: {text}"
+        if record.levelno >= logging.WARNING:
+            return f"warning: {text}"
+        return text
+
+
+@contextlib.contextmanager
+def log_to_stderr(level: int = logging.INFO) -> Iterator[None]:
+    """Show the ``pymg`` logger's records (and Python warnings) on stderr while the command runs.
+
+    The handler writes to the ``sys.stderr`` of the moment it is installed and is removed on
+    exit, so ``main`` can be called many times in one process (tests, notebooks).
+    """
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Lines())
+    previous_level, previous_propagate = LOGGER.level, LOGGER.propagate
+    LOGGER.addHandler(handler)
+    LOGGER.setLevel(level)
+    LOGGER.propagate = False
+    show = warnings.showwarning
+
+    def _warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+        LOGGER.warning(str(message))
+
+    warnings.showwarning = _warning
+    try:
+        yield
+    finally:
+        warnings.showwarning = show
+        LOGGER.removeHandler(handler)
+        LOGGER.setLevel(previous_level)
+        LOGGER.propagate = previous_propagate
+
+
+def plural(count: int, noun: str) -> str:
+    """``"1 epoch"``, ``"3 epochs"``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, but an ``examples:`` epilog keeps its lines as written."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:") or text.startswith("example:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 class CLIError(Exception):

@@ -119,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     if m is not None:
         print(
             f"tIoU {m['iou']:g}: precision {m['precision']:.3f}  recall {m['recall']:.3f}  "
-            f"F1 {m['f1']:.3f}  ({int(m['tp'])} of {int(m['ground_truth'])} gestures found, "
+            f"F1 {m['f1']:.3f}  ({int(m['tp'])} of {int(m['ground_truths'])} gestures found, "
             f"{int(m['detections'])} detections)"
         )
     return 0

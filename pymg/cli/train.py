@@ -5,14 +5,30 @@ from __future__ import annotations
 import argparse
 import os
 
-from pymg.cli._common import add_set, overrides
+from pymg.cli._common import HelpFormatter, add_set, overrides
 
 __all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``train`` sub-parser to ``sub``."""
-    p = sub.add_parser("train", help="train a model from a config (torchrun-compatible)")
+    p = sub.add_parser(
+        "train",
+        help="train a model from a config (torchrun-compatible)",
+        description="Train (and finally test) a model as a config describes. Prints a start-up "
+        "block at once, the measured speed and how long the run will take, progress per epoch "
+        "and one line per epoch (stderr); writes checkpoints, metrics.jsonl and the final "
+        "test's <split>_scores.npz, <split>_predictions.csv, <split>_metrics.json into the "
+        "work dir. Under torchrun every process trains its shard; rank 0 writes and speaks.",
+        epilog="examples:\n"
+        "  pymg train demo\n"
+        "  pymg train imigue22_posec3d_joint --set data.source=data/imigue22.npz "
+        "--set data.test_split=val\n"
+        "  pymg train runs/joint/config.toml --resume\n"
+        "  torchrun --nproc-per-node 4 -m pymg train imigue41_posec3d_joint "
+        "--set data.source=data/imigue41.npz",
+        formatter_class=HelpFormatter,
+    )
     p.add_argument("config", help="config name (see `pymg configs`) or path to a .toml")
     add_set(p)
     p.add_argument("--work-dir", default=None, help="override runtime.work_dir")

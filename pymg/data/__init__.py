@@ -23,7 +23,9 @@ from pymg.data.formats import (
     save_native,
     save_pyskl,
 )
-from pymg.data.prepare import PrepareWarning, prepare_pyskl, prepare_release
+from pymg.data.prepare import prepare_pyskl, prepare_release
+from pymg.data.prepare_untrimmed import prepare_untrimmed
+from pymg.data.recording import RecordingSet, check_recording, check_segments, save_recordings
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.synthetic_imigue import SyntheticIMiGUE
@@ -49,13 +51,13 @@ __all__ = [
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
-    "PrepareWarning",
     "RecordingWindows",
     "PoseCompact",
     "PoseDataset",
     "PoseState",
     "PoseTransform",
     "RandomResizedCrop",
+    "RecordingSet",
     "Resize",
     "SplitError",
     "SyntheticIMiGUE",
@@ -63,13 +65,17 @@ __all__ = [
     "SyntheticUntrimmed",
     "UnsafePickleError",
     "check_annotation",
+    "check_recording",
+    "check_segments",
     "collate",
     "load_pyskl",
     "prepare_pyskl",
     "prepare_release",
+    "prepare_untrimmed",
     "safe_load",
     "save_native",
     "save_pyskl",
+    "save_recordings",
     "select_persons",
     "test_transform",
     "train_transform",

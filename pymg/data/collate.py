@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from pymg.checks import check_int
+
 __all__ = ["REQUIRED_KEYS", "collate"]
 
+_LABEL = "an int class index >= 0 (or -1 = unknown)"
 REQUIRED_KEYS = ("keypoint", "keypoint_score", "label")
 """Keys every clip dict must have; ``img_shape``, ``frame_dir``, ``length``, ``meta`` are
 optional (``img_shape`` all or none)."""
@@ -99,11 +102,7 @@ def _check_sample(n: int, s: Any) -> dict[str, Any]:
     length = int(s.get("length", kp.shape[1]))
     if not 0 <= length <= kp.shape[1]:
         raise ValueError(f"samples[{n}]: length {length} outside [0, T={kp.shape[1]}]")
-    label = s["label"]
-    if isinstance(label, bool) or not isinstance(label, (int, np.integer)) or label < -1:
-        raise ValueError(
-            f"samples[{n}]: label must be an int class index >= 0 (or -1 = unknown), got {label!r}"
-        )
+    label = check_int(s["label"], f"samples[{n}]: label", minimum=-1, expected=_LABEL)
     shape = s.get("img_shape")
     if shape is not None and (len(shape) != 2 or min(int(x) for x in shape) <= 0):
         raise ValueError(f"samples[{n}]: img_shape must be a positive (H, W), got {shape!r}")
@@ -112,7 +111,7 @@ def _check_sample(n: int, s: Any) -> dict[str, Any]:
         "keypoint": kp,
         "keypoint_score": sc,
         "length": length,
-        "label": int(label),
+        "label": label,
         "img_shape": None if shape is None else (int(shape[0]), int(shape[1])),
         "frame_dir": None if frame_dir is None else str(frame_dir),
         "meta": dict(s.get("meta", {})),

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pymg.checks import check_int
 from pymg.data.formats.checks import (
     MalformedClipError,
     SkipLog,
@@ -27,6 +28,8 @@ from pymg.data.transforms import PoseTransform
 from pymg.topology import Skeleton
 
 __all__ = ["PoseDataset", "select_persons"]
+
+_POSITIVE_OR_NONE = "a positive int or None"
 
 _META_SKIP = frozenset(
     ("keypoint", "keypoint_score", "label", "total_frames", "img_shape", "frame_dir")
@@ -102,11 +105,11 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         self,
         source: str | os.PathLike[str] | Sequence[Mapping[str, Any]],
         split: str | None = None,
-        layout: Any = "imigue41",
+        layout: Skeleton | str = "imigue41",
         transform: PoseTransform | Callable[[dict[str, Any]], dict[str, Any]] | None = None,
         num_persons: int | None = 1,
         on_error: str = "raise",
-        source_layout: Any = None,
+        source_layout: Skeleton | str | None = None,
         *,
         num_classes: int | None = None,
         seed: int = 0,
@@ -114,10 +117,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         nan_as_missing: bool = False,
     ) -> None:
         self.on_error = check_on_error(on_error)
-        if num_persons is not None and (
-            isinstance(num_persons, bool) or not isinstance(num_persons, int) or num_persons < 1
-        ):
-            raise ValueError(f"num_persons must be a positive int or None, got {num_persons!r}")
+        check_int(num_persons, "num_persons", minimum=1, none_ok=True, expected=_POSITIVE_OR_NONE)
         if transform is not None and not callable(transform):
             raise TypeError(f"transform must be callable, got {type(transform).__name__}")
         self.layout = resolve_layout(layout)
@@ -126,6 +126,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         self.seed = int(seed)
         self.epoch = 0
         self.nan_as_missing = bool(nan_as_missing)
+        self._path = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
         items, splits, class_names, src_classes, stored_layout = self._open(source)
         self.class_names: list[str] | None = list(class_names) if class_names else None
         self.splits = splits
@@ -134,8 +135,7 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
             num_classes = src_classes or (len(class_names) if class_names else None)
         if num_classes is None:
             num_classes = self._max_label(items) + 1
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive int, got {num_classes!r}")
+        num_classes = check_int(num_classes, "num_classes", minimum=1, expected="a positive int")
         self.num_classes = num_classes
         self._items = items
         log = SkipLog()
@@ -252,19 +252,25 @@ class PoseDataset(torch.utils.data.Dataset[dict[str, Any]]):
         return len(self.layout.joints)
 
     def _check(self, i: int) -> dict[str, Any]:
+        """Clip ``i`` checked (the data's entry point); errors name the file read, if any."""
         try:
-            ann = self._items[i]
-        except MalformedClipError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - a broken lazy source names the clip
-            raise MalformedClipError(f"#{i}", f"cannot be read ({exc})") from exc
-        return check_annotation(
-            ann,
-            i,
-            num_joints=self._v_source,
-            num_classes=self.num_classes,
-            nan_as_missing=self.nan_as_missing,
-        )
+            try:
+                ann = self._items[i]
+            except MalformedClipError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a broken lazy source names the clip
+                raise MalformedClipError(f"#{i}", f"cannot be read ({exc})") from exc
+            return check_annotation(
+                ann,
+                i,
+                num_joints=self._v_source,
+                num_classes=self.num_classes,
+                nan_as_missing=self.nan_as_missing,
+            )
+        except MalformedClipError as err:
+            if self._path is None:
+                raise
+            raise err.in_file(self._path) from err
 
     # ------------------------------------------------------------------ Dataset API
     def __len__(self) -> int:

@@ -10,17 +10,13 @@ from pymg.data.formats.sources import BODY_PARTS, VideoKeypoints, point_part
 from pymg.topology import Skeleton
 from pymg.topology.openpose import OPENPOSE_NAMES
 
-__all__ = ["MOSTLY_MISSING", "OUTSIDE_MARGIN", "PrepareWarning", "SplitStats", "video_notes"]
+__all__ = ["MOSTLY_MISSING", "OUTSIDE_MARGIN", "SplitStats", "video_notes"]
 
 MOSTLY_MISSING = 0.5
 """A layout joint undetected in more than this share of a video's frames is reported."""
 OUTSIDE_MARGIN = 0.1
 """Points further than this fraction of the image size outside it count as "well outside"."""
 _OUTSIDE_SHARE = 0.01
-
-
-class PrepareWarning(UserWarning):
-    """A problem in the data that ``pymg prepare`` works around but reports."""
 
 
 def _parts_of(indices: np.ndarray | None) -> dict[str, np.ndarray]:
@@ -97,11 +93,15 @@ class SplitStats:
         self._clips: dict[str, int] = {}
         self._frames: dict[str, int] = {}
         self._missing: dict[str, dict[str, list[float]]] = {}
+        self._unlabelled: dict[str, dict[str, int]] = {}
 
     def add(self, split: str, video: str, clip: dict[str, Any]) -> None:
-        """Count one clip (``keypoint_score`` [M, T, V]) of ``video`` in ``split``."""
+        """Count one clip (``keypoint_score`` [M, T, V], ``label``) of ``video`` in ``split``."""
         self._videos.setdefault(split, set()).add(video)
         self._clips[split] = self._clips.get(split, 0) + 1
+        if int(clip["label"]) < 0:
+            per_video = self._unlabelled.setdefault(split, {})
+            per_video[video] = per_video.get(video, 0) + 1
         detected = (clip["keypoint_score"] > 0).any(axis=0)  # [T, V]
         self._frames[split] = self._frames.get(split, 0) + detected.shape[0]
         sums = self._missing.setdefault(split, {p: [0.0, 0.0] for p in self._parts})
@@ -123,6 +123,23 @@ class SplitStats:
             }
             for split in sorted(self._clips)
         }
+
+    def unlabelled_notes(self) -> list[str]:
+        """One warning per training split (its name starts with ``train``) holding unlabelled
+        clips, naming their videos; other splits may hold them (the challenge's test labels
+        are withheld)."""
+        notes = []
+        for split, per_video in sorted(self._unlabelled.items()):
+            if not split.startswith("train"):
+                continue
+            videos = sorted(per_video)
+            more = f" and {len(videos) - 10} more" if len(videos) > 10 else ""
+            notes.append(
+                f"split {split!r}: {sum(per_video.values())} unlabelled clip(s) from video(s) "
+                f"{', '.join(videos[:10])}{more} (no _label.csv); `pymg train` refuses "
+                "unlabelled clips in its training split"
+            )
+        return notes
 
     def lines(self) -> list[str]:
         """The table as aligned text lines (a header, then one line per split)."""

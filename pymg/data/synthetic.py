@@ -26,6 +26,7 @@ from typing import Any, overload
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.topology import Skeleton, list_layouts, openpose_template, resolve_layout
 
 __all__ = ["MOTION_CLASSES", "SyntheticMicroGestures"]
@@ -337,10 +338,8 @@ class SyntheticMicroGestures(LazyClips):
             raise ValueError(f"layout {self.layout.name!r} needs source_indices (OpenPose-137)")
         for name, value, low in (("num_classes", num_classes, 1), ("num_clips", num_clips, 0),
                                  ("num_subjects", num_subjects, 1)):  # fmt: skip
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+            check_int(value, name, minimum=low)
+        check_int(seed, "seed", minimum=0)
         if num_classes > len(MOTION_CLASSES):
             raise ValueError(f"num_classes must be <= {len(MOTION_CLASSES)}, got {num_classes}")
         if len(img_shape) != 2 or min(img_shape) < 16:

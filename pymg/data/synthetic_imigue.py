@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.data.synthetic import (
     _HANDS,
     _HEAD,
@@ -217,8 +218,7 @@ def imigue_class_counts(num_clips: int, min_per_class: int = 3) -> list[int]:
         ValueError: ``num_clips < 32 * min_per_class``.
     """
     k = len(IMIGUE_TRAIN_COUNTS)
-    if isinstance(min_per_class, bool) or not isinstance(min_per_class, int) or min_per_class < 1:
-        raise ValueError(f"min_per_class must be an int >= 1, got {min_per_class!r}")
+    check_int(min_per_class, "min_per_class", minimum=1)
     if (
         isinstance(num_clips, bool)
         or not isinstance(num_clips, int)
@@ -282,10 +282,8 @@ class SyntheticIMiGUE(LazyClips):
         self.layout = resolve_layout(layout)
         if self.layout.source_indices is None:
             raise ValueError(f"layout {self.layout.name!r} needs source_indices (OpenPose-137)")
-        if isinstance(num_subjects, bool) or not isinstance(num_subjects, int) or num_subjects < 3:
-            raise ValueError(f"num_subjects must be an int >= 3, got {num_subjects!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+        check_int(num_subjects, "num_subjects", minimum=3)
+        check_int(seed, "seed", minimum=0)
         if not 0 <= noise <= 5:
             raise ValueError(f"noise must be in [0, 5], got {noise!r}")
         if min_per_class < 3:

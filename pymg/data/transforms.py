@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+
+from pymg.checks import check_int
+
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
 
 __all__ = [
     "Compose",
@@ -399,13 +404,17 @@ class Flip(PoseTransform):
 
     Args:
         flip_ratio: probability in [0, 1] (one ``rng.random()`` draw per call).
-        layout: a Skeleton or layout name (its ``joint_flip_perm``) or an explicit permutation.
+        layout: a Skeleton or layout name (its ``joint_flip_perm``) or an explicit permutation
+            [V]; required, since mirror pairs belong to one layout (COCO's are not iMiGUE's).
     """
 
     random = True
 
     def __init__(
-        self, flip_ratio: float = 0.5, layout: Any = "imigue41", generator: RngLike = None
+        self,
+        flip_ratio: float,
+        layout: Skeleton | str | list[int] | tuple[int, ...] | np.ndarray,
+        generator: RngLike = None,
     ) -> None:
         if not 0.0 <= flip_ratio <= 1.0:
             raise ValueError(f"flip_ratio must be in [0, 1], got {flip_ratio}")
@@ -436,13 +445,12 @@ class Flip(PoseTransform):
 
 
 def train_transform(
-    layout: Any = "imigue41", size: int = 56, flip_prob: float = 0.5, generator: RngLike = None
+    layout: Skeleton | str, size: int = 56, flip_prob: float = 0.5, generator: RngLike = None
 ) -> Compose:
     """PoseC3D training pipeline (PYSKL ``joint.py`` / ``limb.py`` configs) without frame sampling:
     PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize short side 64 ->
     RandomResizedCrop(0.56-1.0, 3/4-4/3) -> Resize (size, size) -> Flip(flip_prob, layout)."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_int(size, "size", minimum=1, expected="a positive int")
     return Compose(
         [
             PoseCompact(0.25, 10, 1.0, True),
@@ -455,12 +463,11 @@ def train_transform(
     )
 
 
-def test_transform(layout: Any = None, size: int = 64) -> Compose:
+def test_transform(layout: Skeleton | str | None = None, size: int = 64) -> Compose:
     """PoseC3D val/test pipeline: PoseCompact(0.25, 10, hw_ratio 1, allow_imgpad) -> Resize
     (size, size). ``layout`` is accepted for symmetry (the test-time flip happens in the model's
     ``make_input``)."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size <= 0:
-        raise ValueError(f"size must be a positive int, got {size!r}")
+    check_int(size, "size", minimum=1, expected="a positive int")
     return Compose([PoseCompact(0.25, 10, 1.0, True), Resize((int(size), int(size)))])
 
 

@@ -24,6 +24,7 @@ from pymg.engine.config import (
     list_configs,
     load_config,
 )
+from pymg.engine.detection_metrics import evaluate_detections
 from pymg.engine.detector import Detector, OnlineDetector, WindowParams
 from pymg.engine.evaluate import (
     ScoreSet,
@@ -32,6 +33,7 @@ from pymg.engine.evaluate import (
     predict_batch,
     predict_dataset,
     save_scores,
+    write_outputs,
     write_report,
     write_submission,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "config_to_dict",
     "config_to_toml",
     "confusion_matrix",
+    "evaluate_detections",
     "fuse_score_files",
     "fuse_scores",
     "list_configs",
@@ -90,6 +93,7 @@ __all__ = [
     "summarize",
     "topk_accuracy",
     "train",
+    "write_outputs",
     "write_report",
     "write_submission",
 ]

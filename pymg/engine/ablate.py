@@ -27,21 +27,35 @@ over seeds per cell and stream, plus a plot ``ablations.png`` when matplotlib is
 from __future__ import annotations
 
 import json
+import logging
 import math
 import platform
 import statistics
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
 from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
 
-__all__ = ["CELLS", "FULL", "QUICK", "Cell", "ablation_config", "run_ablations", "write_markdown"]
+__all__ = [
+    "CELLS",
+    "FULL",
+    "QUICK",
+    "Cell",
+    "ablation_config",
+    "plot_rows",
+    "run_ablations",
+    "summarize_records",
+    "write_markdown",
+]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -156,17 +170,7 @@ def ablation_config(
             "synthetic_clips": sizes["clips"],
             "synthetic_seed": seed,
         },
-        "model": {
-            "arch": cell.arch,
-            "stream": stream,
-            "num_classes": num_classes,
-            "clip_len": sizes["clip_len"] if posec3d else sizes["stgcn_clip_len"],
-            "base_channels": sizes["base_channels"],
-            "stage_blocks": list(sizes["stage_blocks"]),
-            "dropout": 0.0,
-            "strategy": cell.strategy,
-            "gcn_channels": sizes["gcn_channels"],
-        },
+        "model": _model_table(cell, stream, num_classes, sizes),
         "optim": {
             "lr": sizes["lr"],
             "batch_size": sizes["batch_size"],
@@ -183,6 +187,26 @@ def ablation_config(
         "runtime": {"work_dir": str(work_dir), "seed": seed, "progress": False},
     }
     return apply_overrides(config_from_dict(values), list(overrides))
+
+
+def _model_table(cell: Cell, stream: str, num_classes: int, sizes: dict[str, Any]) -> dict:
+    """The ``[model]`` table of one run: the cell's family and its options."""
+    table: dict[str, Any] = {
+        "arch": cell.arch,
+        "num_classes": num_classes,
+        "dropout": 0.0,
+        "strategy": cell.strategy,
+    }
+    if cell.arch == "posec3d":
+        table.update(
+            stream=stream,
+            clip_len=sizes["clip_len"],
+            base_channels=sizes["base_channels"],
+            stage_blocks=list(sizes["stage_blocks"]),
+        )
+    else:
+        table.update(clip_len=sizes["stgcn_clip_len"], base_channels=sizes["gcn_channels"])
+    return table
 
 
 def _dataset_classes(data: str) -> tuple[int, list[str]]:
@@ -203,6 +227,69 @@ def _metrics(result: dict[str, Any]) -> dict[str, float]:
     return {k: float(result[k]) for k in ("top1", "top5", "mean_class_accuracy")}
 
 
+def _chosen(cells: Sequence[str] | None) -> list[Cell]:
+    """The cells named (all of :data:`CELLS` for None), in the order given."""
+    if cells is None:
+        return list(CELLS)
+    known = {c.name: c for c in CELLS}
+    unknown = [c for c in cells if c not in known]
+    if unknown:
+        raise ValueError(f"unknown cells {unknown}; known: {', '.join(known)}")
+    return [known[c] for c in cells]
+
+
+@dataclass
+class _Grid:
+    """What the runs of one grid share: sizes, data, output folder, records, progress."""
+
+    out: Path
+    sizes: dict[str, Any]
+    data: str | None
+    num_classes: int
+    names: list[str] | None
+    embeddings: str
+    overrides: list[str]
+    total: int
+    done: int = 0
+    start: float = field(default_factory=time.perf_counter)
+    records: list[dict[str, Any]] = field(default_factory=list)
+    majority: dict[int, float] = field(default_factory=dict)
+
+
+def _run_cell(grid: _Grid, cell: Cell, seed: int) -> None:
+    """Train and test every stream of ``cell`` with ``seed`` (+ their fusion); adds records."""
+    from pymg.engine.evaluate import fuse_score_files
+    from pymg.engine.metrics import summarize
+    from pymg.engine.trainer import train
+
+    score_files = {}
+    for stream in [s for s in cell.streams if s != "fused"]:
+        work = grid.out / "runs" / f"{cell.name.replace(' ', '_')}_{stream}_s{seed}"
+        cfg = ablation_config(
+            cell, stream, seed, work, sizes=grid.sizes, data=grid.data,
+            num_classes=grid.num_classes, embeddings=grid.embeddings, overrides=grid.overrides,
+        )  # fmt: skip
+        tic = time.perf_counter()
+        result = train(cfg)
+        seconds = time.perf_counter() - tic
+        grid.done += 1
+        if result["test"] is None:
+            raise ConfigError(f"the test split of {cfg.data.source!r} has no labels")
+        m = _metrics(result["test"])
+        grid.records.append(_record(cell, stream, seed, m, seconds, cfg))
+        score_files[stream] = work / f"{cfg.data.test_split}_scores.npz"
+        grid.majority.setdefault(seed, _majority_top1(score_files[stream]))
+        log.info(
+            f"[{grid.done}/{grid.total}] {cell.name:12s} {stream:5s} seed {seed}: top1 "
+            f"{100 * m['top1']:.1f}%  mean class acc {100 * m['mean_class_accuracy']:.1f}%"
+            f"  ({seconds:.0f} s, {time.perf_counter() - grid.start:.0f} s in all)"
+        )
+    if "fused" in cell.streams:
+        fused = fuse_score_files([score_files["joint"], score_files["limb"]])
+        metrics = _metrics(summarize(fused.scores, fused.labels, grid.names or fused.class_names))
+        grid.records.append(_record(cell, "fused", seed, metrics, 0.0, cfg))
+
+
 def run_ablations(
     out_dir: str | Path,
     *,
@@ -212,10 +299,11 @@ def run_ablations(
     cells: Sequence[str] | None = None,
     embeddings: str = "imigue",
     overrides: Iterable[str] = (),
-    log: Callable[[str], None] = print,
     command: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run the grid (:data:`CELLS`) for ``seeds`` seeds and write the files (module docstring).
+
+    Progress (one line per run) goes to the ``pymg`` logger.
 
     Args:
         out_dir: output folder (created).
@@ -226,76 +314,25 @@ def run_ablations(
         cells: names of the cells to run (default: all of :data:`CELLS`).
         embeddings: label-embedding table of the semantic cells (name or ``.npy`` path).
         overrides: ``"section.key=value"`` applied to every run (e.g. tiny sizes in tests).
-        log: where progress lines go.
         command: the command line, recorded in the outputs.
 
     Returns:
         the records (as written to ``ablations.json``).
     """
-    from pymg.engine.evaluate import fuse_score_files
-    from pymg.engine.metrics import summarize
-    from pymg.engine.trainer import train
-
     sizes = dict(QUICK if quick else FULL)
     n_seeds = sizes["seeds"] if seeds is None else seeds
-    if isinstance(n_seeds, bool) or not isinstance(n_seeds, int) or n_seeds < 1:
-        raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
-    chosen = list(CELLS)
-    if cells is not None:
-        known = {c.name: c for c in CELLS}
-        unknown = [c for c in cells if c not in known]
-        if unknown:
-            raise ValueError(f"unknown cells {unknown}; known: {', '.join(known)}")
-        chosen = [known[c] for c in cells]
-    overrides = list(overrides)
+    check_int(n_seeds, "seeds", minimum=1)
+    chosen = _chosen(cells)
     num_classes, names = (32, None) if data is None else _dataset_classes(data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    records: list[dict[str, Any]] = []
-    start = time.perf_counter()
-    total = sum(len([s for s in c.streams if s != "fused"]) for c in chosen) * n_seeds
-    done = 0
-    majority: dict[int, float] = {}
+    runs = sum(len([s for s in c.streams if s != "fused"]) for c in chosen) * n_seeds
+    grid = _Grid(out, sizes, data, num_classes, names, embeddings, list(overrides), runs)
     for seed in range(n_seeds):
         for cell in chosen:
-            score_files = {}
-            for stream in [s for s in cell.streams if s != "fused"]:
-                work = out / "runs" / f"{cell.name.replace(' ', '_')}_{stream}_s{seed}"
-                cfg = ablation_config(
-                    cell,
-                    stream,
-                    seed,
-                    work,
-                    sizes=sizes,
-                    data=data,
-                    num_classes=num_classes,
-                    embeddings=embeddings,
-                    overrides=overrides,
-                )
-                tic = time.perf_counter()
-                result = train(cfg)
-                seconds = time.perf_counter() - tic
-                done += 1
-                if result["test"] is None:
-                    raise ConfigError(f"the test split of {cfg.data.source!r} has no labels")
-                records.append(_record(cell, stream, seed, _metrics(result["test"]), seconds, cfg))
-                score_files[stream] = work / "test_scores.npz"
-                if seed not in majority:
-                    majority[seed] = _majority_top1(work / "test_scores.npz")
-                m = records[-1]
-                log(
-                    f"[{done}/{total}] {cell.name:12s} {stream:5s} seed {seed}: top1 "
-                    f"{100 * m['top1']:.1f}%  mean class acc {100 * m['mean_class_accuracy']:.1f}%"
-                    f"  ({seconds:.0f} s, {time.perf_counter() - start:.0f} s in all)"
-                )
-            if "fused" in cell.streams:
-                fused = fuse_score_files([score_files["joint"], score_files["limb"]])
-                metrics = _metrics(
-                    summarize(fused.scores, fused.labels, names or fused.class_names)
-                )
-                records.append(_record(cell, "fused", seed, metrics, 0.0, cfg))
-            _write_json(out / "ablations.json", records)
-    wall = time.perf_counter() - start
+            _run_cell(grid, cell, seed)
+            _write_json(out / "ablations.json", grid.records)
+    wall = time.perf_counter() - grid.start
     meta = {
         "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": command or "pymg.engine.ablate.run_ablations",
@@ -304,14 +341,14 @@ def run_ablations(
         "quick": quick,
         "data": data or "synthetic_imigue",
         "sizes": sizes,
-        "overrides": overrides,
-        "majority_top1": statistics.fmean(majority.values()) if majority else math.nan,
+        "overrides": grid.overrides,
+        "majority_top1": statistics.fmean(grid.majority.values()) if grid.majority else math.nan,
         "num_classes": num_classes,
     }
-    _write_json(out / "ablations.json", records, meta)
-    write_markdown(records, out / "ablations.md", meta)
-    log(f"wrote {out / 'ablations.json'} and {out / 'ablations.md'} ({wall:.0f} s)")
-    return records
+    _write_json(out / "ablations.json", grid.records, meta)
+    write_markdown(grid.records, out / "ablations.md", meta)
+    log.info(f"wrote {out / 'ablations.json'} and {out / 'ablations.md'} ({wall:.0f} s)")
+    return grid.records
 
 
 def _record(
@@ -426,17 +463,24 @@ def write_markdown(
 
 
 def _plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Bar plot of top-1 and mean class accuracy (mean, min-max whiskers) per row."""
-    try:
-        import matplotlib
+    """Write :func:`plot_rows` to ``path``; None when matplotlib is not installed."""
+    from pymg.viz import matplotlib_available, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
+    if not matplotlib_available():
         return None
+    return save_figure(plot_rows(rows), path)
+
+
+def plot_rows(rows: list[dict[str, Any]]) -> Any:
+    """Bar plot (a matplotlib Figure) of top-1 and mean class accuracy per row of
+    :func:`summarize_records`: mean over seeds with min-max whiskers. The legend sits below the
+    axes, so it never covers a bar."""
+    from pymg.viz import new_figure
+
     labels = [f"{r['cell']} / {r['stream']}" for r in rows]
     y = np.arange(len(rows))
-    fig, ax = plt.subplots(figsize=(8, 0.35 * len(rows) + 1.2))
+    fig = new_figure(8, 0.35 * len(rows) + 1.8, dpi=100)
+    ax = fig.subplots()
     for offset, metric, color in (
         (-0.2, "top1", "tab:blue"),
         (0.2, "mean_class_accuracy", "tab:orange"),
@@ -450,8 +494,5 @@ def _plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
     ax.set_yticks(y, labels)
     ax.invert_yaxis()
     ax.set_xlabel("% (mean over seeds, min-max whiskers)")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
+    return fig

@@ -1,8 +1,9 @@
 """Build the pieces of an experiment from a :class:`~pymg.engine.config.Config`.
 
-Explicit constructors only: the config names a source file (or ``"synthetic"``), a layout, an
-architecture, and these functions call :class:`pymg.data.PoseDataset`, :class:`pymg.models.PoseC3D`
-/ :class:`pymg.models.STGCN` and :class:`pymg.losses.SemanticEmbeddingLoss` with its values.
+Explicit constructors only: the config names a source file (or ``"synthetic"``), a layout, a
+model family and its options, and these functions call :class:`pymg.data.PoseDataset`, the
+family's constructor (:data:`pymg.models.registry.MODELS`) and
+:class:`pymg.losses.SemanticEmbeddingLoss` with its values.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import nn
 
 from pymg.engine.config import Config, ConfigError
+from pymg.engine.model_options import build_from_spec, model_spec
 from pymg.models.interface import RecognizerModel
 from pymg.topology import Skeleton, resolve_layout
 
@@ -210,8 +212,7 @@ class RepeatedDataset(torch.utils.data.Dataset[dict[str, Any]]):
     """
 
     def __init__(self, dataset: Any, times: int) -> None:
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise ValueError(f"times must be an int >= 1, got {times!r}")
+        # ``times`` is data.repeat, checked once where the config is read (build_datasets)
         self.dataset = dataset
         self.times = times
         self.epoch = 0
@@ -265,51 +266,17 @@ def label_embeddings_for(cfg: Config) -> torch.Tensor | None:
 
 
 def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> RecognizerModel:
-    """PoseC3D or ST-GCN as configured; ``embed_dim`` adds the semantic embedding branch."""
-    from pymg.models import STGCN, PoseC3D
+    """The configured model family (``cfg.model``), built from :func:`model_spec`.
 
-    m = cfg.model
-    if cfg.model.embed_dim > 0:
-        embed_dim = cfg.model.embed_dim
-    model: RecognizerModel
-    if m.arch == "posec3d":
-        model = PoseC3D(
-            layout,
-            stream=m.stream,
-            num_classes=m.num_classes,
-            clip_len=m.clip_len,
-            size=cfg.data.train_size,
-            sigma=m.sigma,
-            base_channels=m.base_channels,
-            stage_blocks=tuple(m.stage_blocks),
-            embed_dim=embed_dim,
-            dropout=m.dropout,
-            strategy=m.strategy,
-        )
-    elif m.arch == "stgcn":
-        model = STGCN(
-            layout,
-            num_classes=m.num_classes,
-            partition=m.partition,
-            clip_len=m.clip_len,
-            in_channels=m.in_channels,
-            base_channels=m.gcn_channels,
-            embed_dim=embed_dim,
-            dropout=m.dropout,
-            num_blocks=m.num_blocks,
-            down_blocks=tuple(m.down_blocks),
-            inflate_blocks=tuple(m.inflate_blocks),
-            gcn_adaptive=None if m.gcn_adaptive == "none" else m.gcn_adaptive,
-            gcn_with_res=m.gcn_with_res,
-            tcn_type=m.tcn_type,
-            strategy=m.strategy,
-        )
-    else:  # pragma: no cover - the config loader checks the choices
-        raise ConfigError(f"model.arch must be 'posec3d' or 'stgcn', got {m.arch!r}")
-    if m.pretrained:
+    ``embed_dim`` is D of the label-embedding table when the semantic loss is on (the families
+    that take ``embed_dim`` get it unless ``model.embed_dim`` is set). ``model.pretrained``, when
+    set, loads PYSKL/mmaction2 weights into the model (non-strictly).
+    """
+    model = build_from_spec(model_spec(cfg, embed_dim), layout)
+    if cfg.model.pretrained:
         from pymg.models import load_pyskl_checkpoint
 
-        path = Path(m.pretrained).expanduser()
+        path = Path(cfg.model.pretrained).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"model.pretrained not found: {path}")
         load_pyskl_checkpoint(model, str(path), strict=False)

@@ -10,17 +10,23 @@ A pymg checkpoint is a ``torch.save`` dict of plain values and tensors (loadable
      "model": state_dict,        # un-wrapped (no "module." prefix)
      "optimizer": ..., "schedule": {...}, "epoch": int (epochs completed),
      "iteration": int, "best": {"metric": str, "value": float, "epoch": int},
-     "rng": {...}}               # see capture_rng_state
+     "rng": {...},               # see capture_rng_state
+     "model_spec": {"arch": str, "options": {...}},  # the resolved model (model_options)
+     "sha256": str}              # digest of every tensor above (tensor_digest)
 
 Only the model and metadata are needed for inference (:class:`pymg.engine.Recognizer`).
+Loading verifies the digest (flipped bits are an error naming the file) and refuses weights that
+are not finite (naming the tensor); checkpoints written before the digest existed load unverified.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +40,7 @@ __all__ = [
     "load_model_state",
     "restore_rng_state",
     "save_checkpoint",
+    "tensor_digest",
 ]
 
 CHECKPOINT_FORMAT = "pymg-checkpoint"
@@ -43,14 +50,21 @@ CHECKPOINT_VERSION = 1
 def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
     """Write ``payload`` to ``path`` atomically (temporary file in the same folder + os.replace).
 
-    A crash mid-write leaves the previous file intact. Adds the ``format``/``version`` keys.
+    A crash mid-write leaves the previous file intact. Adds the ``format``/``version`` keys and
+    ``sha256``, the :func:`tensor_digest` of the payload.
     Returns the path written.
+
+    Raises:
+        OSError: the write failed (e.g. no space left on device); the message names the path
+            and says the previous file is unchanged (torch's own message for a short write,
+            ``unexpected pos``, is replaced by the system error behind it).
     """
     if not isinstance(payload, dict):
         raise TypeError(f"payload must be a dict, got {type(payload).__name__}")
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     data = {"format": CHECKPOINT_FORMAT, "version": CHECKPOINT_VERSION, **payload}
+    data["sha256"] = tensor_digest(data)
     fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -58,10 +72,31 @@ def save_checkpoint(payload: dict[str, Any], path: str | Path) -> Path:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, out)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
-        raise
+        system = _system_error(exc)
+        if system is None:
+            raise
+        kept = "is unchanged" if out.is_file() else "was not written"
+        error = OSError(
+            f"{system.strerror or system} while writing checkpoint {out} "
+            f"(in {out.parent}; {out.name} {kept})"
+        )
+        error.errno = system.errno
+        raise error from exc
     return out
+
+
+def _system_error(exc: BaseException) -> OSError | None:
+    """The OSError behind ``exc``: itself, or the one torch's writer hit (``__context__``)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if isinstance(seen, OSError):
+            return seen
+        if seen is None:
+            return None
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
@@ -85,19 +120,72 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         data = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {p}: {_load_reason(exc)}") from None
+        raise ValueError(f"cannot read checkpoint {p}: {_load_reason(exc, p)}") from None
     if not isinstance(data, dict) or data.get("format") != CHECKPOINT_FORMAT:
         raise ValueError(
             f"{p} is not a pymg checkpoint (for PYSKL/mmaction2 weights set model.pretrained)"
         )
     if int(data.get("version", 0)) > CHECKPOINT_VERSION:
         raise ValueError(f"{p} was written by a newer pymg (format version {data['version']})")
+    _verify(data, p)
     return data
 
 
-def _load_reason(exc: Exception) -> str:
+def tensor_digest(payload: dict[str, Any]) -> str:
+    """SHA-256 over every tensor of ``payload`` (but the ``sha256`` key), in a fixed order.
+
+    Nested dicts are walked in sorted key order and lists in order; each tensor adds its path,
+    dtype, shape and raw bytes, so a flipped bit, a swapped tensor or a changed shape all change
+    the digest. Returns the hex digest.
+    """
+    digest = hashlib.sha256()
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, torch.Tensor):
+            flat = value.detach().cpu().contiguous().reshape(-1)
+            digest.update(f"{path}|{flat.dtype}|{tuple(value.shape)}|".encode())
+            digest.update(flat.view(torch.uint8).numpy().tobytes())
+        elif isinstance(value, dict):
+            for key in sorted(value, key=str):
+                if not (path == "" and key == "sha256"):
+                    walk(value[key], f"{path}/{key}")
+        elif isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                walk(item, f"{path}[{i}]")
+
+    walk(payload, "")
+    return digest.hexdigest()
+
+
+def _verify(data: dict[str, Any], path: Path) -> None:
+    """Check the stored digest (when there is one) and that the model weights are finite."""
+    stored = data.get("sha256")
+    if stored is not None and stored != tensor_digest(data):
+        raise ValueError(
+            f"checkpoint {path} is corrupted: its tensors do not match the SHA-256 digest stored "
+            "when it was saved (flipped bits or an altered file); use another copy"
+        )
+    state = data.get("model")
+    for key, tensor in state.items() if isinstance(state, dict) else ():
+        if isinstance(tensor, torch.Tensor) and tensor.is_floating_point():
+            if not bool(torch.isfinite(tensor).all()):
+                bad = int((~torch.isfinite(tensor)).sum())
+                raise ValueError(
+                    f"checkpoint {path} holds non-finite weights: tensor {key!r} has {bad} "
+                    f"NaN/inf value(s) of {tensor.numel()}; it cannot be used"
+                )
+
+
+def _load_reason(exc: Exception, path: Path) -> str:
     """Why ``torch.load`` failed, without torch's advice to turn off safe loading."""
     text = str(exc)
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head == b"PK\x03\x04" and not zipfile.is_zipfile(path):
+        return (
+            f"the file is truncated or damaged ({path.stat().st_size:,} bytes, its zip directory "
+            "is missing): it was cut short, e.g. by a full disk or an interrupted copy"
+        )
     if "Unsupported global" in text:
         found = re.search(r"GLOBAL ([\w.]+)", text)
         what = f" ({found.group(1)})" if found else ""

@@ -30,7 +30,6 @@ from typing import Any
 
 from pymg.engine.runtime import AMP_MODES
 from pymg.engine.segments import SegmentParams
-from pymg.ops.constants import STRATEGIES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,37 +93,44 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """The network: ``arch`` is ``"posec3d"`` (heatmap volumes + 3D CNN) or ``"stgcn"``.
+    """The network: ``arch`` names a model family, ``options`` are its constructor's arguments.
 
-    ``stream`` picks joint or limb heatmaps (PoseC3D). ``embed_dim = 0`` means "take D from the
-    label-embedding table when the semantic loss is on". ``pretrained`` optionally names a
-    PYSKL/mmaction2 checkpoint to start from. ``in_channels`` to ``tcn_type`` shape ST-GCN
-    (PYSKL's ``in_channels``, ``num_stages``, ``down_stages``, ``inflate_stages``,
-    ``gcn_adaptive``, ``gcn_with_res``, ``tcn_type``; ST-GCN++ = ``"init"``, true, ``"mstcn"``).
-    ``base_channels`` / ``stage_blocks`` size PoseC3D; ``gcn_channels`` is the width of ST-GCN's
-    first block (64 as in PYSKL).
+    ``arch`` is a key of :data:`pymg.models.registry.MODELS` (``"posec3d"``, ``"stgcn"``,
+    ``"stgcnpp"``, ``"posec3d_two_stream"``); in TOML every other key of ``[model]`` is an option,
+    passed verbatim to that constructor (:mod:`pymg.engine.model_options` checks them against
+    its signature). ``pretrained`` optionally names a PYSKL/mmaction2 checkpoint to start from.
+    Unset options take the constructor's defaults; ``layout``, PoseC3D's ``size`` and
+    ``embed_dim`` come from ``data.layout``, ``data.train_size`` and the label-embedding table.
     """
 
     arch: str = "posec3d"
-    stream: str = "joint"
-    num_classes: int = 32
-    clip_len: int = 48
-    sigma: float = 0.6
-    base_channels: int = 32
-    stage_blocks: tuple[int, ...] = (4, 6, 3)
-    dropout: float = 0.5
-    strategy: str = "uniform"
-    embed_dim: int = 0
-    partition: str = "spatial"
-    gcn_channels: int = 64
+    options: dict[str, Any] = field(default_factory=dict)
     pretrained: str = ""
-    in_channels: int = 3
-    num_blocks: int = 10
-    down_blocks: tuple[int, ...] = (5, 8)
-    inflate_blocks: tuple[int, ...] = (5, 8)
-    gcn_adaptive: str = "importance"
-    gcn_with_res: bool = False
-    tcn_type: str = "unit_tcn"
+
+    def option(self, name: str) -> Any:
+        """The value of constructor argument ``name``: as set, else the constructor's default.
+
+        Raises:
+            KeyError: the family's constructor has no such argument.
+        """
+        if name in self.options:
+            return self.options[name]
+        from pymg.models.registry import family_parameters
+
+        params = family_parameters(self.arch)
+        if name not in params:
+            raise KeyError(f"model family {self.arch!r} has no argument {name!r}")
+        return params[name].default
+
+    @property
+    def num_classes(self) -> int:
+        """K (every family has ``num_classes``)."""
+        return int(self.option("num_classes"))
+
+    @property
+    def clip_len(self) -> int:
+        """Frames after temporal alignment (every family has ``clip_len``)."""
+        return int(self.option("clip_len"))
 
 
 @dataclass
@@ -204,7 +210,10 @@ class RuntimeConfig:
     default number of CPU threads. ``progress`` shows a tqdm bar when stderr is a terminal.
     ``channels_last`` stores the weights in the model's ``channels_last_format`` (PoseC3D:
     ``torch.channels_last_3d``, often faster on CPUs and tensor-core GPUs; same results up to
-    rounding; models without one are left as they are).
+    rounding; models without one are left as they are). ``dist_timeout`` is how many seconds
+    a process of a distributed run waits for its peers in one collective (gradient all-reduce,
+    barrier, gather) before the run ends with an error naming the ranks that stopped answering
+    (default 1800, torch's own default; a stopped or hung peer otherwise hangs the job).
     """
 
     work_dir: str = "runs/default"
@@ -216,6 +225,7 @@ class RuntimeConfig:
     progress: bool = True
     log_interval: int = 20
     deterministic: bool = False
+    dist_timeout: float = 1800.0
 
 
 @dataclass
@@ -283,11 +293,6 @@ _SECTIONS: dict[str, type] = {
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
-    "model.arch": ("posec3d", "stgcn"),
-    "model.stream": ("joint", "limb"),
-    "model.strategy": STRATEGIES,
-    "model.gcn_adaptive": ("importance", "init", "offset", "none"),
-    "model.tcn_type": ("unit_tcn", "mstcn"),
     "schedule.policy": ("cosine", "constant"),
     "loss.distance": ("mse", "cosine"),
     "runtime.device": ("auto", "cpu", "cuda"),
@@ -295,11 +300,16 @@ _CHOICES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _unknown(kind: str, key: str, known: Iterable[str]) -> ConfigError:
+def unknown_key(kind: str, key: str, known: Iterable[str]) -> str:
+    """``"unknown <kind> '<key>'; did you mean ...?"`` (or the known keys when none is close)."""
     known = sorted(known)
     close = difflib.get_close_matches(key, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
-    return ConfigError(f"unknown {kind} {key!r}{hint}")
+    return f"unknown {kind} {key!r}{hint}"
+
+
+def _unknown(kind: str, key: str, known: Iterable[str]) -> ConfigError:
+    return ConfigError(unknown_key(kind, key, known))
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -341,6 +351,10 @@ def _field_types(section_type: type) -> dict[str, Any]:
 def _build_section(section: str, section_type: type, values: Mapping[str, Any]) -> Any:
     if not isinstance(values, Mapping):
         raise ConfigError(f"[{section}] must be a table of key = value pairs, got {values!r}")
+    if section_type is ModelConfig:
+        from pymg.engine.model_options import check_model_table
+
+        return check_model_table(values)
     hints = _field_types(section_type)
     kwargs = {}
     for key, value in values.items():
@@ -367,7 +381,11 @@ def config_from_dict(values: Mapping[str, Any]) -> Config:
             sections[key] = _build_section(key, _SECTIONS[key], value)
         else:
             raise _unknown("config section", key, ["name", *_SECTIONS])
-    return Config(name=name, **sections)
+    cfg = Config(name=name, **sections)
+    from pymg.engine.config_ranges import check_ranges
+
+    check_ranges(cfg)
+    return cfg
 
 
 def config_to_dict(cfg: Config) -> dict[str, Any]:
@@ -376,9 +394,20 @@ def config_to_dict(cfg: Config) -> dict[str, Any]:
         raise TypeError(f"cfg must be a pymg.engine.Config, got {type(cfg).__name__}")
     out: dict[str, Any] = {"name": cfg.name}
     for section in _SECTIONS:
-        values = dataclasses.asdict(getattr(cfg, section))
-        out[section] = {k: list(v) if isinstance(v, tuple) else v for k, v in values.items()}
+        if section == "model":
+            values = {"arch": cfg.model.arch, **cfg.model.options}
+            values["pretrained"] = cfg.model.pretrained
+        else:
+            values = dataclasses.asdict(getattr(cfg, section))
+        out[section] = {k: _plain(v) for k, v in values.items()}
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A TOML-ready value: tuples as lists, None as ``"none"`` (TOML has no null)."""
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return "none" if value is None else value
 
 
 def _toml_value(value: Any) -> str:
@@ -479,11 +508,12 @@ def apply_overrides(cfg: Config, overrides: Iterable[str]) -> Config:
         if section not in _SECTIONS or not sub:
             known = [f"{s}.{k}" for s, t in _SECTIONS.items() for k in _field_types(t)]
             raise _unknown("config key", key, ["name", *known])
-        hints = _field_types(_SECTIONS[section])
-        if sub not in hints:
-            raise _unknown("config key", key, (f"{section}.{k}" for k in hints))
         value = _parse_value(text)
-        if hints[sub] is str and not isinstance(value, str):
-            value = text
+        if section != "model":  # model options are checked against the family's constructor
+            hints = _field_types(_SECTIONS[section])
+            if sub not in hints:
+                raise _unknown("config key", key, (f"{section}.{k}" for k in hints))
+            if hints[sub] is str and not isinstance(value, str):
+                value = text
         values[section][sub] = value
     return config_from_dict(values)

@@ -5,9 +5,9 @@
 * :func:`build_window_datasets` is what the training loop calls when ``detect.train`` is on:
   :class:`pymg.data.RecordingWindows` of the train and test recordings, read by
   :class:`pymg.data.PoseDataset` with the usual transforms;
-* :func:`write_detections` / :func:`detection_scores` write the detections CSV
-  (``video,start,end,label,class_name,score``; 0-based inclusive frames, 0-based classes) and
-  count precision, recall and F1 at a temporal IoU (a small matcher; see the function).
+* :func:`write_detections` writes the detections CSV (``video,start,end,label,class_name,score``;
+  0-based inclusive frames, 0-based classes); :func:`detection_scores` scores in-memory segments
+  with :func:`pymg.engine.detection_metrics.evaluate_detections`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pymg.engine.config import Config, ConfigError
-from pymg.engine.segments import Segment, temporal_iou
+from pymg.engine.segments import Segment
 
 __all__ = [
     "DETECTION_HEADER",
@@ -168,47 +168,28 @@ def detection_scores(
     detections: Mapping[str, Sequence[Segment]],
     ground_truth: Mapping[str, np.ndarray],
     iou: float = 0.3,
-) -> dict[str, float]:
-    """Micro precision, recall and F1 of detections against ground-truth segments at ``iou``.
-
-    Per video, detections in descending score order each take the unmatched ground truth of
-    the same class with the highest temporal IoU (frames counted inclusively), if that IoU is
-    >= ``iou``; every ground truth is matched at most once. Counts are summed over the videos.
+) -> dict[str, Any]:
+    """Precision, recall, F1 (and mAP) of detections against ground-truth segments at ``iou``:
+    :func:`pymg.engine.detection_metrics.evaluate_detections` on in-memory segments.
 
     Args:
         detections: video -> segments; ground_truth: video -> int [S, 3] (start, end, label).
 
     Returns:
-        ``{"precision", "recall", "f1", "tp", "detections", "ground_truth", "iou"}``.
+        ``evaluate_detections``' dict (``"precision"``, ``"recall"``, ``"f1"``, ``"tp"``,
+        ``"detections"``, ``"ground_truths"``, ``"iou"``, ``"mAP"``, ...).
     """
-    tp = n_det = n_gt = 0
-    for video, gt in ground_truth.items():
-        rows = np.asarray(gt, np.int64).reshape(-1, 3).tolist()
-        n_gt += len(rows)
-        used = [False] * len(rows)
-        dets = sorted(detections.get(video, []), key=lambda s: -s.score)
-        n_det += len(dets)
-        for det in dets:
-            best, best_iou = -1, -1.0
-            for j, (start, end, label) in enumerate(rows):
-                if used[j] or label != det.label:
-                    continue
-                value = temporal_iou((det.start, det.end), (start, end))
-                if value > best_iou:
-                    best, best_iou = j, value
-            if best >= 0 and best_iou >= iou:
-                used[best] = True
-                tp += 1
-    n_det += sum(len(v) for k, v in detections.items() if k not in ground_truth)
-    precision = tp / n_det if n_det else 0.0
-    recall = tp / n_gt if n_gt else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "precision": precision,
-        "recall": recall,
-        "f1": f1,
-        "tp": float(tp),
-        "detections": float(n_det),
-        "ground_truth": float(n_gt),
-        "iou": float(iou),
-    }
+    from pymg.data.formats.detections_csv import SegmentRow
+    from pymg.engine.detection_metrics import evaluate_detections
+
+    det_rows = [
+        SegmentRow(video, s.start, s.end, s.label, float(s.score))
+        for video, segs in detections.items()
+        for s in segs
+    ]
+    gt_rows = [
+        SegmentRow(video, int(a), int(b), int(c))
+        for video, gt in ground_truth.items()
+        for a, b, c in np.asarray(gt, np.int64).reshape(-1, 3).tolist()
+    ]
+    return evaluate_detections(det_rows, gt_rows, iou)

@@ -12,12 +12,17 @@ Files (all written by rank 0):
   ``0054_0,30``. Clip ids are the dataset's ``frame_dir`` values.
 * report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``) and
   ``<prefix>confusion.png``.
+
+:func:`write_outputs` writes all three with one prefix; training, ``pymg test`` and ``pymg fuse``
+use it, so their files are named alike (``<split>_scores.npz``, ``<split>_predictions.csv``,
+``<split>_metrics.json``, ``<split>_confusion.png``).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,9 +32,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import Subset
 
 from pymg.engine.distributed import DistContext, all_gather_objects
+from pymg.engine.loader import QuietWorkersLoader
 from pymg.engine.metrics import plot_confusion, summarize
 from pymg.engine.runtime import autocast, to_device
 from pymg.models.fusion import fuse_scores
@@ -42,6 +48,7 @@ __all__ = [
     "predict_batch",
     "predict_dataset",
     "save_scores",
+    "write_outputs",
     "write_report",
     "write_submission",
 ]
@@ -124,7 +131,7 @@ def _iter_batches(
     from pymg.data import collate
 
     indices = list(range(ctx.rank, len(dataset), ctx.world_size))
-    loader = DataLoader(
+    loader = QuietWorkersLoader(
         Subset(dataset, indices),
         batch_size=batch_size,
         shuffle=False,
@@ -203,24 +210,66 @@ def save_scores(result: ScoreSet, path: str | Path) -> Path:
     return out
 
 
-def load_scores(path: str | Path) -> ScoreSet:
-    """Read a score file written by :func:`save_scores` (or ``pymg test``)."""
+SCORE_FILE_MAX_BYTES = 1 << 30
+"""Cap on the uncompressed size of a score file's members (1 GiB: 8 million clips of 32
+classes), checked from the zip directory before anything is read or decompressed."""
+
+_SCORE_MEMBERS = ("scores", "labels", "clip_ids", "class_names")
+
+
+def load_scores(path: str | Path, max_bytes: int = SCORE_FILE_MAX_BYTES) -> ScoreSet:
+    """Read a score file written by :func:`save_scores` (or ``pymg test``).
+
+    The file must be a ``.npz`` archive whose four members (see the module docstring) hold at
+    most ``max_bytes`` uncompressed; each member's ``.npy`` header is checked against its size
+    before it is read, and object arrays are refused.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a pymg score file (another format, missing members, Python objects) or
+            members larger than ``max_bytes`` (the message names the file, the size and the
+            limit).
+    """
+    from pymg.data.formats.checks import FileBudget
+    from pymg.data.formats.native import _read_member
+
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"score file not found: {p}")
+    with p.open("rb") as handle:
+        head = handle.read(4)
+    if head not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise ValueError(
+            f"{p} is not a pymg score file: expected a .npz archive written by `pymg test` "
+            f"(the file starts with {head!r})"
+        )
     try:
-        with np.load(p, allow_pickle=False) as data:
-            missing = {"scores", "labels", "clip_ids", "class_names"} - set(data.files)
+        with zipfile.ZipFile(p) as zf:
+            infos = {i.filename: i for i in zf.infolist()}
+            missing = [m for m in _SCORE_MEMBERS if f"{m}.npy" not in infos]
             if missing:
-                raise ValueError(f"{p} is not a pymg score file (missing {sorted(missing)})")
-            return ScoreSet(
-                scores=data["scores"].astype(np.float32),
-                labels=data["labels"].astype(np.int64),
-                clip_ids=[str(c) for c in data["clip_ids"]],
-                class_names=[str(c) for c in data["class_names"]],
-            )
-    except (OSError, EOFError) as exc:
+                raise ValueError(f"{p} is not a pymg score file (missing {missing})")
+            total = sum(infos[f"{m}.npy"].file_size for m in _SCORE_MEMBERS)
+            if total > max_bytes:
+                raise ValueError(
+                    f"{p}: the score file's members hold {total} bytes uncompressed "
+                    f"({total / 2**30:.3g} GiB), over the limit of {max_bytes} bytes for a "
+                    "score file (pass max_bytes=... to load_scores if the file is trusted)"
+                )
+            budget = FileBudget(str(p), max_bytes)
+            data = {m: _read_member(str(p), zf, m, False, budget) for m in _SCORE_MEMBERS}
+    except (OSError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"cannot read score file {p}: {exc}") from exc
+    except ValueError as exc:
+        if str(exc).startswith(str(p)):
+            raise
+        raise ValueError(f"{p} is not a pymg score file: {exc}") from None
+    return ScoreSet(
+        scores=np.asarray(data["scores"], dtype=np.float32),
+        labels=np.asarray(data["labels"]).astype(np.int64),
+        clip_ids=[str(c) for c in data["clip_ids"]],
+        class_names=[str(c) for c in data["class_names"]],
+    )
 
 
 def fuse_score_files(
@@ -232,8 +281,9 @@ def fuse_score_files(
     clip ids and class names. Returns a ScoreSet in the first file's order.
 
     Raises:
-        ValueError: fewer than two files, other clips or classes, or a file whose scores hold NaN
-            or inf (named, with its first such clip).
+        ValueError: fewer than two files, other clips or classes, labels that disagree for a
+            clip (named), or a file whose scores hold NaN or inf (named, with its first such
+            clip); see :func:`load_scores` for the checks on each file.
     """
     if len(paths) < 2:
         raise ValueError(f"fusion needs at least two score files, got {len(paths)}")
@@ -257,6 +307,14 @@ def fuse_score_files(
             raise ValueError(f"{path} does not hold the same (unique) clip ids as {paths[0]}")
         position = {c: i for i, c in enumerate(other.clip_ids)}
         order = np.asarray([position[c] for c in first.clip_ids], dtype=np.int64)
+        differ = np.flatnonzero(other.labels[order] != first.labels)
+        if differ.size:
+            i = int(differ[0])
+            raise ValueError(
+                f"{path} labels clip {first.clip_ids[i]!r} {int(other.labels[order][i])} but "
+                f"{paths[0]} labels it {int(first.labels[i])} ({differ.size} clip(s) disagree): "
+                "the files do not score the same test set"
+            )
         aligned.append(other.scores[order])
     fused = np.asarray(fuse_scores(aligned, weights, softmax=False)).astype(np.float32)
     return ScoreSet(fused, first.labels.copy(), list(first.clip_ids), list(first.class_names))
@@ -293,12 +351,17 @@ def write_submission(result: ScoreSet, path: str | Path) -> Path:
 
 
 def write_report(
-    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool = True
+    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool | None = None
 ) -> dict[str, Any]:
     """Metrics of a labelled ScoreSet to ``<prefix>metrics.json`` (+ ``<prefix>confusion.png``).
 
+    ``png``: draw the confusion matrix (None: when matplotlib is installed).
     Returns the metrics dict (:func:`pymg.engine.metrics.summarize` plus ``class_names``).
     """
+    if png is None:
+        from pymg.viz import matplotlib_available
+
+        png = matplotlib_available()
     if not result.has_labels:
         raise ValueError("the scores carry no labels (-1): metrics need labelled clips")
     metrics = summarize(result.scores, result.labels, result.class_names)
@@ -309,3 +372,29 @@ def write_report(
     if png:
         plot_confusion(metrics["confusion"], folder / f"{prefix}confusion.png", result.class_names)
     return metrics
+
+
+def write_outputs(
+    result: ScoreSet, out_dir: str | Path, prefix: str, png: bool | None = None
+) -> dict[str, Any]:
+    """Write the score file, the submission and (labelled clips only) the report of ``result``.
+
+    Files: ``<out_dir>/<prefix>scores.npz``, ``<prefix>predictions.csv`` and, when the clips
+    carry labels, ``<prefix>metrics.json`` and ``<prefix>confusion.png`` (see
+    :func:`write_report` for ``png``).
+
+    Returns:
+        ``{"scores": Path, "submission": Path, "metrics_file": Path | None, "metrics": dict |
+        None}``.
+    """
+    folder = Path(out_dir)
+    paths: dict[str, Any] = {
+        "scores": save_scores(result, folder / f"{prefix}scores.npz"),
+        "submission": write_submission(result, folder / f"{prefix}predictions.csv"),
+        "metrics_file": None,
+        "metrics": None,
+    }
+    if result.has_labels:
+        paths["metrics"] = write_report(result, folder, prefix=prefix, png=png)
+        paths["metrics_file"] = folder / f"{prefix}metrics.json"
+    return paths

@@ -15,11 +15,10 @@ from typing import Any
 
 from pymg.engine.builders import class_names_for, skeleton_to_dict
 from pymg.engine.checkpointing import save_checkpoint
-from pymg.engine.config import Config, ConfigError, ModelConfig, config_to_dict
+from pymg.engine.config import Config, config_to_dict
+from pymg.engine.model_options import check_model_table, model_spec
 
 __all__ = ["import_pyskl", "read_class_names"]
-
-_C3D_DEFAULTS = {"spatial_strides": (2, 2, 2), "temporal_strides": (1, 1, 2), "inflate": (0, 1, 1)}
 
 
 def read_class_names(path: str | os.PathLike[str], num_classes: int) -> list[str]:
@@ -37,64 +36,30 @@ def read_class_names(path: str | os.PathLike[str], num_classes: int) -> list[str
 
 
 def _config_for(spec: Any, name: str) -> tuple[Config, list[str]]:
-    """The pymg Config that rebuilds ``spec``'s model, and notes for the user."""
-    kw = spec.kwargs
+    """The pymg Config that rebuilds ``spec``'s model (every constructor argument the PYSKL
+    config gives, as ``[model]`` options of its family), and notes for the user."""
+    options = {k: v for k, v in spec.kwargs.items() if k != "size"}
+    options.update(num_classes=spec.num_classes, strategy="pyskl")
     notes: list[str] = []
     cfg = Config(name=name)
     test = replace(cfg.test, num_clips=int(spec.test.get("num_clips", 1)), flip=False)
     data = replace(cfg.data, layout=spec.layout.name)
-    loss = replace(cfg.loss, semantic=False)
-    if spec.family == "posec3d":
-        for key, default in _C3D_DEFAULTS.items():
-            if tuple(kw[key]) != default:
-                raise ConfigError(
-                    f"{key} = {tuple(kw[key])}: a pymg checkpoint can only rebuild PoseC3D with "
-                    f"{key} = {default}; use pymg.models.from_pyskl in Python instead"
-                )
-        model = ModelConfig(
-            arch="posec3d",
-            stream=kw["stream"],
-            num_classes=spec.num_classes,
-            clip_len=int(kw.get("clip_len", 48)),
-            sigma=float(kw["sigma"]),
-            base_channels=int(kw["base_channels"]),
-            stage_blocks=tuple(kw["stage_blocks"]),
-            dropout=float(kw["dropout"]),
-            strategy="pyskl",
-        )
-        data = replace(data, test_size=int(kw.get("size", data.test_size)))
+    if spec.arch == "posec3d":
+        size = int(spec.kwargs.get("size", data.test_size))
+        data = replace(data, train_size=size, test_size=size)
         test = replace(test, flip=bool(spec.test.get("flip", False)))
     else:
-        partition = kw["partition"]
-        if not isinstance(partition, str) or kw["base_channels"] != 64 or kw["ch_ratio"] != 2:
-            raise ConfigError(
-                "a pymg checkpoint rebuilds ST-GCN with max_hop = 1, base_channels = 64 and "
-                "ch_ratio = 2 only; use pymg.models.from_pyskl in Python instead"
-            )
-        adaptive = kw["gcn_adaptive"]
-        model = ModelConfig(
-            arch="stgcn",
-            num_classes=spec.num_classes,
-            clip_len=int(kw.get("clip_len", 100)),
-            dropout=float(kw["dropout"]),
-            strategy="pyskl",
-            partition=partition,
-            in_channels=int(kw["in_channels"]),
-            num_blocks=int(kw["num_blocks"]),
-            down_blocks=tuple(kw["down_blocks"]),
-            inflate_blocks=tuple(kw["inflate_blocks"]),
-            gcn_adaptive="none" if adaptive is None else str(adaptive),
-            gcn_with_res=bool(kw["gcn_with_res"]),
-            tcn_type=str(kw["tcn_type"]),
-        )
         data = replace(data, num_persons=int(spec.test.get("num_person", 1)))
         feats = spec.test.get("feats", ["j"])
-        if list(feats) != ["j"] or model.in_channels != 3:
+        channels = int(options.get("in_channels", 3))
+        if list(feats) != ["j"] or channels != 3:
             notes.append(
-                f"the model reads features {feats} with {model.in_channels} channels; pymg's data "
+                f"the model reads features {feats} with {channels} channels; pymg's data "
                 "pipeline builds joints (x, y, score) only, so feed it PYSKL's tensors "
                 "(Recognizer.model(x), x = [N, M, T, V, C]) rather than `pymg test`"
             )
+    model = check_model_table({"arch": spec.arch, **options})
+    loss = replace(cfg.loss, semantic=False)
     return replace(cfg, model=model, data=data, test=test, loss=loss), notes
 
 
@@ -132,6 +97,7 @@ def import_pyskl(
     )
     payload = {
         "config": config_to_dict(cfg),
+        "model_spec": model_spec(cfg),
         "layout": skeleton_to_dict(spec.layout),
         "class_names": names,
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},

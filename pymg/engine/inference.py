@@ -18,13 +18,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from pymg.engine.builders import build_model, skeleton_from_dict
+from pymg.engine.builders import label_embeddings_for, skeleton_from_dict
 from pymg.engine.checkpointing import load_checkpoint, load_model_state
 from pymg.engine.config import Config, config_from_dict
 from pymg.engine.evaluate import predict_batch
+from pymg.engine.model_options import build_from_spec, model_spec
 from pymg.topology import OPENPOSE_NUM_POINTS, Skeleton
 
-__all__ = ["Prediction", "Recognizer"]
+__all__ = ["Prediction", "Recognizer", "checkpoint_model_spec"]
 
 
 @dataclass
@@ -63,6 +64,12 @@ class Recognizer:
         layout: Any,
         device: torch.device,
     ) -> None:
+        num_classes = getattr(model, "num_classes", len(class_names))
+        if len(class_names) != num_classes:
+            raise ValueError(
+                f"class_names holds {len(class_names)} names but the model has {num_classes} "
+                "classes (one name per class expected)"
+            )
         self.model = model.to(device).eval()
         self.cfg = cfg
         self.class_names = list(class_names)
@@ -83,12 +90,12 @@ class Recognizer:
         ck = load_checkpoint(path, map_location="cpu")
         cfg = config_from_dict(ck["config"])
         layout = skeleton_from_dict(ck["layout"])
-        state = ck["model"]
-        embed = state.get("cls_head.embed.weight")
-        embed_dim = None if embed is None else int(embed.shape[0])
-        model = build_model(_without_pretrained(cfg), layout, embed_dim)
-        load_model_state(model, state, str(path))
-        return cls(model, cfg, list(ck["class_names"]), layout, dev)
+        model = build_from_spec(checkpoint_model_spec(ck, cfg), layout)
+        load_model_state(model, ck["model"], str(path))
+        try:
+            return cls(model, cfg, list(ck["class_names"]), layout, dev)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
 
     @property
     def num_classes(self) -> int:
@@ -236,8 +243,12 @@ def _select_joints(kp: np.ndarray, sc: np.ndarray, layout: Skeleton) -> tuple[An
     )
 
 
-def _without_pretrained(cfg: Config) -> Config:
-    """The config with ``model.pretrained`` cleared (the checkpoint carries the weights)."""
-    from dataclasses import replace
-
-    return replace(cfg, model=replace(cfg.model, pretrained=""))
+def checkpoint_model_spec(ck: Mapping[str, Any], cfg: Config) -> dict[str, Any]:
+    """The resolved model of a checkpoint: its ``model_spec``, or, for a checkpoint written before
+    the spec was stored, the spec its (translated) config resolves to, as training resolved it
+    (``embed_dim`` from the label-embedding table when ``loss.semantic`` was on)."""
+    spec = ck.get("model_spec")
+    if spec is not None:
+        return dict(spec)
+    table = label_embeddings_for(cfg)
+    return model_spec(cfg, None if table is None else int(table.shape[1]))

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from pymg.checks import check_int
+
 __all__ = [
     "confusion_matrix",
     "mean_class_accuracy",
@@ -21,6 +23,9 @@ __all__ = [
     "summarize",
     "topk_accuracy",
 ]
+
+
+_POSITIVE = "a positive integer"
 
 
 def _check_scores_labels(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -53,8 +58,7 @@ def topk_accuracy(scores: Any, labels: Any, k: int = 1) -> float:
         Accuracy in [0, 1].
     """
     s, y = _check_scores_labels(scores, labels)
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_int(k, "k", minimum=1, expected=_POSITIVE)
     top = np.argsort(-s, axis=1, kind="stable")[:, :k]
     return float((top == y[:, None]).any(axis=1).mean())
 
@@ -69,8 +73,7 @@ def confusion_matrix(predictions: Any, labels: Any, num_classes: int) -> np.ndar
     """
     p = np.asarray(predictions)
     y = np.asarray(labels)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
+    check_int(num_classes, "num_classes", minimum=1, expected=_POSITIVE)
     if p.ndim != 1 or y.shape != p.shape:
         raise ValueError(
             f"predictions and labels must be 1-D arrays of one length, got {p.shape} and {y.shape}"
@@ -149,32 +152,23 @@ def plot_confusion(
     m = np.asarray(cm, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
         raise ValueError(f"cm must be a square matrix [K, K], got shape {m.shape}")
-    try:
-        import matplotlib
+    from pymg.viz import new_figure, save_figure
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plot_confusion needs matplotlib: pip install 'pymg[viz]'") from exc
     k = m.shape[0]
     if normalize:
         totals = m.sum(axis=1, keepdims=True)
         m = np.divide(m, totals, out=np.zeros_like(m), where=totals > 0)
     names = list(class_names) if class_names is not None else [str(i) for i in range(k)]
     size = min(4 + 0.35 * k, 20)
-    fig, ax = plt.subplots(figsize=(size, size))
-    try:
-        image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        ax.set_xticks(range(k), labels=names, rotation=90, fontsize=7)
-        ax.set_yticks(range(k), labels=names, fontsize=7)
-        ax.set_xlabel("predicted class")
-        ax.set_ylabel("true class")
-        ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
-        fig.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(out, dpi=100)
-    finally:
-        plt.close(fig)
+    fig = new_figure(size, size, dpi=100)
+    ax = fig.subplots()
+    image = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    ax.set_xticks(range(k), labels=names, rotation=90, fontsize=7)
+    ax.set_yticks(range(k), labels=names, fontsize=7)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title("confusion matrix" + (" (row-normalised)" if normalize else ""))
+    fig.tight_layout()
+    out = save_figure(fig, path)
     return out

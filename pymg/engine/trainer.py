@@ -10,10 +10,17 @@
   written atomically);
 * :func:`final_test`: the full test (multi-clip + flip), score file, metrics and confusion matrix.
 
+The run speaks through the ``pymg`` logger (rank 0): a start-up block, a progress bar or periodic
+lines per epoch, the measured speed with the time the run will take, one line per epoch
+(:mod:`pymg.engine.progress`).
+
 Work-dir files (rank 0 only): ``config.toml`` (the resolved config), ``metrics.jsonl`` (one JSON
 object per line: ``event`` = ``"train"`` | ``"epoch"`` | ``"val"`` | ``"test"``), ``latest.pt``,
-``best.pt``, ``test_scores.npz``, ``test_metrics.json``, ``test_confusion.png``,
-``test_predictions.csv``.
+``best.pt``, and the final test's ``<split>_scores.npz``, ``<split>_predictions.csv``,
+``<split>_metrics.json``, ``<split>_confusion.png``, named after the split tested
+(``data.test_split``: ``test_*`` by default, ``val_*`` with ``data.test_split = "val"``).
+Rank 0 holds the work dir's lock for the run
+(:func:`pymg.engine.workdir.hold_work_dir`): a second run there refuses.
 
 Exact resume: every random draw of an epoch is a function of ``(seed, epoch)`` (sampler order,
 DataLoader worker seeds) or of the RNG states saved in the checkpoint (dropout, random temporal
@@ -24,7 +31,7 @@ same weights on the CPU.
 from __future__ import annotations
 
 import math
-import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +48,15 @@ from pymg.engine.distributed import (
     barrier,
     broadcast_buffers,
     init_distributed,
+    peer_failures,
     shutdown,
 )
-from pymg.engine.evaluate import (
-    ScoreSet,
-    predict_dataset,
-    save_scores,
-    write_report,
-    write_submission,
-)
+from pymg.engine.evaluate import ScoreSet, predict_dataset, write_outputs
+from pymg.engine.progress import EpochProgress, startup_lines
 from pymg.engine.runtime import autocast, to_device
 from pymg.engine.schedule import LRSchedule
-from pymg.engine.setup import Run, log_main, seed_everything, set_up
+from pymg.engine.training_run import Run, log_main, seed_everything, set_up
+from pymg.engine.workdir import hold_work_dir
 
 __all__ = [
     "LRSchedule",
@@ -69,14 +73,6 @@ __all__ = [
 
 def _epoch_seed(seed: int, epoch: int) -> int:
     return (seed * 1_000_003 + epoch * 7919 + 17) % 2**63
-
-
-def _progress(iterable: Any, enabled: bool, total: int, desc: str) -> Any:
-    if not enabled:
-        return iterable
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, dynamic_ncols=True)
 
 
 def train(
@@ -105,9 +101,13 @@ def train(
     if not isinstance(cfg, Config):
         raise TypeError(f"cfg must be a pymg.engine.Config, got {type(cfg).__name__}")
     owns_group = not torch.distributed.is_initialized()
-    ctx = init_distributed(cfg.runtime.device)
+    timeout = cfg.runtime.dist_timeout
+    ctx = init_distributed(cfg.runtime.device, timeout)
+    note = f"{cfg.runtime.work_dir}/latest.pt (if any) holds the last completed epoch: --resume"
     try:
-        return _run(cfg, ctx, resume, final_test, stop_after)
+        with hold_work_dir(cfg.runtime.work_dir, active=ctx.is_main):  # one run per work dir
+            with peer_failures(ctx, timeout, note):
+                return _run(cfg, ctx, resume, final_test, stop_after)
     finally:
         if owns_group:
             shutdown()
@@ -122,6 +122,7 @@ def _run(
 ) -> dict[str, Any]:
     """Set up, the epochs (train, validate, checkpoint), then the final test."""
     run = set_up(cfg, ctx, resume)
+    log_main(ctx, "\n".join(startup_lines(run)))
     end_epoch = cfg.schedule.epochs
     if stop_after is not None:
         end_epoch = min(end_epoch, run.start_epoch + stop_after)
@@ -160,17 +161,16 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[float, str]:
         run.train_set.set_epoch(epoch)  # per-sample augmentation RNG = f(seed, epoch, index)
     run.loader_generator.manual_seed(_epoch_seed(cfg.runtime.seed, epoch))
     total = torch.zeros((), dtype=torch.float64, device=ctx.device)
-    seen, tic = 0, time.perf_counter()
-    desc = f"epoch {epoch + 1}/{cfg.schedule.epochs}"
-    bar = _progress(run.loader, run.show_bar, len(run.loader), desc)
+    progress = EpochProgress(run, epoch)
     lr = run.schedule(run.iteration)
-    for batch in bar:
+    for batch in progress:
         lr = run.schedule(run.iteration)
         loss = train_step(run, batch, lr)
         total += loss.detach().double()
-        seen += int(batch["label"].shape[0])
-        _log_step(run, bar, epoch, loss, lr, seen, tic)
-    elapsed = time.perf_counter() - tic
+        progress.step(int(batch["label"].shape[0]), loss, lr)
+        _log_step(run, epoch, loss, lr, progress.rate)
+    elapsed = progress.close()
+    seen = progress.seen
     mean = all_reduce_mean(float(total) / max(len(run.loader), 1), ctx.device)
     if not math.isfinite(mean):
         raise FloatingPointError(
@@ -187,7 +187,7 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[float, str]:
         seconds=elapsed,
         clips_per_s=rate,
     )
-    return mean, f"{desc}  loss {mean:.4f}  lr {lr:.3g}  {rate:.1f} clips/s"
+    return mean, f"{progress.desc}  loss {mean:.4f}  lr {lr:.3g}  {rate:.1f} clips/s"
 
 
 def train_step(run: Run, batch: dict[str, Any], lr: float) -> torch.Tensor:
@@ -215,28 +215,21 @@ def train_step(run: Run, batch: dict[str, Any], lr: float) -> torch.Tensor:
 
 
 def _log_step(
-    run: Run, bar: Any, epoch: int, loss: torch.Tensor, lr: float, seen: int, tic: float
+    run: Run, epoch: int, loss: torch.Tensor, lr: float, rate: Callable[[], float]
 ) -> None:
-    """Progress bar and ``train`` log record every ``runtime.log_interval`` steps."""
-    interval = max(run.cfg.runtime.log_interval, 1)
-    at_interval = run.iteration % interval == 0
-    if not (at_interval or (run.show_bar and run.iteration % 5 == 0)):
+    """The ``train`` record of ``metrics.jsonl`` every ``runtime.log_interval`` steps."""
+    if run.iteration % max(run.cfg.runtime.log_interval, 1):
         return
-    value = float(loss.detach())
-    rate = seen * run.ctx.world_size / max(time.perf_counter() - tic, 1e-9)
-    if run.show_bar:
-        bar.set_postfix(loss=f"{value:.3f}", lr=f"{lr:.2e}", clips_s=f"{rate:.0f}")
-    if at_interval:
-        parts = {k: float(v) for k, v in getattr(run.criterion, "last", {}).items()}
-        run.log.write(
-            event="train",
-            epoch=epoch + 1,
-            iter=run.iteration,
-            lr=lr,
-            loss=value,
-            parts=parts,
-            clips_per_s=rate,
-        )
+    parts = {k: float(v) for k, v in getattr(run.criterion, "last", {}).items()}
+    run.log.write(
+        event="train",
+        epoch=epoch + 1,
+        iter=run.iteration,
+        lr=lr,
+        loss=float(loss.detach()),
+        parts=parts,
+        clips_per_s=rate(),
+    )
 
 
 def evaluate(run: Run, num_clips: int, flip: bool) -> ScoreSet:
@@ -293,6 +286,7 @@ def save_epoch(run: Run, epoch: int, improved: bool) -> None:
     if run.ctx.is_main:
         payload = {
             "config": config_to_dict(run.cfg),
+            "model_spec": run.model_spec,
             "layout": skeleton_to_dict(run.layout),
             "class_names": list(run.class_names),
             "model": run.net.state_dict(),
@@ -310,30 +304,22 @@ def save_epoch(run: Run, epoch: int, improved: bool) -> None:
 
 
 def final_test(run: Run) -> dict[str, Any] | None:
-    """The full test (``cfg.test`` views): scores, submission, metrics; returns the metrics."""
+    """The full test (``cfg.test`` views) of ``data.test_split``: scores, submission, metrics,
+    written as ``<split>_*`` (:func:`~pymg.engine.evaluate.write_outputs`); returns the metrics."""
     cfg, ctx = run.cfg, run.ctx
     result = evaluate(run, cfg.test.num_clips, cfg.test.flip)
     metrics = None
     if ctx.is_main:
-        save_scores(result, run.work_dir / "test_scores.npz")
-        write_submission(result, run.work_dir / "test_predictions.csv")
-        if result.has_labels:
-            metrics = write_report(result, run.work_dir, prefix="test_", png=_has_matplotlib())
+        split = cfg.data.test_split
+        metrics = write_outputs(result, run.work_dir, prefix=f"{split}_")["metrics"]
+        if metrics is not None:
             summary = {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}
-            run.log.write(event="test", epoch=cfg.schedule.epochs, **summary)
+            run.log.write(event="test", epoch=cfg.schedule.epochs, split=split, **summary)
             log_main(
                 ctx,
-                f"test  top1 {100 * summary['top1']:.2f}%  "
+                f"{split}  top1 {100 * summary['top1']:.2f}%  "
                 f"top5 {100 * summary['top5']:.2f}%  "
                 f"mean class acc {100 * summary['mean_class_accuracy']:.2f}%",
             )
     barrier()
     return metrics
-
-
-def _has_matplotlib() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        return False
-    return True

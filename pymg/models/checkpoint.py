@@ -161,6 +161,46 @@ def _normalise_source(source: dict[str, Tensor], report: CheckpointReport) -> di
     return out
 
 
+def _match_keys(
+    source: Mapping[str, Tensor],
+    target: Mapping[str, Tensor],
+    kmap: _KeyMap,
+    exclude: Sequence[str],
+    report: CheckpointReport,
+) -> dict[str, Tensor]:
+    """The checkpoint tensors under the model's names; skipped and unexpected keys go to
+    ``report``.
+
+    Raises:
+        ValueError: a tensor whose shape differs from the model's (naming key and shapes).
+    """
+    to_load: dict[str, Tensor] = {}
+    for key, value in source.items():
+        if any(key.startswith(p) for p in exclude):
+            report.skipped_keys.append(key)
+            continue
+        if kmap.prefix:
+            if not key.startswith(kmap.prefix):
+                (
+                    report.skipped_keys if key.startswith("cls_head.") else report.unexpected_keys
+                ).append(key)
+                continue
+            name = key[len(kmap.prefix) :]
+        else:
+            name = key
+        if name not in target:
+            report.unexpected_keys.append(key)
+            continue
+        if tuple(value.shape) != tuple(target[name].shape):
+            what = " (the graph partition)" if _BLOCK_A.match(kmap.prefix + name) else ""
+            raise ValueError(
+                f"checkpoint key {key!r}{what} has shape {tuple(value.shape)} but the model "
+                f"expects {tuple(target[name].shape)} for {name!r}"
+            )
+        to_load[name] = value
+    return to_load
+
+
 def load_pyskl_checkpoint(
     model: nn.Module,
     path_or_state_dict: str | os.PathLike[str] | Mapping[str, Any],
@@ -201,30 +241,7 @@ def load_pyskl_checkpoint(
         blocks = {m.group(1) for k in target if (m := _BLOCK_A.match(kmap.prefix + k))}
         for i in sorted(blocks, key=int):
             source.setdefault(f"backbone.gcn.{i}.gcn.A", shared)
-    to_load: dict[str, Tensor] = {}
-    for key, value in source.items():
-        if any(key.startswith(p) for p in exclude):
-            report.skipped_keys.append(key)
-            continue
-        if kmap.prefix:
-            if not key.startswith(kmap.prefix):
-                (
-                    report.skipped_keys if key.startswith("cls_head.") else report.unexpected_keys
-                ).append(key)
-                continue
-            name = key[len(kmap.prefix) :]
-        else:
-            name = key
-        if name not in target:
-            report.unexpected_keys.append(key)
-            continue
-        if tuple(value.shape) != tuple(target[name].shape):
-            what = " (the graph partition)" if _BLOCK_A.match(kmap.prefix + name) else ""
-            raise ValueError(
-                f"checkpoint key {key!r}{what} has shape {tuple(value.shape)} but the model "
-                f"expects {tuple(target[name].shape)} for {name!r}"
-            )
-        to_load[name] = value
+    to_load = _match_keys(source, target, kmap, exclude, report)
     kept_a = [k for k in target if _BLOCK_A.match(kmap.prefix + k) and k not in to_load]
     if kmap.gcn and kept_a and not any(any(k.startswith(p) for p in exclude) for k in kept_a):
         report.notes.append(

@@ -10,8 +10,10 @@ import torch
 from torch import Tensor
 
 from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel
+from pymg.models.posec3d import PoseC3D
+from pymg.topology import Skeleton
 
-__all__ = ["TwoStream", "fuse_scores"]
+__all__ = ["PoseC3DTwoStream", "TwoStream", "fuse_scores"]
 
 
 def _check_weights(weights: Sequence[float], count: int) -> list[float]:
@@ -162,3 +164,51 @@ class TwoStream(RecognizerModel):
         dtype = torch.promote_types(joint.dtype, torch.float32)  # no half-precision softmax
         fused = cast(Tensor, fuse_scores([joint.to(dtype), limb.to(dtype)], self.weights))
         return ModelOutput(fused.clamp_min(torch.finfo(fused.dtype).tiny).log(), None)
+
+
+class PoseC3DTwoStream(TwoStream):
+    """The paper's two-stream PoseC3D: a joint and a limb :class:`PoseC3D` of the same size,
+    fused on class probabilities with ``weights`` (1:1 by default), trained as one model.
+
+    Args:
+        layout: a :class:`pymg.topology.Skeleton` or a layout name.
+        num_classes, clip_len, size, sigma, base_channels, stage_blocks, dropout, strategy: as
+            for :class:`PoseC3D`, used by both streams.
+        weights: ``(joint, limb)`` stream weights.
+
+    Shape:
+        - x: a keypoint batch (see :class:`PoseC3D`) or the pair of heatmap volumes
+          ``([N, V, clip_len, S, S], [N, L, clip_len, S, S])``
+        - output: ``ModelOutput(logits [N, K] = log fused probabilities, embedding None)``
+    """
+
+    channels_last_format = torch.channels_last_3d
+    engine_args = ("layout", "size")
+
+    def __init__(
+        self,
+        layout: Skeleton | str,
+        num_classes: int = 32,
+        clip_len: int = 48,
+        size: int = 56,
+        sigma: float = 0.6,
+        base_channels: int = 32,
+        stage_blocks: Sequence[int] = (4, 6, 3),
+        dropout: float = 0.5,
+        strategy: str = "uniform",
+        weights: Sequence[float] = (1.0, 1.0),
+    ) -> None:
+        shared: dict[str, Any] = {
+            "num_classes": num_classes,
+            "clip_len": clip_len,
+            "size": size,
+            "sigma": sigma,
+            "base_channels": base_channels,
+            "stage_blocks": stage_blocks,
+            "dropout": dropout,
+            "strategy": strategy,
+        }
+        joint = PoseC3D(layout, stream="joint", **shared)
+        limb = PoseC3D(layout, stream="limb", **shared)
+        super().__init__(joint, limb, weights)
+        self.clip_len = joint.clip_len

@@ -17,7 +17,7 @@ declared here, so a new model family is one file: subclass :class:`RecognizerMod
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
@@ -26,7 +26,17 @@ from torch import Tensor, nn
 if TYPE_CHECKING:
     from pymg.topology import Skeleton
 
-__all__ = ["ModelInput", "ModelOutput", "RecognizerModel"]
+__all__ = [
+    "MAX_ACTIVATION_ELEMENTS",
+    "ModelInput",
+    "ModelOutput",
+    "RecognizerModel",
+    "check_activation_size",
+]
+
+MAX_ACTIVATION_ELEMENTS = 2**27
+"""The most values one clip's largest activation may hold (2^27 = 512 MiB as float32): a size
+that needs more (``clip_len = 100000``) is refused when the model is built, not when it runs."""
 
 ModelInput = Tensor | tuple[Tensor, ...]
 """What :meth:`RecognizerModel.make_input` returns and :meth:`RecognizerModel.forward_input`
@@ -63,6 +73,11 @@ class RecognizerModel(nn.Module):
     channels_last_format: torch.memory_format | None = None
     """The channels-last memory format the model's weights may use (``runtime.channels_last``),
     or None when it has none (PoseC3D: ``torch.channels_last_3d``)."""
+    engine_args: tuple[str, ...] = ("layout",)
+    """Constructor arguments the engine supplies (not the config's ``[model]`` table):
+    ``"layout"`` (the Skeleton of ``data.layout``), ``"size"`` (the heatmap side,
+    ``data.train_size``), ``"embed_dim"`` (D of the label-embedding table when the semantic loss is
+    on). Each family lists those it takes; see :mod:`pymg.models.registry`."""
 
     def make_input(
         self,
@@ -118,3 +133,27 @@ def check_views(num_clips: Any) -> int:
     if isinstance(num_clips, bool) or not isinstance(num_clips, int) or num_clips < 1:
         raise ValueError(f"num_clips must be a positive int, got {num_clips!r}")
     return num_clips
+
+
+def check_activation_size(
+    sizes: Sequence[tuple[str, int]], limit: int = MAX_ACTIVATION_ELEMENTS
+) -> None:
+    """Refuse a model whose largest per-clip activation would exceed ``limit`` values.
+
+    Args:
+        sizes: the factors of that activation as ``(argument name, value)`` pairs, e.g.
+            ``[("channels", 41), ("clip_len", 48), ("size", 56), ("size", 56)]``.
+        limit: the most values allowed (default :data:`MAX_ACTIVATION_ELEMENTS`).
+
+    Raises:
+        ValueError: naming every factor, the product, its float32 size and the limit.
+    """
+    total = 1
+    for _, value in sizes:
+        total *= int(value)
+    if total > limit:
+        factors = " x ".join(f"{name} {int(v)}" for name, v in sizes)
+        raise ValueError(
+            f"{factors} = {total:,} values per clip ({total * 4 / 2**30:.1f} GiB as float32) is "
+            f"above the limit of {limit:,} ({limit * 4 / 2**20:.0f} MiB); lower one of them"
+        )

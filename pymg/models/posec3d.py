@@ -14,7 +14,13 @@ from torch import Tensor
 
 from pymg.models.batch import align_batch
 from pymg.models.heads import I3DHead
-from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel, check_views
+from pymg.models.interface import (
+    ModelInput,
+    ModelOutput,
+    RecognizerModel,
+    check_activation_size,
+    check_views,
+)
 from pymg.models.resnet3d import ResNet3dSlowOnly
 from pymg.ops.constants import HEATMAP_DTYPES, STRATEGIES
 from pymg.topology import Skeleton, resolve_layout
@@ -52,6 +58,7 @@ class PoseC3D(RecognizerModel):
             and suit ``torch.autocast``. Outside autocast they are cast back to the weights' dtype.
         eps: scores below ``eps`` draw nothing (PYSKL 1e-3).
         spatial_strides, temporal_strides, inflate: per-stage backbone settings.
+        head_init_std: standard deviation of the classifier's initial weights (PYSKL 0.01).
 
     Shape:
         - batch: dict with ``keypoint [N, M, T_in, V, 2]`` (output pixels), optional
@@ -62,6 +69,7 @@ class PoseC3D(RecognizerModel):
     """
 
     channels_last_format = torch.channels_last_3d  # 3D convolutions
+    engine_args = ("layout", "size", "embed_dim")
 
     def __init__(
         self,
@@ -82,6 +90,7 @@ class PoseC3D(RecognizerModel):
         spatial_strides: Sequence[int] = (2, 2, 2),
         temporal_strides: Sequence[int] = (1, 1, 2),
         inflate: Sequence[int] = (0, 1, 1),
+        head_init_std: float = 0.01,
     ) -> None:
         super().__init__()
         layout = resolve_layout(layout)
@@ -114,6 +123,10 @@ class PoseC3D(RecognizerModel):
         if in_channels < 1:
             raise ValueError(f"layout {layout.name!r} has no {stream}s to draw")
         self.in_channels = in_channels
+        widest = max(in_channels, _positive_int("base_channels", base_channels))
+        check_activation_size(
+            [("channels", widest), ("clip_len", clip_len), ("size", size), ("size", size)]
+        )
         self.flip_perm: tuple[int, ...] = flip_perm
         self.limbs: tuple[tuple[int, int], ...] = tuple((int(a), int(b)) for a, b in layout.limbs)
         self.backbone = ResNet3dSlowOnly(
@@ -125,7 +138,11 @@ class PoseC3D(RecognizerModel):
             inflate=inflate,
         )
         self.cls_head = I3DHead(
-            self.backbone.out_channels, num_classes, dropout=dropout, embed_dim=embed_dim
+            self.backbone.out_channels,
+            num_classes,
+            dropout=dropout,
+            embed_dim=embed_dim,
+            init_std=head_init_std,
         )
 
     def _device(self) -> torch.device:

@@ -33,10 +33,18 @@ class PysklConfigError(ValueError):
     """A PYSKL/mmaction2 config that pymg cannot read without executing it (names file and line)."""
 
 
+MAX_CONFIG_VALUES = 1_000_000
+"""Most values (numbers, strings, list/dict entries) one config file may produce. Real PYSKL
+configs hold a few thousand; names that repeat names ("billion laughs": ``a1 = [a0, a0]``,
+``a2 = [a1, a1]``...) double with each line and are stopped here, before they are built."""
+
+
 class _Reader:
     def __init__(self, source: str, where: str):
         self.where = where
         self.names: dict[str, Any] = {}
+        self.sizes: dict[str, int] = {}  # values each name stands for
+        self.made = 0
         try:
             self.tree = ast.parse(source, filename=where, mode="exec")
         except SyntaxError as exc:
@@ -54,14 +62,26 @@ class _Reader:
             if index == 0 and isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant):
                 continue  # module docstring
             if isinstance(stmt, ast.Assign) and all(isinstance(t, ast.Name) for t in stmt.targets):
+                before = self.made
                 value = self.value(stmt.value)
                 for target in stmt.targets:
                     self.names[target.id] = value  # type: ignore[attr-defined]
+                    self.sizes[target.id] = self.made - before  # type: ignore[attr-defined]
                 continue
             raise self.fail(stmt, _describe(stmt))
         return self.names
 
+    def _grow(self, node: ast.AST, count: int) -> None:
+        self.made += count
+        if self.made > MAX_CONFIG_VALUES:
+            raise PysklConfigError(
+                f"{self.where}:{getattr(node, 'lineno', '?')}: the config grows past "
+                f"{MAX_CONFIG_VALUES} values (names that repeat names double with each line); "
+                "refused before building it"
+            )
+
     def value(self, node: ast.AST) -> Any:
+        self._grow(node, 1)
         if isinstance(node, ast.Constant):
             if isinstance(node.value, (int, float, str, bool, type(None))):
                 return node.value
@@ -87,6 +107,7 @@ class _Reader:
         if isinstance(node, ast.Name):
             if node.id not in self.names:
                 raise self.fail(node, f"the name {node.id!r} (not assigned earlier in the file)")
+            self._grow(node, self.sizes.get(node.id, 0))
             return _copy(self.names[node.id])
         if isinstance(node, ast.Call):
             return self.call(node)

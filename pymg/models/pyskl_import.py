@@ -81,14 +81,16 @@ class PysklSpec:
     kwargs: dict[str, Any] = field(default_factory=dict)
     test: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def arch(self) -> str:
+        """The pymg model family (a key of :data:`pymg.models.registry.MODELS`)."""
+        return {"stgcn++": "stgcnpp"}.get(self.family, self.family)
+
     def build(self) -> nn.Module:
         """A freshly initialised pymg model for this spec."""
-        from pymg.models.posec3d import PoseC3D
-        from pymg.models.stgcn import STGCN
+        from pymg.models.registry import MODELS
 
-        if self.family == "posec3d":
-            return PoseC3D(self.layout, num_classes=self.num_classes, **self.kwargs)
-        return STGCN(self.layout, self.num_classes, **self.kwargs)
+        return MODELS[self.arch](self.layout, num_classes=self.num_classes, **self.kwargs)
 
 
 def _section(cfg: Mapping[str, Any], key: str, where: str) -> dict[str, Any]:
@@ -171,7 +173,7 @@ def _gcn_layout(graph: Mapping[str, Any], where: str) -> Any:
 
 
 def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
-    from pymg.topology import PYSKL_GRAPH_MODES, graph_partitions
+    from pymg.topology import PYSKL_GRAPH_MODES
 
     backbone = _section(model, "backbone", "model")
     if backbone.get("type") != "STGCN":
@@ -190,8 +192,6 @@ def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
             f"model.backbone.graph_cfg.mode = {mode!r}: expected one of {list(PYSKL_GRAPH_MODES)}"
         )
     max_hop = int(graph.get("max_hop", 1))
-    strategy = PYSKL_GRAPH_MODES[mode]
-    partition: Any = strategy if max_hop == 1 else graph_partitions(layout, strategy, max_hop)
     num_stages = int(backbone.get("num_stages", 10))
     for key, value in backbone.items():
         if (
@@ -206,7 +206,8 @@ def _gcn_spec(model: Mapping[str, Any], cfg: Mapping[str, Any]) -> PysklSpec:
     down = _int_tuple(backbone.get("down_stages", [5, 8]), "model.backbone.down_stages")
     inflate = _int_tuple(backbone.get("inflate_stages", [5, 8]), "model.backbone.inflate_stages")
     kwargs: dict[str, Any] = {
-        "partition": partition,
+        "partition": PYSKL_GRAPH_MODES[mode],
+        "max_hop": max_hop,
         "in_channels": int(backbone.get("in_channels", 3)),
         "base_channels": int(backbone.get("base_channels", 64)),
         "num_blocks": num_stages,

@@ -39,12 +39,19 @@ from pymg.models.gcn_blocks import (
     STGCNBlock,
     TemporalConv,
 )
-from pymg.models.interface import ModelInput, ModelOutput, RecognizerModel, check_views
+from pymg.models.interface import (
+    ModelInput,
+    ModelOutput,
+    RecognizerModel,
+    check_activation_size,
+    check_views,
+)
 from pymg.ops import STRATEGIES
 from pymg.topology import Skeleton, graph_partitions, resolve_layout
 
 __all__ = [
     "STGCN",
+    "STGCN_PLUS_PLUS",
     "GCNHead",
     "GraphConv",
     "MultiScaleTCN",
@@ -282,6 +289,8 @@ class STGCN(RecognizerModel):
         strategy: temporal alignment strategy for :func:`pymg.ops.align_frames`.
         size: ``(H, W)`` used to normalise pixel coordinates; ``None`` = take each sample's
             ``img_shape`` from the batch.
+        max_hop: neighbours up to this many hops apart are linked when ``partition`` is a
+            strategy name (PYSKL's ``graph_cfg.max_hop``; 1 = the skeleton's edges).
 
     Input normalisation (keypoint batches): after alignment, ``x' = 2 x / W - 1`` and
     ``y' = 2 y / H - 1`` (PYSKL ``PreNormalize2D``), so the image maps to ``[-1, 1]``; the score is
@@ -293,6 +302,8 @@ class STGCN(RecognizerModel):
           (H, W; unless ``size`` is set); or a ready tensor ``[N, M, T, V, C]``.
         - output: ``ModelOutput(logits [N, K], embedding [N, D] or None)``.
     """
+
+    engine_args = ("layout", "embed_dim")
 
     def __init__(
         self,
@@ -316,6 +327,7 @@ class STGCN(RecognizerModel):
         ch_ratio: float = 2,
         strategy: str = "uniform",
         size: tuple[int, int] | None = None,
+        max_hop: int = 1,
     ):
         super().__init__()
         skeleton = resolve_layout(layout)
@@ -333,8 +345,13 @@ class STGCN(RecognizerModel):
         self.layout = skeleton
         num_joints = int(skeleton.num_joints)
         if isinstance(partition, str):
-            partition = graph_partitions(skeleton, strategy=partition)
+            partition = graph_partitions(skeleton, strategy=partition, max_hop=max_hop)
         A = _validate_partition(partition, num_joints)
+        if not isinstance(base_channels, int) or base_channels < 1:
+            raise ValueError(f"base_channels: expected a positive int, got {base_channels!r}")
+        check_activation_size(
+            [("base_channels", base_channels), ("clip_len", clip_len), ("joints", num_joints)]
+        )
         self.num_classes = num_classes
         self.num_joints = num_joints
         self.clip_len = clip_len
@@ -428,25 +445,26 @@ class STGCN(RecognizerModel):
         return head(self.backbone(x.to(self.backbone.data_bn.weight.dtype)))
 
 
-def stgcn_plus_plus(
-    layout: Skeleton | str,
-    num_classes: int = 32,
-    *,
-    partition: str | np.ndarray | Tensor = "inward_outward",
-    **kwargs: Any,
-) -> STGCN:
-    """ST-GCN++ (PYSKL ``STGCN`` with ``gcn_adaptive='init'``, ``gcn_with_res=True``,
-    ``tcn_type='mstcn'`` and ``graph_cfg=dict(mode='spatial')``).
+STGCN_PLUS_PLUS: dict[str, Any] = {
+    "partition": "inward_outward",
+    "gcn_adaptive": "init",
+    "gcn_with_res": True,
+    "tcn_type": "mstcn",
+}
+"""The :class:`STGCN` arguments that make ST-GCN++ (PYSKL ``STGCN`` with ``gcn_adaptive='init'``,
+``gcn_with_res=True``, ``tcn_type='mstcn'`` and ``graph_cfg=dict(mode='spatial')``)."""
+
+
+def stgcn_plus_plus(layout: Skeleton | str, num_classes: int = 32, **kwargs: Any) -> STGCN:
+    """ST-GCN++: :class:`STGCN` with the defaults of :data:`STGCN_PLUS_PLUS`.
 
     Args:
         layout: as for :class:`STGCN`.
         num_classes: ``K``.
-        partition: initial partition of every block (default PYSKL's ``spatial`` mode).
-        kwargs: any other :class:`STGCN` argument (``in_channels``, ``num_blocks``...).
+        kwargs: any other :class:`STGCN` argument (``in_channels``, ``num_blocks``, or one of
+            :data:`STGCN_PLUS_PLUS` to change it).
 
     Shape:
         - input ``[N, M, T, V, C]`` or a keypoint batch; output logits ``[N, K]``.
     """
-    options: dict[str, Any] = {"gcn_adaptive": "init", "gcn_with_res": True, "tcn_type": "mstcn"}
-    options.update(kwargs)
-    return STGCN(layout, num_classes, partition, **options)
+    return STGCN(layout, num_classes, **{**STGCN_PLUS_PLUS, **kwargs})

@@ -1,4 +1,8 @@
-"""Input validation shared by the public ops (clear errors naming the argument)."""
+"""Input validation shared by the public ops (clear errors naming the argument).
+
+The int check is :func:`pymg.checks.check_int`, the memory cap
+:func:`pymg.limits.check_nbytes`; the rest are the ops' own kinds of argument.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from pymg.checks import describe
+from pymg.limits import check_nbytes, resolve_max_array_bytes
 from pymg.ops.constants import HEATMAP_DTYPES, MIN_SIGMA
 
-
-def _describe(value: Any) -> str:
-    if isinstance(value, torch.Tensor):
-        return f"a {value.dtype} tensor of shape {tuple(value.shape)} on {value.device}"
-    return f"{type(value).__name__} {value!r}"
+_describe = describe
 
 
 def check_keypoints(keypoints: Any, name: str = "keypoints") -> tuple[int, int, int, int]:
@@ -104,15 +106,6 @@ def check_sigma(value: Any, name: str = "sigma") -> float:
     if out < MIN_SIGMA:
         raise ValueError(f"{name} must be >= MIN_SIGMA = {MIN_SIGMA} pixels, got {value!r}")
     return out
-
-
-def check_int(value: Any, name: str, *, minimum: int) -> int:
-    """Check an int >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {_describe(value)}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
@@ -222,3 +215,15 @@ def check_lengths(
         raise ValueError(f"{name} must be >= 1, got a minimum of {low}")
     if max_len is not None and high > max_len:
         raise ValueError(f"{name} must be <= T = {max_len}, got a maximum of {high}")
+
+
+def check_output_size(shape: Sequence[int], dtype: torch.dtype, name: str) -> None:
+    """Refuse an op output of ``shape`` and ``dtype`` over the memory cap (:mod:`pymg.limits`),
+    before it is allocated; ``name`` is the op and argument, e.g. ``"joint_heatmaps(size=...)"``.
+    """
+    nbytes = dtype.itemsize
+    for d in shape:  # no int(): symbolic sizes under torch.compile stay symbolic
+        nbytes = nbytes * d
+    if nbytes > resolve_max_array_bytes():  # the message is only built on failure
+        dims = [int(d) for d in shape]
+        check_nbytes(name, f"an output of shape {dims} and dtype {dtype}", int(nbytes))

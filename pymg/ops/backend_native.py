@@ -93,7 +93,9 @@ class NativeBackend:
         self, kp: torch.Tensor, sc: torch.Tensor, out: torch.Tensor, sigma: float, eps: float
     ) -> None:
         """Draws joint heatmaps of kp [N, M, T, V, 2], sc [N, M, T, V] into out [N, V, T, H, W]."""
-        mod = _native.require()
+        _native.require()  # a clear RuntimeError when the extension is missing
+        from pymg import _C as mod  # typed by pymg/_C.pyi, so mypy checks the call
+
         n, m, t, v = _points(kp, sc)
         h, w, code = _heatmap_out(out, (n, v, t), kp.device)
         device, stream, threads = _launch_target(kp.device)
@@ -112,7 +114,9 @@ class NativeBackend:
         eps: float,
     ) -> None:
         """Draws limb heatmaps into out [N, L, T, H, W]; limbs int32 [L, 2] on the CPU."""
-        mod = _native.require()
+        _native.require()  # a clear RuntimeError when the extension is missing
+        from pymg import _C as mod  # typed by pymg/_C.pyi, so mypy checks the call
+
         n, m, t, v = _points(kp, sc)
         if not isinstance(limbs, torch.Tensor) or limbs.dim() != 2 or limbs.shape[1] != 2:
             raise ValueError("limbs must be an int32 CPU tensor of shape [L, 2]")
@@ -138,7 +142,9 @@ class NativeBackend:
         eps: float,
     ) -> None:
         """Gathers frames at positions f32 [N, K, T2] into out_kp, out_sc (lengths int64 [N])."""
-        mod = _native.require()
+        _native.require()  # a clear RuntimeError when the extension is missing
+        from pymg import _C as mod  # typed by pymg/_C.pyi, so mypy checks the call
+
         n, m, t, v = _points(kp, sc)
         if not isinstance(positions, torch.Tensor) or positions.dim() != 3:
             raise ValueError("positions must be a float32 tensor of shape [N, K, T2]")

@@ -31,3 +31,8 @@ WINDOW_SIGMAS: float = 3.0
 #: far below (sigma < ~1e-19) 1 / (2 sigma^2) overflows float32 and the backends would disagree
 #: (0, NaN or 1), so the ops refuse such values.
 MIN_SIGMA: float = 1e-3
+
+#: Most frames a sample may have in :func:`pymg.ops.frame_positions`: positions are float32, and
+#: every frame index up to 2**24 is exact in float32 (beyond it the last frames merge). The
+#: release readers cap a video at far fewer (``pymg.data.formats.sources.MAX_VIDEO_FRAMES``).
+MAX_POSITION_FRAMES: int = 2**24

@@ -45,12 +45,18 @@ def joint_heatmaps(
 
     Returns:
         [N, V, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
+
+    Raises:
+        SizeLimitError: the output would need more bytes than the memory cap
+            (:mod:`pymg.limits`: 2 GiB or ``$PYMG_MAX_ARRAY_BYTES``), e.g. ``size=(100000,
+            100000)``; the message gives the shape, the bytes and the cap.
     """
-    _checks.check_keypoints(keypoints)
+    n, _, t, v = _checks.check_keypoints(keypoints)
     h, w = _checks.check_size(size)
     sigma_f = _checks.check_sigma(sigma)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
+    _checks.check_output_size((n, v, t, h, w), out_dtype, "joint_heatmaps: size")
     sc = _checks.prepare_scores(scores, keypoints)
     _checks.check_choice(impl, "impl", IMPLS)
     with torch.no_grad():
@@ -86,13 +92,17 @@ def limb_heatmaps(
 
     Returns:
         [N, L, T, H, W] tensor of ``dtype`` on ``keypoints.device``.
+
+    Raises:
+        SizeLimitError: as in :func:`joint_heatmaps`.
     """
-    _, _, _, v = _checks.check_keypoints(keypoints)
+    n, _, t, v = _checks.check_keypoints(keypoints)
     table = _checks.check_limbs(limbs, v)
     h, w = _checks.check_size(size)
     sigma_f = _checks.check_sigma(sigma)
     eps_f = _checks.check_real(eps, "eps", positive=False)
     out_dtype = _checks.check_out_dtype(dtype)
+    _checks.check_output_size((n, len(table) // 2, t, h, w), out_dtype, "limb_heatmaps: size")
     sc = _checks.prepare_scores(scores, keypoints)
     _checks.check_choice(impl, "impl", IMPLS)
     with torch.no_grad():

@@ -25,8 +25,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from pymg.checks import check_int
 from pymg.ops import _checks
-from pymg.ops.constants import STRATEGIES
+from pymg.ops.constants import MAX_POSITION_FRAMES, STRATEGIES
 
 PYSKL_TEST_SEED = 255
 
@@ -199,8 +200,8 @@ def check_position_args(
     Returns:
         (clip_len, num_clips) as ints.
     """
-    clip_len = _checks.check_int(clip_len, "clip_len", minimum=1)
-    num_clips = _checks.check_int(num_clips, "num_clips", minimum=1)
+    clip_len = check_int(clip_len, "clip_len", minimum=1)
+    num_clips = check_int(num_clips, "num_clips", minimum=1)
     _checks.check_choice(strategy, "strategy", STRATEGIES)
     if not isinstance(training, bool):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
@@ -224,8 +225,17 @@ def frame_positions_eager(
     """:func:`frame_positions` of CPU ``lengths`` [N] (values checked here), float32 CPU [N, K, L].
 
     The arguments other than the lengths' values must already be checked.
+
+    Raises:
+        ValueError: a length over :data:`~pymg.ops.constants.MAX_POSITION_FRAMES` (2**24).
     """
     _checks.check_lengths(lengths, None, None)
+    longest = int(lengths.max()) if lengths.numel() else 0
+    if longest > MAX_POSITION_FRAMES:
+        raise ValueError(
+            f"lengths: a sample of {longest} frames is over the {MAX_POSITION_FRAMES} (2**24) "
+            "whose positions float32 holds exactly; cut the recording into windows"
+        )
     out = torch.empty((lengths.shape[0], num_clips, clip_len), dtype=torch.float64)
     for n, length in enumerate(lengths.tolist()):
         if strategy == "pyskl":

@@ -137,6 +137,10 @@ def align_frames(
     """
     sc, eps_f = _check_inputs(keypoints, scores, lengths, mode, eps, impl)
     clip_len, num_clips = check_position_args(clip_len, strategy, num_clips, training, generator)
+    n, m, _, v, _ = keypoints.shape
+    _checks.check_output_size(
+        (n * num_clips, m, clip_len, v, 2), torch.float32, "align_frames: clip_len"
+    )
     if generator is None:  # the custom op: positions made on the CPU, copied without a sync
         positions = torch.ops.pymg.frame_positions(
             lengths, clip_len, strategy, num_clips, training, keypoints.device

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from pymg.topology.openpose import OPENPOSE_FACE_OFFSET as _F
@@ -14,6 +16,7 @@ __all__ = [
     "HAND21",
     "IMIGUE22",
     "IMIGUE41",
+    "KINECT25",
     "NTU25",
     "OPENPOSE18",
     "PYSKL_LAYOUT_NAMES",
@@ -190,6 +193,13 @@ NTU25 = Skeleton(
 )
 """NTU RGB+D's 25 Kinect joints (PYSKL ``nturgb+d``); center = spine at the shoulders."""
 
+KINECT25 = dataclasses.replace(NTU25, name="kinect25")
+"""The 25 joints of the Kinect v2 SDK in its own order (SpineBase, SpineMid, Neck, Head,
+ShoulderLeft ... ThumbRight), as the SMG release's skeleton files hold them. NTU RGB+D was
+recorded with the same sensor, so the joints, edges and mirror pairs are :data:`NTU25`'s; the
+name says where the data comes from, and ``joint_index_map`` maps either onto the other by name.
+"Left" is the subject's left. Center = SpineShoulder (20)."""
+
 _FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 _HAND_NAMES = ("wrist",) + tuple(
     f"{finger}_{part}"
@@ -220,7 +230,8 @@ PYSKL_LAYOUT_NAMES: dict[str, str] = {
 """PYSKL / mmaction2 ``graph_cfg`` layout names and the pymg layout each one is."""
 
 _LAYOUTS: dict[str, Skeleton] = {
-    s.name: s for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41, NTU25, HAND21)
+    s.name: s
+    for s in (COCO17, COCO17_PYSKL, OPENPOSE18, IMIGUE22, IMIGUE41, NTU25, KINECT25, HAND21)
 }
 
 # Template poses of the layouts that are not OpenPose points: (x, y), y downwards, the subject's
@@ -244,6 +255,7 @@ _HAND_TEMPLATE = ((0.0, 0.0),) + tuple(
 )
 _TEMPLATES: dict[str, tuple[tuple[float, float], ...]] = {
     "ntu25": _NTU_TEMPLATE,
+    "kinect25": _NTU_TEMPLATE,
     "hand21": _HAND_TEMPLATE,
 }
 

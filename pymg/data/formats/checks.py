@@ -19,18 +19,26 @@ allocating, so a small hostile file cannot demand gigabytes of memory.
 
 from __future__ import annotations
 
-import os
-import re
 import warnings
 from collections.abc import Mapping
 from typing import Any, Literal
 
 import numpy as np
 
+from pymg.checks import check_int
+from pymg.limits import (
+    DEFAULT_MAX_ARRAY_BYTES,
+    MAX_ARRAY_BYTES_ENV,
+    SizeLimitError,
+    check_nbytes,
+    resolve_max_array_bytes,
+)
+
 __all__ = [
     "DEFAULT_MAX_ARRAY_BYTES",
     "MAX_ARRAY_BYTES_ENV",
     "ArrayTooLargeError",
+    "FileBudget",
     "MalformedClipError",
     "MalformedDataWarning",
     "OnError",
@@ -38,74 +46,114 @@ __all__ = [
     "check_annotation",
     "check_on_error",
     "clip_name",
+    "count_nested",
     "resolve_max_array_bytes",
 ]
 
 OnError = Literal["raise", "skip"]
 
-DEFAULT_MAX_ARRAY_BYTES = 2 * 1024**3
-"""Default cap on the bytes of any single array a reader allocates (2 GiB)."""
 
-MAX_ARRAY_BYTES_ENV = "PYMG_MAX_ARRAY_BYTES"
-"""Environment variable that overrides :data:`DEFAULT_MAX_ARRAY_BYTES` (bytes; suffixes K, M, G,
-T are binary multiples, e.g. ``8G``)."""
+class ArrayTooLargeError(SizeLimitError):
+    """An array in a data file (or all the arrays of one file together) needs more bytes than the
+    cap allows (:mod:`pymg.limits`).
 
-_SIZE = re.compile(r"\s*(\d+)\s*([kmgt]?)(?:i?b)?\s*", re.IGNORECASE)
-
-
-def resolve_max_array_bytes(value: int | None = None) -> int:
-    """The per-array size cap in bytes: ``value`` if given, else ``$PYMG_MAX_ARRAY_BYTES``, else
-    :data:`DEFAULT_MAX_ARRAY_BYTES`.
-
-    Raises:
-        ValueError: ``value`` is not a positive int, or the environment variable is not a size
-            such as ``4294967296``, ``4G`` or ``512MiB``.
-    """
-    if value is not None:
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"max_array_bytes must be a positive int, got {value!r}")
-        return int(value)
-    text = os.environ.get(MAX_ARRAY_BYTES_ENV)
-    if text is None or not text.strip():
-        return DEFAULT_MAX_ARRAY_BYTES
-    match = _SIZE.fullmatch(text)
-    if match is None or int(match.group(1)) <= 0:
-        raise ValueError(
-            f"{MAX_ARRAY_BYTES_ENV}={text!r}: expected a positive size in bytes such as "
-            "4294967296, 4G or 512MiB"
-        )
-    return int(match.group(1)) * 1024 ** " kmgt".index(match.group(2).lower() or " ")
-
-
-class ArrayTooLargeError(ValueError):
-    """An array in a data file needs more bytes than the per-array cap allows.
-
-    Raised from the array's header or pickled shape, before anything is allocated.
+    Raised from the array's header, pickled shape or the file's own description, before anything
+    is allocated.
 
     Attributes:
-        source: the file; member: the array within it (``.npz`` member or pickled array);
+        source: the file; member: the array within it (``.npz`` member, pickled array, sheet);
         nbytes: bytes the array would need; limit: the cap in force.
     """
 
-    def __init__(self, source: str, member: str, nbytes: int, limit: int) -> None:
-        super().__init__(
-            f"{source}: {member} needs {nbytes} bytes ({nbytes / 2**30:.3g} GiB), over the cap of "
-            f"{limit} bytes per array (raise it with max_array_bytes=... or the "
-            f"{MAX_ARRAY_BYTES_ENV} environment variable if the file is trusted)"
-        )
+
+class FileBudget:
+    """The running total of bytes that reading one file allocates, held to the cap.
+
+    Every array a reader makes from a file's description is :meth:`charge`d; the first one that
+    takes the total over the cap raises :class:`ArrayTooLargeError` naming the file, what was
+    asked and the limit, so many arrays just under the per-array cap cannot add up to gigabytes.
+
+    Args:
+        source: the file (named in messages).
+        limit: the cap in bytes; None resolves it (:func:`resolve_max_array_bytes`).
+    """
+
+    def __init__(self, source: str, limit: int | None = None) -> None:
         self.source = source
-        self.member = member
-        self.nbytes = nbytes
-        self.limit = limit
+        self.limit = resolve_max_array_bytes(limit)
+        self.total = 0
+
+    def charge(self, member: str, nbytes: int) -> None:
+        """Count ``nbytes`` for ``member``; raise if it or the file total is over the cap."""
+        check_nbytes(self.source, member, nbytes, self.limit, error=ArrayTooLargeError)
+        total = self.total + nbytes
+        if total > self.limit:
+            check_nbytes(
+                self.source,
+                f"{member} (with the {self.total} bytes already read from this file)",
+                total,
+                self.limit,
+                error=ArrayTooLargeError,
+            )
+        self.total = total
 
 
 class MalformedClipError(ValueError):
-    """A clip (or a whole file) cannot be used; ``.clip`` names it and ``.problem`` says why."""
+    """A clip (or a whole file) cannot be used; ``.clip`` names it and ``.problem`` says why.
 
-    def __init__(self, clip: str, problem: str) -> None:
-        super().__init__(f"clip {clip!r}: {problem}")
+    ``.source`` is the file the clip was read from, when known (it leads the message).
+    """
+
+    def __init__(self, clip: str, problem: str, source: str | None = None) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}clip {clip!r}: {problem}")
         self.clip = clip
         self.problem = problem
+        self.source = source
+
+    def in_file(self, source: str) -> MalformedClipError:
+        """This error with ``source`` (the file read) named in its message."""
+        if self.source is not None:
+            return self
+        return MalformedClipError(self.clip, self.problem, source)
+
+
+def count_nested(value: Any, stop: int) -> int:
+    """Numbers held by nested lists/tuples ``value`` (1 for a scalar), counted without recursion.
+
+    A list referenced many times (pickle's memo makes that cheap: a few hundred bytes can nest
+    doubling lists 30 deep) is counted once per reference but walked once, so the count is as
+    fast as the file is small; the walk stops as soon as the count passes ``stop``.
+
+    Returns:
+        The count, or a number > ``stop`` as soon as one is reached.
+
+    Raises:
+        ValueError: the lists contain themselves (a cycle, which numpy cannot convert either).
+    """
+    if not isinstance(value, (list, tuple)):
+        return 1
+    done: dict[int, int] = {}
+    open_: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(value, False)]
+    while stack:
+        node, finish = stack.pop()
+        key = id(node)
+        if finish:
+            total = sum(done[id(c)] if isinstance(c, (list, tuple)) else 1 for c in node)
+            done[key] = total
+            open_.discard(key)
+            if total > stop:
+                return total
+            continue
+        if key in done:
+            continue
+        if key in open_:
+            raise ValueError("a list that contains itself")
+        open_.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in node if isinstance(c, (list, tuple)) and id(c) not in done)
+    return done[id(value)]
 
 
 class MalformedDataWarning(UserWarning):
@@ -169,6 +217,15 @@ def _shape_pair(value: Any, clip: str, key: str) -> tuple[int, int]:
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0) or np.any(arr != np.round(arr)):
         raise MalformedClipError(clip, f"{key} must hold two positive integers, got {value!r}")
     return int(arr[0]), int(arr[1])
+
+
+def _clip_int(value: Any, key: str, clip: str) -> int:
+    """``value`` as an int (:func:`pymg.checks.check_int`); MalformedClipError names the clip."""
+    try:
+        out: int = check_int(value, key, minimum=-(2**63), expected="an int")
+    except ValueError as exc:
+        raise MalformedClipError(clip, str(exc)) from None
+    return out
 
 
 def check_annotation(
@@ -251,9 +308,7 @@ def check_annotation(
         raise MalformedClipError(clip, "keypoint_score holds negative values")
 
     if "total_frames" in ann:
-        total = ann["total_frames"]
-        if isinstance(total, (bool, np.bool_)) or not isinstance(total, (int, np.integer)):
-            raise MalformedClipError(clip, f"total_frames must be an int, got {total!r}")
+        total = _clip_int(ann["total_frames"], "total_frames", clip)
         if total < 0:
             raise MalformedClipError(clip, f"negative total_frames {int(total)}")
         if total != t:
@@ -263,9 +318,7 @@ def check_annotation(
         label = ann["label"]
         if isinstance(label, np.ndarray) and label.size == 1:
             label = label.reshape(()).item()
-        if isinstance(label, (bool, np.bool_)) or not isinstance(label, (int, np.integer)):
-            raise MalformedClipError(clip, f"label must be an int, got {label!r}")
-        label = int(label)
+        label = _clip_int(label, "label", clip)
         if label < -1 or (num_classes is not None and label >= num_classes):
             bound = f"[0, {num_classes})" if num_classes is not None else ">= 0"
             raise MalformedClipError(

@@ -14,14 +14,16 @@ if TYPE_CHECKING:
 __all__ = ["OPENPOSE137", "joint_index_map", "layout_name", "resolve_layout"]
 
 
-def layout_name(layout: Any) -> str | None:
+def layout_name(layout: Skeleton | str | None) -> str | None:
     """The name of a Skeleton/layout string (None for None)."""
     if layout is None or isinstance(layout, str):
         return layout
     return str(layout.name)
 
 
-def joint_index_map(source: Any, target: Skeleton, num_source_joints: int) -> np.ndarray | None:
+def joint_index_map(
+    source: Skeleton | str | None, target: Skeleton, num_source_joints: int
+) -> np.ndarray | None:
     """Indices ``idx`` [V_target] with ``target_joints = source_joints[..., idx, :]``.
 
     Args:

@@ -10,7 +10,10 @@ Parsing is strict, because a silently dropped or shifted row moves every clip id
   a row with a typo (``1,0,9O``) is an error, not a header;
 * frame numbers and classes must be integers: ``12`` and ``12.0`` are accepted, ``12.5``, ``inf``
   and ``nan`` are errors;
-* every error is a :class:`ValueError` naming the file and the line.
+* every error is a :class:`ValueError` naming the file and the line; text that is not UTF-8 and
+  cells over the csv module's field limit included;
+* a file with no data row (empty, or a header only) gives no clips and warns
+  (:class:`~pymg.data.formats.checks.MalformedDataWarning`) naming the file.
 
 Clip ``k`` of a video is the ``k``-th data row (0-based), whatever other rows hold.
 """
@@ -18,9 +21,15 @@ Clip ``k`` of a video is the ``k``-th data row (0-based), whatever other rows ho
 from __future__ import annotations
 
 import csv
+import io
 import math
 import os
+import warnings
 from dataclasses import dataclass
+
+from pymg.data.formats.checks import MalformedDataWarning
+from pymg.data.formats.sources import MAX_VIDEO_FRAMES
+from pymg.data.formats.text import read_text
 
 __all__ = ["Segment", "map_miga_label", "read_label_csv"]
 
@@ -80,19 +89,24 @@ def read_label_csv(path: str | os.PathLike[str]) -> list[Segment]:
 
     Raises:
         ValueError: a row that is not ``class,start,end`` or ``start,end`` integers, a mix of
-            labelled and unlabelled rows, ``end < start`` or a negative frame (names file:line).
+            labelled and unlabelled rows, ``end < start``, a negative frame or one past
+            :data:`~pymg.data.formats.sources.MAX_VIDEO_FRAMES`, a cell over the csv field
+            limit, text that is not UTF-8 (names file:line).
         OSError: the file cannot be read.
     """
     source = os.fspath(path)
     rows: list[Segment] = []
     widths: set[int] = set()
-    try:
-        with open(source, newline="", encoding="utf-8-sig") as f:
-            lines = list(enumerate(csv.reader(f), start=1))
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{source}: not a text CSV file ({exc})") from None
+    reader = csv.reader(io.StringIO(read_text(source, "label CSV"), newline=""))
     first = True
-    for line_no, row in lines:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. "field larger than field limit (131072)"
+            raise ValueError(f"{source}:{reader.line_num}: not a label CSV row ({exc})") from None
+        line_no = reader.line_num
         cells = [c.strip() for c in row]
         while cells and cells[-1] == "":
             cells.pop()
@@ -103,20 +117,36 @@ def read_label_csv(path: str | os.PathLike[str]) -> list[Segment]:
             first = False
             if all(_number(c) is None for c in cells):
                 continue  # a header row: no cell is a number
-        if len(cells) not in (2, 3):
-            raise ValueError(
-                f"{where}: expected class,start,end (or start,end for unlabelled clips), "
-                f"got {len(cells)} cells {row}"
-            )
+        rows.append(_segment(cells, row, where, line_no))
         widths.add(len(cells))
         if len(widths) > 1:
             raise ValueError(f"{where}: mixes labelled (3-cell) and unlabelled (2-cell) rows")
-        raw = _integer(cells[0], where, "class") if len(cells) == 3 else None
-        start = _integer(cells[-2], where, "start frame")
-        end = _integer(cells[-1], where, "end frame")
-        if start < 0:
-            raise ValueError(f"{where}: negative start frame {start}")
-        if end < start:
-            raise ValueError(f"{where}: end frame {end} before start frame {start}")
-        rows.append(Segment(raw, start, end, line_no))
+    if not rows:
+        warnings.warn(
+            f"{source}: no label rows (an empty or header-only label file): its video gives no "
+            "clips",
+            MalformedDataWarning,
+            stacklevel=2,
+        )
     return rows
+
+
+def _segment(cells: list[str], row: list[str], where: str, line_no: int) -> Segment:
+    if len(cells) not in (2, 3):
+        shown = row if sum(len(c) for c in row) <= 200 else f"{str(row)[:200]}..."
+        raise ValueError(
+            f"{where}: expected class,start,end (or start,end for unlabelled clips), "
+            f"got {len(cells)} cells {shown}"
+        )
+    raw = _integer(cells[0], where, "class") if len(cells) == 3 else None
+    start = _integer(cells[-2], where, "start frame")
+    end = _integer(cells[-1], where, "end frame")
+    if start < 0:
+        raise ValueError(f"{where}: negative start frame {start}")
+    if end < start:
+        raise ValueError(f"{where}: end frame {end} before start frame {start}")
+    if end >= MAX_VIDEO_FRAMES:
+        raise ValueError(
+            f"{where}: end frame {cells[-1]} is past the {MAX_VIDEO_FRAMES} frames a video may have"
+        )
+    return Segment(raw, start, end, line_no)

@@ -27,6 +27,7 @@ import os
 import numpy as np
 
 from pymg.data.formats.sources import VideoKeypoints, check_frame_count
+from pymg.data.formats.text import read_text
 from pymg.topology.openpose import (
     OPENPOSE_LEFT_HAND_OFFSET,
     OPENPOSE_NUM_POINTS,
@@ -121,13 +122,14 @@ def read_light_hand_csv(
 
     Raises:
         ValueError: a row with the wrong number of values, a non-numeric or non-finite value,
-            a fractional, negative or repeated frame number (names the file and line).
+            a fractional, negative or repeated frame number, a frame number far beyond the
+            rows present (:func:`~pymg.data.formats.sources.check_frame_count`), text that is
+            not UTF-8 (names the file and line).
+        ArrayTooLargeError: the file is too large to parse under the memory cap.
     """
     source = os.fspath(path)
     index = light_hand_points(hand_order)
-    with open(source, encoding="utf-8-sig", errors="strict") as f:
-        text = f.read()
-    lines = text.splitlines()
+    lines = read_text(source, "light_hand CSV").splitlines()
     first_line = 1
     while lines and not lines[-1].strip():
         lines.pop()
@@ -148,12 +150,17 @@ def read_light_hand_csv(
             f"{source}:{first_line + bad}: frame number must be a non-negative integer, "
             f"got {frames[bad]!r}"
         )
+    last = int(np.argmax(frames))
+    num_frames = check_frame_count(
+        int(frames[last]) + 1 if frames[last] < 2**62 else 2**62,
+        len(frames),
+        f"{source}:{first_line + last}",
+    )
     numbers = frames.astype(np.int64)
     unique, counts = np.unique(numbers, return_counts=True)
     if np.any(counts > 1):
         dup = int(unique[counts > 1][0])
         raise ValueError(f"{source}: frame {dup} appears in {int(counts.max())} rows")
-    num_frames = check_frame_count(int(numbers.max()) + 1, source)
     points = np.zeros((1, num_frames, OPENPOSE_NUM_POINTS, 3), np.float32)
     points[0, numbers[:, None], index[None, :]] = table[:, 1:].reshape(-1, 35, 3)
     return VideoKeypoints(

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
 
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints
+from pymg.data.formats.xlsx_size import check_xlsx_size
 from pymg.topology.openpose import OPENPOSE_NUM_POINTS
 
 __all__ = ["XLSX_ENGINES", "XLSX_SOURCE", "read_openpose_xlsx"]
@@ -37,12 +38,12 @@ def _rows_calamine(source: str) -> Iterable[Sequence[Any]]:
     try:
         book = CalamineWorkbook.from_path(source)
         sheet = book.get_sheet_by_index(0)
-        return sheet.to_python(skip_empty_area=False)
+        return sheet.iter_rows()
     except Exception as exc:  # noqa: BLE001 - calamine raises its own error types
         raise ValueError(f"{source}: unreadable .xlsx file ({type(exc).__name__}: {exc})") from exc
 
 
-def _rows_openpyxl(source: str) -> Iterable[Sequence[Any]]:
+def _rows_openpyxl(source: str) -> Iterator[Sequence[Any]]:
     import openpyxl
 
     try:
@@ -50,7 +51,7 @@ def _rows_openpyxl(source: str) -> Iterable[Sequence[Any]]:
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for broken files
         raise ValueError(f"{source}: unreadable .xlsx file ({type(exc).__name__}: {exc})") from exc
     try:
-        return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+        yield from book.worksheets[0].iter_rows(values_only=True)
     finally:
         book.close()
 
@@ -94,14 +95,19 @@ def _is_header(row: Sequence[Any]) -> bool:
 
 
 def _row_values(cells: list[Any], source: str, row: int) -> np.ndarray:
-    try:  # fast path: every cell is a number
-        values = np.asarray(cells, np.float64)
-        if values.dtype.kind == "f" and np.isfinite(values).all():
-            return values
-    except (TypeError, ValueError):
-        pass
+    if not any(isinstance(c, bool) for c in cells):  # a boolean cell would read as 1.0
+        try:  # fast path: every cell is a number
+            values = np.asarray(cells, np.float64)
+            if values.dtype.kind == "f" and np.isfinite(values).all():
+                return values
+        except (TypeError, ValueError):
+            pass
     out = np.zeros(len(cells), np.float64)
     for j, cell in enumerate(cells):
+        if isinstance(cell, bool):
+            raise ValueError(
+                f"{source}: row {row}, column {j + 1}: {cell!r} is a boolean, not a number"
+            )
         value = _cell(cell)
         if value is None or not math.isfinite(value):
             raise ValueError(
@@ -124,20 +130,28 @@ def read_openpose_xlsx(path: str | os.PathLike[str], engine: str = "auto") -> Vi
 
     Raises:
         ImportError: neither reader is installed.
-        ValueError: an unreadable file, a row of the wrong width or a non-numeric / non-finite
-            cell (names the file and the sheet row).
+        ValueError: an unreadable file, a row of the wrong width, a non-numeric, boolean or
+            non-finite cell (names the file and the sheet row), a cell beyond the sheet's width.
+        ArrayTooLargeError: the sheet (its declared range, its rows or a cell far outside them)
+            would need more memory to read than the cap (checked before reading: spreadsheet
+            readers abort the process when memory runs out).
     """
     source = os.fspath(path)
     chosen = _engine(engine)
-    rows = list(_rows_calamine(source) if chosen == "calamine" else _rows_openpyxl(source))
-    start = 1 if rows and _is_header(rows[0]) else 0
-    data = np.zeros((max(len(rows) - start, 0), _VALUES), np.float32)
+    check_xlsx_size(source)
+    rows = iter(_rows_calamine(source) if chosen == "calamine" else _rows_openpyxl(source))
+    frames: list[np.ndarray] = []
     count = 0  # frames up to the last non-empty row (an empty row inside is a frame of zeros)
-    for r in range(start, len(rows)):
-        cells = list(rows[r])
+    start = 0
+    for r, row in enumerate(rows):
+        cells = list(row)
+        if r == 0 and _is_header(cells):
+            start = 1
+            continue
         while cells and (cells[-1] is None or cells[-1] == ""):
             cells.pop()
         if not cells:
+            frames.append(np.zeros(_VALUES, np.float32))
             continue
         if len(cells) == _VALUES + 1:
             cells = cells[1:]
@@ -146,10 +160,11 @@ def read_openpose_xlsx(path: str | os.PathLike[str], engine: str = "auto") -> Vi
                 f"{source}: row {r + 1} has {len(cells)} values, expected {_VALUES} "
                 "(137 points x (x, y, conf), optionally after a frame-number column)"
             )
-        data[r - start] = _row_values(cells, source, r + 1)
+        frames.append(_row_values(cells, source, r + 1).astype(np.float32))
         count = r - start + 1
     if count == 0:
         raise ValueError(f"{source}: no frame rows after the header")
+    data = np.stack(frames[:count])
     pts = data[:count].reshape(1, count, OPENPOSE_NUM_POINTS, 3)
     return VideoKeypoints(
         keypoint=np.ascontiguousarray(pts[..., :2]),

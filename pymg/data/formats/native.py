@@ -41,14 +41,25 @@ import numpy as np
 
 from pymg.data.formats.checks import (
     ArrayTooLargeError,
+    FileBudget,
     MalformedClipError,
     SkipLog,
     check_annotation,
     check_on_error,
     resolve_max_array_bytes,
 )
+from pymg.data.formats.output import check_output_file, write_atomically
 
-__all__ = ["NATIVE_FORMAT", "NATIVE_VERSION", "NativeClips", "save_native"]
+__all__ = [
+    "NATIVE_FORMAT",
+    "NATIVE_VERSION",
+    "NativeClips",
+    "extra_columns",
+    "pack_frames",
+    "read_native",
+    "save_native",
+    "write_npz",
+]
 
 NATIVE_FORMAT = "pymg-native"
 NATIVE_VERSION = 1
@@ -87,6 +98,28 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _checked_clips(
+    annotations: Iterable[Mapping[str, Any]], num_classes: int | None, policy: str, log: SkipLog
+) -> list[dict[str, Any]]:
+    """The annotations that pass :func:`check_annotation` (all with the first one's V); a
+    malformed one raises (``policy="raise"``) or goes to ``log``."""
+    clips: list[dict[str, Any]] = []
+    num_joints: int | None = None
+    for i, ann in enumerate(annotations):
+        try:
+            clip = check_annotation(
+                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
+            )
+        except MalformedClipError as err:
+            if policy == "raise":
+                raise
+            log.add(err)
+            continue
+        num_joints = clip["keypoint"].shape[2]
+        clips.append(clip)
+    return clips
+
+
 def save_native(
     path: str | os.PathLike[str],
     annotations: Iterable[Mapping[str, Any]],
@@ -117,6 +150,7 @@ def save_native(
     Returns:
         ``{"clips": N, "frames": S, "skipped": k, "path": str}``.
     """
+    check_output_file(path)
     policy = check_on_error(on_error)
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float32), np.dtype(np.float16)):
@@ -124,39 +158,11 @@ def save_native(
     if class_names is not None and num_classes is None:
         num_classes = len(class_names)
     log = SkipLog()
-    clips: list[dict[str, Any]] = []
-    num_joints: int | None = None
-    for i, ann in enumerate(annotations):
-        try:
-            clip = check_annotation(
-                ann, i, num_joints=num_joints, num_classes=num_classes, require_label=False
-            )
-        except MalformedClipError as err:
-            if policy == "raise":
-                raise
-            log.add(err)
-            continue
-        num_joints = clip["keypoint"].shape[2]
-        clips.append(clip)
+    clips = _checked_clips(annotations, num_classes, policy, log)
     if not clips:
         raise ValueError(f"save_native: no valid clips to write to {os.fspath(path)}")
     n = len(clips)
-    lengths = np.array([c["keypoint"].shape[1] for c in clips], np.int64)
-    persons = np.array([c["keypoint"].shape[0] for c in clips], np.int64)
-    offsets = np.zeros(n, np.int64)
-    offsets[1:] = np.cumsum(lengths)[:-1]
-    m, s, v = int(persons.max()), int(lengths.sum()), int(num_joints or 0)
-    keypoint = np.zeros((m, s, v, 2), dtype)
-    score = np.zeros((m, s, v), dtype)
-    for c, off, t, p in zip(clips, offsets, lengths, persons, strict=True):
-        keypoint[:p, off : off + t] = c["keypoint"]
-        score[:p, off : off + t] = c["keypoint_score"]
-    extra_keys = sorted(set().union(*(c.keys() for c in clips)) - _STANDARD_KEYS)
-    extra = {
-        k: [_plain(c.get(k)) for c in clips]
-        for k in extra_keys
-        if all(_json_scalar(c.get(k)) for c in clips)
-    }
+    packed = pack_frames(clips, dtype)
     meta = {
         "format": NATIVE_FORMAT,
         "version": NATIVE_VERSION,
@@ -164,30 +170,61 @@ def save_native(
         "splits": {str(k): [str(x) for x in val] for k, val in (splits or {}).items()},
         "class_names": list(class_names) if class_names is not None else None,
         "num_classes": num_classes,
-        "extra": extra,
+        "extra": extra_columns(clips, _STANDARD_KEYS),
     }
     arrays = {
-        "keypoint": keypoint,
-        "score": score,
-        "offset": offsets,
-        "length": lengths,
-        "persons": persons,
+        **packed,
         "label": np.array([c["label"] for c in clips], np.int64),
         "name": np.array([c["frame_dir"] for c in clips], dtype=str),
         "img_shape": np.array([c["img_shape"] for c in clips], np.int64).reshape(n, 2),
         "original_shape": np.array([c["original_shape"] for c in clips], np.int64).reshape(n, 2),
         "meta": np.array(json.dumps(meta)),
     }
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        if compress:
-            np.savez_compressed(f, **arrays)  # type: ignore[arg-type]
-        else:
-            np.savez(f, **arrays)  # type: ignore[arg-type]
-    os.replace(tmp, target)
+    target = write_npz(path, arrays, compress)
     log.warn(target)
-    return {"clips": n, "frames": s, "skipped": log.count, "path": target}
+    frames = int(packed["length"].sum())
+    return {"clips": n, "frames": frames, "skipped": log.count, "path": target}
+
+
+def pack_frames(items: Sequence[Mapping[str, Any]], dtype: Any) -> dict[str, np.ndarray]:
+    """Concatenate checked items' frames: the ``keypoint``, ``score``, ``offset``, ``length`` and
+    ``persons`` members (items with fewer than M persons are zero-padded).
+
+    Args:
+        items: dicts with ``keypoint`` [M_i, T_i, V, 2] and ``keypoint_score`` [M_i, T_i, V],
+            one V for all.
+        dtype: storage dtype of the keypoints and scores.
+    """
+    lengths = np.array([np.shape(c["keypoint"])[1] for c in items], np.int64)
+    persons = np.array([np.shape(c["keypoint"])[0] for c in items], np.int64)
+    offsets = np.zeros(len(items), np.int64)
+    offsets[1:] = np.cumsum(lengths)[:-1]
+    m, s, v = int(persons.max()), int(lengths.sum()), int(np.shape(items[0]["keypoint"])[2])
+    keypoint = np.zeros((m, s, v, 2), dtype)
+    score = np.zeros((m, s, v), dtype)
+    for c, off, t, p in zip(items, offsets, lengths, persons, strict=True):
+        keypoint[:p, off : off + t] = c["keypoint"]
+        score[:p, off : off + t] = c["keypoint_score"]
+    return {"keypoint": keypoint, "score": score, "offset": offsets, "length": lengths,
+            "persons": persons}  # fmt: skip
+
+
+def extra_columns(items: Sequence[Mapping[str, Any]], standard: frozenset[str]) -> dict[str, list]:
+    """The non-standard keys whose every value is a JSON scalar, as per-item columns."""
+    keys = sorted(set().union(*(c.keys() for c in items)) - standard)
+    return {
+        k: [_plain(c.get(k)) for c in items]
+        for k in keys
+        if all(_json_scalar(c.get(k)) for c in items)
+    }
+
+
+def write_npz(
+    path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray], compress: bool
+) -> str:
+    """Write ``arrays`` as one ``.npz`` atomically (a ``.tmp`` file, then renamed); returns it."""
+    save = np.savez_compressed if compress else np.savez
+    return write_atomically(path, lambda f: save(f, **arrays))  # type: ignore[arg-type]
 
 
 class _CountingReader:
@@ -224,14 +261,17 @@ def _read_npy_header(f: Any, member: str) -> tuple[tuple[int, ...], bool, np.dty
     return tuple(int(d) for d in shape), bool(fortran), dtype, counter.count
 
 
-def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool, limit: int) -> np.ndarray:
+def _read_member(
+    path: str, zf: zipfile.ZipFile, name: str, mmap: bool, budget: FileBudget
+) -> np.ndarray:
     """Read member ``name`` (``name.npy``) of the open ``.npz`` ``zf`` at ``path``.
 
     The ``.npy`` header is parsed first and checked, before any data is read or decompressed,
     against the member's uncompressed size in the zip directory (a header claiming more is a
-    truncated or hostile file) and, for members read into memory, against the per-array cap
-    ``limit`` (:class:`ArrayTooLargeError`). Uncompressed members are memory-mapped when ``mmap``;
-    they allocate nothing, so only the file size bounds them.
+    truncated or hostile file) and, for members read into memory, charged to the file's
+    ``budget`` (the cap holds per array and for the file's total, :class:`ArrayTooLargeError`).
+    Uncompressed members are memory-mapped when ``mmap``; they allocate no memory, so only the
+    file size bounds them (a map the system refuses is an error naming the member and size).
     """
     member = name + ".npy"
     info = zf.getinfo(member)
@@ -254,18 +294,89 @@ def _read_member(path: str, zf: zipfile.ZipFile, name: str, mmap: bool, limit: i
         start = info.header_offset + 30 + name_len + extra_len + header_len
         if start + nbytes > os.path.getsize(path):
             raise ValueError(f"member {member!r} is truncated")
-        return np.memmap(
-            path,
-            dtype=dtype,
-            mode="r",
-            offset=start,
-            shape=shape,
-            order="F" if fortran else "C",
-        )
-    if nbytes > limit:
-        raise ArrayTooLargeError(path, f"member {member!r} ({list(shape)} {dtype})", nbytes, limit)
+        try:
+            return np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=start,
+                shape=shape,
+                order="F" if fortran else "C",
+            )
+        except (OSError, ValueError) as exc:
+            raise ValueError(
+                f"member {member!r} ({list(shape)} {dtype}, {nbytes} bytes) cannot be "
+                f"memory-mapped ({exc}); open it with mmap=False to read it under the memory cap"
+            ) from None
+    budget.charge(f"member {member!r} ({list(shape)} {dtype})", nbytes)
     with zf.open(info) as f:
         return np.lib.format.read_array(f, allow_pickle=False)
+
+
+def read_native(
+    path: str, members: Sequence[str], kind: str, mmap: bool, limit: int
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Open a native ``.npz`` of ``kind`` (``"clips"`` or ``"recordings"``): its members and meta.
+
+    Every member is read with :func:`_read_member` (memory-mapped when ``mmap`` and stored
+    uncompressed); ``meta`` is the decoded JSON. A file of the other kind is refused with a message
+    naming the class that opens it.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a readable native file of this kind and version.
+        ArrayTooLargeError: a member read into memory is larger than ``limit``.
+    """
+    what = "native clip file" if kind == "clips" else "native recording file"
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{what} not found: {path}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            missing = [a for a in members if a + ".npy" not in zf.namelist()]
+            budget = FileBudget(path, limit)
+            meta = (
+                json.loads(str(_read_member(path, zf, "meta", False, budget)[()]))
+                if "meta.npy" in zf.namelist()
+                else {}
+            )
+            if not isinstance(meta, dict):
+                raise ValueError(f"member 'meta' holds a {type(meta).__name__}, not an object")
+            found = meta.get("kind", "clips")
+            if found != kind and found in _OPENER:
+                raise _WrongKind(f"{path} holds {found}, not {kind}: open it with {_OPENER[found]}")
+            if missing:
+                raise ValueError(f"missing members {missing}")
+            arrays = {a: _read_member(path, zf, a, mmap, budget) for a in members if a != "meta"}
+    except (ArrayTooLargeError, _WrongKind):
+        raise
+    except MemoryError as exc:
+        raise MemoryError(f"{path}: out of memory reading the {what}") from exc
+    except (
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        EOFError,
+        KeyError,
+        RuntimeError,  # encrypted members
+        NotImplementedError,  # unsupported compression
+    ) as exc:
+        raise ValueError(f"{path}: unreadable {what} ({exc})") from exc
+    if meta.get("format") != NATIVE_FORMAT or meta.get("version") != NATIVE_VERSION:
+        raise ValueError(
+            f"{path}: not a {NATIVE_FORMAT} v{NATIVE_VERSION} file "
+            f"(format={meta.get('format')!r}, version={meta.get('version')!r})"
+        )
+    return arrays, meta
+
+
+class _WrongKind(ValueError):
+    """A native file of the other kind (clips vs recordings)."""
+
+
+_OPENER = {
+    "clips": "pymg.data.NativeClips (or PoseDataset)",
+    "recordings": "pymg.data.RecordingSet (an untrimmed file from `pymg prepare --untrimmed`)",
+}
 
 
 class NativeClips(Sequence[dict[str, Any]]):
@@ -274,10 +385,10 @@ class NativeClips(Sequence[dict[str, Any]]):
     Args:
         path: the ``.npz`` written by :func:`save_native`.
         mmap: memory-map uncompressed members (default) instead of reading them.
-        max_array_bytes: cap on the bytes of any member read into memory (compressed members,
-            or all with ``mmap=False``), checked from the ``.npy`` header before reading or
-            decompressing; None: ``$PYMG_MAX_ARRAY_BYTES`` or 2 GiB. Memory-mapped members
-            allocate nothing and are checked only against the file.
+        max_array_bytes: cap on the bytes of the members read into memory (compressed members,
+            or all with ``mmap=False``), each and all together, checked from the ``.npy`` headers
+            before reading or decompressing; None: ``$PYMG_MAX_ARRAY_BYTES`` or 2 GiB.
+            Memory-mapped members allocate nothing and are checked only against the file.
 
     Attributes:
         splits: ``{name: [frame_dir, ...]}``; layout: stored layout name or None;
@@ -300,37 +411,7 @@ class NativeClips(Sequence[dict[str, Any]]):
         self.path = os.fspath(path)
         self.mmap = bool(mmap)
         self.max_array_bytes = resolve_max_array_bytes(max_array_bytes)
-        if not os.path.isfile(self.path):
-            raise FileNotFoundError(f"native clip file not found: {self.path}")
-        try:
-            with zipfile.ZipFile(self.path) as zf:
-                missing = [a for a in _ARRAYS if a + ".npy" not in zf.namelist()]
-                if missing:
-                    raise ValueError(f"missing members {missing}")
-                arrays = {
-                    a: _read_member(self.path, zf, a, self.mmap, self.max_array_bytes)
-                    for a in _ARRAYS
-                }
-            meta = json.loads(str(arrays.pop("meta")[()]))
-        except ArrayTooLargeError:
-            raise
-        except MemoryError as exc:
-            raise MemoryError(f"{self.path}: out of memory reading the native clip file") from exc
-        except (
-            zipfile.BadZipFile,
-            ValueError,
-            OSError,
-            EOFError,
-            KeyError,
-            RuntimeError,  # encrypted members
-            NotImplementedError,  # unsupported compression
-        ) as exc:
-            raise ValueError(f"{self.path}: unreadable native clip file ({exc})") from exc
-        if meta.get("format") != NATIVE_FORMAT or meta.get("version") != NATIVE_VERSION:
-            raise ValueError(
-                f"{self.path}: not a {NATIVE_FORMAT} v{NATIVE_VERSION} file "
-                f"(format={meta.get('format')!r}, version={meta.get('version')!r})"
-            )
+        arrays, meta = read_native(self.path, _ARRAYS, "clips", self.mmap, self.max_array_bytes)
         self._kp, self._sc = arrays["keypoint"], arrays["score"]
         n = len(arrays["name"])
         if self._kp.ndim != 4 or self._kp.shape[-1] != 2 or self._sc.shape != self._kp.shape[:3]:

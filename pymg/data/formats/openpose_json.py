@@ -20,7 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pymg.data.formats.checks import FileBudget
 from pymg.data.formats.sources import ALL_POINTS, VideoKeypoints, check_frame_count
+from pymg.data.formats.text import read_text
 from pymg.topology.openpose import (
     OPENPOSE_FACE_OFFSET,
     OPENPOSE_LEFT_HAND_OFFSET,
@@ -54,7 +56,8 @@ def json_frame_number(name: str) -> int:
     return int(numbers[-1])
 
 
-def _person_points(person: object, path: Path, p: int) -> np.ndarray:
+def _person_points(person: object, path: Path, p: int, present: list[bool]) -> np.ndarray:
+    """[137, 3] points of one person; sets ``present[0]`` when any part holds values."""
     if not isinstance(person, Mapping):
         raise ValueError(f"{path}: person {p} is a {type(person).__name__}, not an object")
     pts = np.zeros((OPENPOSE_NUM_POINTS, 3), np.float32)
@@ -62,9 +65,12 @@ def _person_points(person: object, path: Path, p: int) -> np.ndarray:
         values = person.get(key)
         if values is None or (isinstance(values, list) and not values):
             continue
+        present[0] = True
         if not isinstance(values, list) or len(values) != count * 3:
             size = len(values) if isinstance(values, list) else type(values).__name__
             raise ValueError(f"{path}: person {p} {key} has {size} values, expected {count * 3}")
+        if any(isinstance(x, bool) for x in values):  # JSON true/false would read as 1.0/0.0
+            raise ValueError(f"{path}: person {p} {key} holds booleans, not numbers")
         try:
             arr = np.asarray(values, np.float64)
         except (TypeError, ValueError):
@@ -73,6 +79,28 @@ def _person_points(person: object, path: Path, p: int) -> np.ndarray:
             raise ValueError(f"{path}: person {p} {key} holds NaN, inf or nested values")
         pts[start : start + count] = arr.reshape(count, 3)
     return pts
+
+
+def _frame_people(path: Path, max_persons: int | None) -> list[np.ndarray]:
+    """The people of one frame file, up to the last one with any points (people without points
+    are no detection, and a frame of 20,000 of them must not make 20,000 person rows)."""
+    try:
+        doc = json.loads(read_text(path, "OpenPose JSON"))
+    except RecursionError:
+        raise ValueError(f"{path}: unreadable OpenPose JSON (nested too deeply)") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: unreadable OpenPose JSON ({exc})") from None
+    people = doc.get("people") if isinstance(doc, Mapping) else None
+    if not isinstance(people, list):
+        raise ValueError(f"{path}: expected an object with a 'people' list")
+    persons: list[np.ndarray] = []
+    kept = 0
+    for p, person in enumerate(people):
+        present = [False]
+        persons.append(_person_points(person, path, p, present))
+        if present[0]:
+            kept = p + 1
+    return persons[:kept][:max_persons]
 
 
 def read_openpose_json_dir(
@@ -87,12 +115,16 @@ def read_openpose_json_dir(
     Returns:
         :class:`VideoKeypoints`: ``keypoint`` float32 [M, F, 137, 2], ``score`` [M, F, 137]
         with F = highest frame number + 1 (numbering starts at frame 0; frames without a file
-        and people absent from a frame are zeros) and M the most people in any frame (>= 1).
+        and people absent from a frame are zeros) and M the most people in any frame (>= 1;
+        people without any points after the last one with points are not counted).
 
     Raises:
         FileNotFoundError: no such folder.
-        ValueError: no JSON files, a repeated frame number, unreadable JSON, a person that is not
-            an object, or a part with the wrong number of values (names the file).
+        ValueError: no JSON files, a repeated frame number, a frame number far beyond the files
+            present, unreadable or too deeply nested JSON, text that is not UTF-8, a person that
+            is not an object, a part with the wrong number of values or with booleans (names
+            the file).
+        ArrayTooLargeError: the keypoints would need more than the memory cap.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -108,20 +140,14 @@ def read_openpose_json_dir(
                 f"{root}: files {numbered[number].name} and {path.name} are both frame {number}"
             )
         numbered[number] = path
-    num_frames = check_frame_count(max(numbered) + 1, os.fspath(root))
-    frames: dict[int, list[np.ndarray]] = {}
-    for number, path in numbered.items():
-        try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise ValueError(f"{path}: unreadable OpenPose JSON ({exc})") from None
-        people = doc.get("people") if isinstance(doc, Mapping) else None
-        if not isinstance(people, list):
-            raise ValueError(f"{path}: expected an object with a 'people' list")
-        frames[number] = [_person_points(person, path, p) for p, person in enumerate(people)]
-        if max_persons is not None:
-            frames[number] = frames[number][:max_persons]
+    last = max(numbered)
+    num_frames = check_frame_count(last + 1, len(numbered), os.fspath(numbered[last]))
+    frames = {number: _frame_people(path, max_persons) for number, path in numbered.items()}
     m = max(1, max(len(f) for f in frames.values()))
+    FileBudget(os.fspath(root)).charge(
+        f"keypoints of {m} person(s) x {num_frames} frames x 137 points x (x, y, score) float32",
+        m * num_frames * OPENPOSE_NUM_POINTS * 3 * 4,
+    )
     out = np.zeros((m, num_frames, OPENPOSE_NUM_POINTS, 3), np.float32)
     for number, persons in frames.items():
         for p, pts in enumerate(persons):

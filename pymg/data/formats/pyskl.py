@@ -3,7 +3,10 @@
 Layout: ``{"split": {name: [frame_dir, ...]}, "annotations": [annotation dict, ...]}``.
 
 Reading goes through :func:`~pymg.data.formats.safe_pickle.safe_load`, so a pickle cannot run
-code (nor demand more than the per-array memory cap). Older files that are a bare list of
+code (nor demand more than the memory cap). Lists in the annotations (PYSKL allows nested
+lists for ``keypoint``) are held to the same cap before anything converts them to arrays: their
+numbers are counted (each list once, however often pickle's memo repeats it) and charged, as
+float64, to the file's total. Older files that are a bare list of
 annotation dicts are accepted too (no splits).
 
 Some releases zero-pad every clip to a fixed length: MiGA'23's pickles store ``keypoint``
@@ -21,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from pymg.data.formats.checks import FileBudget, clip_name, count_nested
+from pymg.data.formats.output import write_atomically
 from pymg.data.formats.safe_pickle import safe_load
 
 __all__ = ["load_pyskl", "save_pyskl", "trim_zero_padding"]
@@ -111,6 +116,7 @@ def load_pyskl(
         raise FileNotFoundError(f"annotation pickle not found: {source}")
     obj = safe_load(source, max_array_bytes=max_array_bytes)
     if isinstance(obj, list):
+        _charge_lists(obj, FileBudget(source, max_array_bytes))
         return _trimmed(obj, trim_padding), {}
     if not isinstance(obj, Mapping) or "annotations" not in obj:
         kind = type(obj).__name__ if not isinstance(obj, Mapping) else f"dict keys {sorted(obj)}"
@@ -123,6 +129,7 @@ def load_pyskl(
         raise ValueError(
             f"{source}: 'annotations' must be a list, got {type(annotations).__name__}"
         )
+    _charge_lists(annotations, FileBudget(source, max_array_bytes))
     splits_raw = obj.get("split", {}) or {}
     if not isinstance(splits_raw, Mapping):
         raise ValueError(f"{source}: 'split' must be a dict of name lists")
@@ -130,8 +137,36 @@ def load_pyskl(
     for name, names in splits_raw.items():
         if isinstance(names, (str, bytes)) or not isinstance(names, (list, tuple, np.ndarray)):
             raise ValueError(f"{source}: split {name!r} must be a list of frame_dir names")
+        bad = next((n for n in names if not isinstance(n, (str, np.str_))), None)
+        if bad is not None:
+            raise ValueError(
+                f"{source}: split {name!r} must list frame_dir strings, got a {type(bad).__name__}"
+            )
         splits[str(name)] = [str(n) for n in names]
     return _trimmed(annotations, trim_padding), splits
+
+
+def _charge_lists(annotations: list[Any], budget: FileBudget) -> None:
+    """Charge every list-valued annotation entry, as float64 numbers, to the file's budget."""
+    for i, ann in enumerate(annotations):
+        if not isinstance(ann, Mapping):
+            continue
+        for key, value in ann.items():
+            if not isinstance(value, (list, tuple)):
+                continue
+            stop = (budget.limit - budget.total) // 8 + 1
+            try:
+                count = count_nested(value, stop)
+            except ValueError as exc:
+                raise ValueError(
+                    f"{budget.source}: clip {clip_name(ann, i)!r}: {key} holds {exc}"
+                ) from None
+            more = "at least " if count > stop else ""
+            budget.charge(
+                f"clip {clip_name(ann, i)!r}: {key}, nested lists of {more}{count} numbers "
+                "(8 bytes each once converted)",
+                8 * count,
+            )
 
 
 def _trimmed(annotations: list[Any], trim: bool) -> list[Any]:
@@ -155,8 +190,4 @@ def save_pyskl(
         "split": {str(k): [str(n) for n in v] for k, v in (splits or {}).items()},
         "annotations": [dict(a) for a in annotations],
     }
-    target = os.fspath(path)
-    tmp = target + ".tmp"
-    with open(tmp, "wb") as f:
-        pickle.dump(data, f, protocol=4)
-    os.replace(tmp, target)
+    write_atomically(path, lambda f: pickle.dump(data, f, protocol=4))

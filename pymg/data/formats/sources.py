@@ -12,7 +12,7 @@ points and the layouts the source *can* build.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,11 +25,15 @@ from pymg.topology.openpose import (
     OPENPOSE_RIGHT_HAND_OFFSET,
 )
 
+if TYPE_CHECKING:
+    from pymg.topology import Skeleton
+
 __all__ = [
     "ALL_POINTS",
     "BODY_PARTS",
     "LayoutSourceError",
     "VideoKeypoints",
+    "FRAME_GAP_MARGIN",
     "MAX_VIDEO_FRAMES",
     "buildable_layouts",
     "check_frame_count",
@@ -54,13 +58,36 @@ MAX_VIDEO_FRAMES = 1_000_000
 """Most frames a raw video may number (11 hours at 25 fps): a larger frame number is refused
 before memory is allocated for it."""
 
+FRAME_GAP_MARGIN = 1500
+"""Frames without a row (or file) that a video may have beyond as many as it has rows: a reader
+makes ``F = highest frame number + 1`` frames, and ``F`` may be at most ``2 * rows +
+FRAME_GAP_MARGIN`` (one minute at 25 fps more than half the video undetected). A larger frame
+number is a corrupt one (999,999 in a 5 KB file), refused naming its file and line before memory
+is allocated for it."""
 
-def check_frame_count(num_frames: int, source: str) -> int:
-    """Return ``num_frames`` if it is at most :data:`MAX_VIDEO_FRAMES`, else raise ValueError."""
+
+def check_frame_count(num_frames: int, present: int, where: str) -> int:
+    """Return ``num_frames`` (highest frame number + 1) if ``present`` rows can account for it.
+
+    Args:
+        num_frames: F, the frames the reader would allocate.
+        present: the rows (or files) the input really holds.
+        where: the file and line (or file) of the highest frame number, for the message.
+
+    Raises:
+        ValueError: F is over ``2 * present + FRAME_GAP_MARGIN`` or :data:`MAX_VIDEO_FRAMES`.
+    """
     if num_frames > MAX_VIDEO_FRAMES:
         raise ValueError(
-            f"{source}: frame numbers reach {num_frames - 1}, more than the "
+            f"{where}: frame numbers reach {num_frames - 1}, more than the "
             f"{MAX_VIDEO_FRAMES} frames a video may have (a corrupt frame number?)"
+        )
+    allowed = 2 * present + FRAME_GAP_MARGIN
+    if num_frames > allowed:
+        raise ValueError(
+            f"{where}: frame number {num_frames - 1} is far beyond the {present} frame(s) present "
+            f"(at most {allowed - 1}: frames without detections may number at most the frames "
+            f"present plus {FRAME_GAP_MARGIN}); a corrupt frame number?"
         )
     return num_frames
 
@@ -101,7 +128,7 @@ def point_part(index: int) -> str:
     raise ValueError(f"OpenPose-137 index must be in [0, 137), got {index}")
 
 
-def _layout_points(layout: Any) -> tuple[str, tuple[int, ...]]:
+def _layout_points(layout: Skeleton | str) -> tuple[str, tuple[int, ...]]:
     skeleton = resolve_layout(layout)
     if skeleton.source_indices is None:
         raise LayoutSourceError(
@@ -123,7 +150,7 @@ def buildable_layouts(carried: np.ndarray) -> list[str]:
     return out
 
 
-def layout_indices(layout: Any, carried: np.ndarray, source: str) -> np.ndarray:
+def layout_indices(layout: Skeleton | str, carried: np.ndarray, source: str) -> np.ndarray:
     """The OpenPose-137 index of each of ``layout``'s joints, checked against a source.
 
     Args:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,30 +26,21 @@ from pymg.engine.builders import build_datasets, build_model, resolve_layout
 from pymg.engine.distributed import DistContext
 from pymg.engine.evaluate import predict_dataset
 
-TINY = [
-    "data.synthetic_classes=3",
-    "data.synthetic_clips=30",
-    "data.train_size=16",
-    "data.test_size=16",
-    "data.num_workers=0",
-    "model.num_classes=3",
-    "model.clip_len=4",
-    "model.base_channels=4",
-    "model.stage_blocks=[1, 1, 1]",
-    "optim.batch_size=4",
+ENGINE = [  # on top of the tiny training: two epochs, warm-up, validation, two test views
     "optim.lr=0.05",
     "schedule.epochs=2",
     "schedule.warmup_epochs=0.5",
     "test.val_interval=1",
     "test.num_clips=2",
     "test.batch_size=8",
-    "runtime.progress=false",
     "runtime.log_interval=1",
 ]
 
 
-def tiny(work_dir: Path, *extra: str) -> object:
-    return load_config("demo", [*TINY, f"runtime.work_dir={json.dumps(str(work_dir))}", *extra])
+@pytest.fixture(scope="session")
+def tiny(tiny_config: Callable[..., Any]) -> Callable[..., Any]:
+    """``tiny(work_dir, *overrides)``: the tiny ``demo`` config of these tests."""
+    return lambda work_dir, *extra: tiny_config(work_dir, *ENGINE, *extra)
 
 
 def _states_equal(a: dict, b: dict) -> None:
@@ -83,14 +76,14 @@ def test_lr_schedule_errors() -> None:
 
 # ----------------------------------------------------------------------------- training
 @pytest.fixture(scope="module")
-def straight_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+def straight_run(tiny, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     work = tmp_path_factory.mktemp("straight")
     result = train(tiny(work), final_test=True)
     return work, result
 
 
 def test_two_epochs_equal_one_plus_resume_plus_one(
-    straight_run: tuple[Path, dict], tmp_path: Path
+    tiny, straight_run: tuple[Path, dict], tmp_path: Path
 ) -> None:
     work, result = straight_run
     full = load_checkpoint(work / "latest.pt")
@@ -117,7 +110,7 @@ def test_two_epochs_equal_one_plus_resume_plus_one(
 
 
 def test_a_different_seed_gives_different_weights(
-    straight_run: tuple[Path, dict], tmp_path: Path
+    tiny, straight_run: tuple[Path, dict], tmp_path: Path
 ) -> None:
     work, _ = straight_run
     train(tiny(tmp_path, "runtime.seed=1", "schedule.epochs=1"), final_test=False)
@@ -126,7 +119,7 @@ def test_a_different_seed_gives_different_weights(
     assert any(not torch.equal(a[k], b[k]) for k in a if a[k].is_floating_point())
 
 
-def test_work_dir_files(straight_run: tuple[Path, dict]) -> None:
+def test_work_dir_files(tiny, straight_run: tuple[Path, dict]) -> None:
     work, result = straight_run
     for name in ("config.toml", "metrics.jsonl", "latest.pt", "best.pt", "test_scores.npz",
                  "test_metrics.json", "test_predictions.csv"):  # fmt: skip
@@ -149,7 +142,7 @@ def test_work_dir_files(straight_run: tuple[Path, dict]) -> None:
     assert test["num_samples"] == len(build_datasets(tiny(work), train=False)[1])
 
 
-def test_semantic_loss_with_a_custom_table(tmp_path: Path) -> None:
+def test_semantic_loss_with_a_custom_table(tiny, tmp_path: Path) -> None:
     table = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
     np.save(tmp_path / "emb.npy", table)
     cfg = tiny(
@@ -170,7 +163,7 @@ def test_semantic_loss_with_a_custom_table(tmp_path: Path) -> None:
     assert parts["loss"] == pytest.approx(parts["ce"] + 20.0 * parts["semantic"], rel=1e-5)
 
 
-def test_bad_setups_fail_clearly(tmp_path: Path) -> None:
+def test_bad_setups_fail_clearly(tiny, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
         train(tiny(tmp_path), resume=True)
     with pytest.raises(FileNotFoundError, match="dataset file not found"):
@@ -282,7 +275,7 @@ def test_recognizer_matches_the_test_pipeline(straight_run: tuple[Path, dict]) -
         rec.predict(clip["keypoint"], np.ones((1, 2, 41)))
 
 
-def test_stgcn_flip_view_equals_a_mirrored_clip(tmp_path: Path) -> None:
+def test_stgcn_flip_view_equals_a_mirrored_clip(tiny, tmp_path: Path) -> None:
     from pymg.data import collate
 
     cfg = tiny(tmp_path, "model.arch=stgcn", "data.layout=imigue22", "model.clip_len=8")
@@ -303,7 +296,7 @@ def test_stgcn_flip_view_equals_a_mirrored_clip(tmp_path: Path) -> None:
 
 
 def test_dataloader_workers_do_not_change_the_result(
-    straight_run: tuple[Path, dict], tmp_path: Path
+    tiny, straight_run: tuple[Path, dict], tmp_path: Path
 ) -> None:
     work, _ = straight_run
     train(tiny(tmp_path, "data.num_workers=2"), final_test=False)
@@ -313,12 +306,12 @@ def test_dataloader_workers_do_not_change_the_result(
     )
 
 
-def test_divergence_is_reported(tmp_path: Path) -> None:
+def test_divergence_is_reported(tiny, tmp_path: Path) -> None:
     with pytest.raises(FloatingPointError, match="training diverged: the mean loss of epoch 1"):
         train(tiny(tmp_path, "optim.lr=1e30", "optim.grad_clip=0", "schedule.epochs=1"))
 
 
-def test_stgcn_config_trains_and_tests(tmp_path: Path) -> None:
+def test_stgcn_config_trains_and_tests(tiny, tmp_path: Path) -> None:
     cfg = tiny(
         tmp_path, "model.arch=stgcn", "data.layout=imigue22", "model.clip_len=8",
         "schedule.epochs=1", "test.flip=true",
@@ -332,7 +325,7 @@ def test_stgcn_config_trains_and_tests(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("arch", ["posec3d", "stgcn"])
-def test_build_model_passes_the_alignment_strategy(tmp_path: Path, arch: str) -> None:
+def test_build_model_passes_the_alignment_strategy(tiny, tmp_path: Path, arch: str) -> None:
     cfg = tiny(tmp_path, f"model.arch={arch}", "model.strategy=crop_pad")
     model = build_model(cfg, resolve_layout(cfg.data.layout))
     assert model.strategy == "crop_pad"

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pymg.cli import main
-from pymg.engine.demo import PICTURES_HINT, missing_optional
+from pymg.cli.demo import PICTURES_HINT
+from pymg.viz import matplotlib_available
 
 
 def test_demo_without_matplotlib(
@@ -18,7 +19,7 @@ def test_demo_without_matplotlib(
     for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
-    assert missing_optional() == ["matplotlib"]
+    assert not matplotlib_available()
     work = tmp_path / "demo"
     assert main(["demo", "--quick", "--work-dir", str(work)]) == 0
     out = capsys.readouterr().out
@@ -37,7 +38,7 @@ def test_demo_with_matplotlib_draws_the_pictures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("matplotlib")
-    assert missing_optional() == []
+    assert matplotlib_available()
     work = tmp_path / "demo"
     assert main(["demo", "--quick", "--work-dir", str(work)]) == 0
     out = capsys.readouterr().out

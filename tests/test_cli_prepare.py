@@ -12,36 +12,35 @@ from release_trees import make_imigue_release
 from pymg.cli import main
 from pymg.data import NativeClips
 
-TINY = [
+RELEASE = [  # the tiny training on the prepared release: its 32 classes, its val split
     'data.source="imigue22.npz"',
     'data.layout="imigue22"',
     'data.test_split="val"',
     "model.num_classes=32",
-    "data.train_size=16",
-    "data.test_size=16",
-    "model.clip_len=4",
-    "model.base_channels=4",
-    "model.stage_blocks=[1, 1, 1]",
     "optim.batch_size=2",
-    "schedule.epochs=1",
-    "test.num_clips=1",
-    "runtime.progress=false",
 ]
 
 
-def _sets(items: list[str]) -> list[str]:
-    return [arg for item in items for arg in ("--set", item)]
+def _sets(tiny_sets: list[str], *items: str) -> list[str]:
+    return [*tiny_sets, *(arg for item in (*RELEASE, *items) for arg in ("--set", item))]
 
 
-def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_release_to_submission(tmp_path: Path, monkeypatch, capsys, tiny_sets) -> None:
     monkeypatch.chdir(tmp_path)
     make_imigue_release(tmp_path / "iMiGUE")
-    assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
+    # no data/ folder yet, no --layout: the light_hand files carry imigue22 at most
+    assert main(["prepare", "iMiGUE", "--out", "data/imigue22.npz"]) == 0
     captured = capsys.readouterr()
     assert "4 videos, 9 clips, layout imigue22, splits by folders" in captured.out
-    assert captured.err.splitlines()[0].split()[:4] == ["split", "videos", "clips", "frames"]
-    assert main(["train", "demo", "--work-dir", "run", *_sets(TINY)]) == 0
-    assert json.loads((tmp_path / "run" / "test_metrics.json").read_text())["num_samples"] == 2
+    err = captured.err.splitlines()
+    assert err[0].startswith("layout imigue22: the richest iMiGUE layout the light_hand CSV files")
+    assert err[1].split()[:4] == ["split", "videos", "clips", "frames"]
+    args = _sets(tiny_sets, 'data.source="data/imigue22.npz"')
+    assert main(["train", "demo", "--work-dir", "run", *args]) == 0
+    # data.test_split = "val": the outputs are named after the split they hold
+    assert json.loads((tmp_path / "run" / "val_metrics.json").read_text())["num_samples"] == 2
+    assert (tmp_path / "run" / "val_predictions.csv").is_file()
+    assert not list((tmp_path / "run").glob("test_*"))
     capsys.readouterr()
     assert main(["test", "run/latest.pt", "--split", "test", "--out", "sub"]) == 0
     out = capsys.readouterr().out
@@ -52,13 +51,17 @@ def test_release_to_submission(tmp_path: Path, monkeypatch, capsys) -> None:
     assert not (tmp_path / "sub" / "latest_test_metrics.json").exists()
 
 
-def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys) -> None:
+def test_train_refuses_an_unlabelled_split(tmp_path: Path, monkeypatch, capsys, tiny_sets) -> None:
     monkeypatch.chdir(tmp_path)
     make_imigue_release(tmp_path / "iMiGUE")
     assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
-    args = _sets([*TINY, 'data.train_split="test"'])
+    args = _sets(tiny_sets, 'data.train_split="test"')
     assert main(["train", "demo", "--work-dir", "run", *args]) == 2
-    assert "split 'test' of 'imigue22.npz' holds 2 unlabelled clip(s)" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert (
+        "split 'test' of 'imigue22.npz' holds 2 unlabelled clip(s) (label -1): 0054_0, 0054_1"
+        in err
+    )
 
 
 @pytest.mark.parametrize(
@@ -118,3 +121,35 @@ def test_prepare_trims_the_padding_of_miga23_pickles(tmp_path: Path, monkeypatch
     assert NativeClips(tmp_path / "t.npz").lengths.tolist() == [37, 90, 12]
     assert main(["prepare", "train.pkl", "--out", "k.npz", "--keep-padding"]) == 0
     assert NativeClips(tmp_path / "k.npz").lengths.tolist() == [90, 90, 90]
+
+
+def test_prepare_source_layout_of_a_pickle(tmp_path: Path, monkeypatch, capsys) -> None:
+    import numpy as np
+
+    from pymg.data.formats import save_pyskl
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    anns = [{"frame_dir": f"c{k}", "label": k, "img_shape": (720, 1280), "total_frames": 5,
+             "keypoint": rng.uniform(1, 700, (1, 5, 17, 2)).astype(np.float32),
+             "keypoint_score": rng.uniform(0.1, 1, (1, 5, 17)).astype(np.float32)}
+            for k in range(2)]  # fmt: skip
+    save_pyskl(tmp_path / "coco.pkl", anns, {"train": ["c0", "c1"]})
+    args = ["prepare", "coco.pkl", "--out", "out/c.npz", "--source-layout", "coco17"]
+    assert main(args) == 0
+    assert "layout coco17" in capsys.readouterr().out
+    assert NativeClips(tmp_path / "out" / "c.npz").layout == "coco17"
+    rel = make_imigue_release(tmp_path / "rel")
+    assert main(["prepare", str(rel), "--out", "r.npz", "--source-layout", "coco17"]) == 2
+    assert "--source-layout applies to PYSKL pickles" in capsys.readouterr().err
+
+
+def test_viz_reads_the_layout_from_the_file(tmp_path: Path, monkeypatch, capsys) -> None:
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    make_imigue_release(tmp_path / "iMiGUE")
+    assert main(["prepare", "iMiGUE", "--out", "imigue22.npz", "--layout", "imigue22"]) == 0
+    capsys.readouterr()
+    assert main(["viz", "skeleton", "imigue22.npz", "--split", "train", "--out", "s.png"]) == 0
+    assert main(["viz", "heatmap", "imigue22.npz", "--out", "h.png", "--size", "32"]) == 0
+    assert (tmp_path / "s.png").is_file() and (tmp_path / "h.png").is_file()

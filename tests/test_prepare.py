@@ -3,8 +3,11 @@ values at the mapped joints, JSON gaps, unlabelled clips, errors under skip, the
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
-import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ from release_trees import (
     write_labels,
 )
 
-from pymg.data import NativeClips, PoseDataset, PrepareWarning, SplitError, prepare_release
+from pymg.data import NativeClips, PoseDataset, SplitError, prepare_pyskl, prepare_release
 from pymg.data.formats import LayoutSourceError, MalformedClipError
 from pymg.topology import get_layout
 
@@ -24,10 +27,45 @@ IMIGUE22 = list(get_layout("imigue22").source_indices)
 IMIGUE41 = list(get_layout("imigue41").source_indices)
 
 
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.info: list[str] = []
+        self.warnings: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        kind = self.warnings if record.levelno >= logging.WARNING else self.info
+        kind.append(record.getMessage())
+
+
+@contextmanager
+def logged() -> Iterator[_Lines]:
+    """The info lines and warnings of the ``pymg`` logger inside the block."""
+    lines = _Lines()
+    logger = logging.getLogger("pymg")
+    level = logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    try:
+        yield lines
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+
+
+@contextmanager
+def warns(pattern: str) -> Iterator[_Lines]:
+    """Like pytest.warns, for the warnings of the ``pymg`` logger."""
+    with logged() as lines:
+        yield lines
+    assert any(re.search(pattern, w) for w in lines.warnings), lines.warnings
+
+
 def _quiet(*args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        return prepare_release(*args, **kwargs)
+    with logged() as lines:
+        report = prepare_release(*args, **kwargs)
+    assert not lines.warnings
+    return report
 
 
 def test_imigue_release_folders_define_the_split(tmp_path):
@@ -79,22 +117,24 @@ def test_split_file_in_test_id_form(tmp_path):
     root = make_imigue_release(tmp_path / "release")
     ids = tmp_path / "test_id.txt"
     ids.write_text("0187_1,0002_0,0002_1,0002_1")  # one line, last id duplicated
-    report = _quiet(
-        root, tmp_path / "out.npz", layout="imigue22", split_files=[f"test={ids}"],
-        split_rest="train",
-    )  # fmt: skip
+    unlabelled = r"split 'train': 2 unlabelled clip\(s\) from video\(s\) 0054 \(no _label.csv\)"
+    with warns(unlabelled):  # 0054 has no label file and --split-rest puts it in train
+        report = prepare_release(
+            root, tmp_path / "out.npz", layout="imigue22", split_files=[f"test={ids}"],
+            split_rest="train",
+        )  # fmt: skip
     assert report["split_rule"] == "split file"
     splits = NativeClips(tmp_path / "out.npz").splits
     assert splits["test"] == ["0002_0", "0002_1", "0187_1"]
     assert splits["train"] == ["0004_0", "0004_1", "0004_2", "0054_0", "0054_1", "0187_0"]
     ids.write_text("0187_1,0002_0,0002_1,0002_1,0002_7,0300")
     unknown = r"2 id\(s\) of the split files match no clip or video: 0002_7, 0300"
-    with pytest.warns(PrepareWarning, match=unknown):
+    with warns(unknown):
         prepare_release(
             root, tmp_path / "o1.npz", "imigue22", split_files=[f"test={ids}"], split_rest="train"
         )
     (tmp_path / "s.json").write_text('{"train": ["0004"], "test": ["0054"]}')
-    with pytest.warns(PrepareWarning, match="4 clip\\(s\\) are named by no split file"):
+    with warns("4 clip\\(s\\) are named by no split file"):
         prepare_release(
             root, tmp_path / "o2.npz", layout="imigue22", split_files=[str(tmp_path / "s.json")]
         )
@@ -167,7 +207,7 @@ def test_joints_missing_in_most_frames_are_reported(tmp_path):
         doc["people"][0]["face_keypoints_2d"] = []
         path.write_text(json.dumps(doc))
     write_labels(root / "0078" / "0078_label.csv", [(4, 0, 3)])
-    with pytest.warns(PrepareWarning, match=r"video 0078: 19 joint\(s\) undetected in most "
+    with warns(r"video 0078: 19 joint\(s\) undetected in most "
                       r"frames \(cheek_r 75%, jaw_r 75%, .*\)"):  # fmt: skip
         report = prepare_release(root.parent, tmp_path / "o.npz", layout="imigue41")
     assert report["splits"]["train"]["missing"]["face"] == pytest.approx(0.75)
@@ -185,23 +225,24 @@ def test_malformed_files_are_skippable_and_named(tmp_path):
     orphan = root / "imigue_skeleton_train" / "0999"
     orphan.mkdir()
     write_labels(orphan / "0999_label.csv", [(1, 0, 4)])
-    lines: list[str] = []
-    report = prepare_release(
-        root, tmp_path / "o.npz", layout="imigue22", on_error="skip", echo=lines.append
-    )
+    with logged() as lines:
+        report = prepare_release(root, tmp_path / "o.npz", layout="imigue22", on_error="skip")
     assert report["skipped"] == 3  # video 0999 (no keypoints), video 0187, clip 0004_0
-    text = "\n".join(lines)
+    text = "\n".join(lines.warnings)
     assert "skipped 0999: " in text and "no keypoints next to it" in text
     assert "skipped 0187: " in text and "0187_label.csv:2" in text
-    assert "skipped 0004_0: line 1: raw MiGA label must be 1..31, 32 or 99, got 40" in text
-    assert "skipped 0004_1: line 2: frames 10..200 start" not in text  # 10 < 60: padded
+    assert re.search(  # the unknown class is named with its file and line
+        r"skipped 0004_0: \S+0004_label\.csv:1: raw MiGA label must be 1..31, 32 or 99, got 40",
+        text,
+    )
+    assert "skipped 0004_1" not in text  # frames 10..200 start inside the 60 frames: padded
     assert NativeClips(tmp_path / "o.npz").splits["train"] == ["0004_1"]
-    assert lines[0].split()[:4] == ["split", "videos", "clips", "frames"]
+    assert lines.info[0].split()[:4] == ["split", "videos", "clips", "frames"]
 
 
 def test_img_shape_outliers_are_reported(tmp_path):
     root = make_imigue_release(tmp_path / "release", {"0001": ("train", 10, [(1, 0, 9)])})
-    with pytest.warns(PrepareWarning, match=r"video 0001: .*% of the detected points lie well "
+    with warns(r"video 0001: .*% of the detected points lie well "
                       r"outside the 360x640 image .*check --img-shape H W"):  # fmt: skip
         prepare_release(root, tmp_path / "o.npz", layout="imigue22", img_shape=(360, 640))
     with pytest.raises(ValueError, match="img_shape must be two positive integers"):
@@ -218,3 +259,62 @@ def test_unlabelled_split_loads_with_label_minus_one(tmp_path):
     assert test[0]["label"] == -1 and test[0]["length"] == 50  # the whole video
     train = PoseDataset(tmp_path / "out.npz", split="train", layout="imigue22")
     assert train.labels.tolist() == [0, 31, 16, 30, 4]
+
+
+def test_without_layout_the_richest_layout_the_source_carries_is_chosen(tmp_path):
+    root = make_imigue_release(tmp_path / "release")  # _light_hand.csv: no face points
+    with logged() as lines:
+        report = prepare_release(root, tmp_path / "out.npz")
+    assert report["layout"] == "imigue22" and NativeClips(tmp_path / "out.npz").layout == "imigue22"
+    assert any(
+        line.startswith("layout imigue22: the richest iMiGUE layout the ")
+        and "imigue41 needs" in line
+        for line in lines.info
+    ), lines.info
+    with pytest.raises(LayoutSourceError, match="layout 'imigue41' needs"):  # asked: refused
+        prepare_release(root, tmp_path / "o.npz", layout="imigue41")
+
+
+def test_parent_folders_of_the_output_are_created(tmp_path):
+    root = make_imigue_release(tmp_path / "release")
+    out = tmp_path / "data" / "deeper" / "imigue22.npz"
+    _quiet(root, out, layout="imigue22")
+    assert NativeClips(out).layout == "imigue22"
+
+
+def test_a_train_folder_video_without_labels_is_named_in_a_warning(tmp_path):
+    root = make_imigue_release(tmp_path / "release")
+    (root / "imigue_skeleton_train" / "0187" / "0187_label.csv").unlink()
+    with warns(r"split 'train': 1 unlabelled clip\(s\) from video\(s\) 0187 \(no _label.csv\)"):
+        prepare_release(root, tmp_path / "out.npz", layout="imigue22")
+
+
+def _pickle(tmp_path, v: int) -> object:
+    from pymg.data.formats import save_pyskl
+
+    rng = np.random.default_rng(v)
+    anns = [
+        {"frame_dir": f"c{i}", "label": i % 2, "img_shape": (720, 1280), "total_frames": 6,
+         "keypoint": rng.uniform(1, 700, (1, 6, v, 2)).astype(np.float32),
+         "keypoint_score": rng.uniform(0.1, 1, (1, 6, v)).astype(np.float32)}
+        for i in range(4)
+    ]  # fmt: skip
+    path = tmp_path / f"v{v}.pkl"
+    save_pyskl(path, anns, {"train": ["c0", "c1"], "test": ["c2", "c3"]})
+    return path
+
+
+def test_pyskl_pickles_record_their_layout(tmp_path):
+    report = prepare_pyskl(_pickle(tmp_path, 22), tmp_path / "new" / "a.npz")
+    assert report["layout"] == "imigue22" and NativeClips(tmp_path / "new" / "a.npz").layout == (
+        "imigue22"
+    )
+    with logged() as lines:  # 17 joints: coco17 or coco17_pyskl; V alone does not say
+        report = prepare_pyskl(_pickle(tmp_path, 17), tmp_path / "b.npz")
+    assert report["layout"] is None
+    assert any("pass source_layout" in w and "--source-layout" in w for w in lines.warnings)
+    report = prepare_pyskl(_pickle(tmp_path, 17), tmp_path / "c.npz", source_layout="coco17")
+    assert report["layout"] == "coco17" and NativeClips(tmp_path / "c.npz").layout == "coco17"
+    report = prepare_pyskl(_pickle(tmp_path, 41), tmp_path / "d.npz", layout="imigue22")
+    assert report["layout"] == "imigue22"
+    assert NativeClips(tmp_path / "d.npz")[0]["keypoint"].shape == (1, 6, 22, 2)

@@ -1,4 +1,5 @@
-"""Setting up a training run: seeding, datasets, model, optimizer, loader, schedule, resume.
+"""A training run's state (:class:`Run`) and how it is built: seeding, datasets, model, optimizer,
+loader, schedule, resume.
 
 :func:`set_up` returns a :class:`Run`, which the parts of :mod:`pymg.engine.trainer`
 (``train_one_epoch``, ``validate``, ``save_epoch``, ``final_test``) share.
@@ -7,8 +8,8 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,15 @@ from pymg.engine.builders import (
 from pymg.engine.checkpointing import load_checkpoint, load_model_state, restore_rng_state
 from pymg.engine.config import Config, ConfigError, config_to_toml
 from pymg.engine.distributed import DistContext
+from pymg.engine.loader import QuietWorkersLoader
+from pymg.engine.model_options import model_spec
 from pymg.engine.runtime import resolve_amp
 from pymg.engine.schedule import LRSchedule
 from pymg.models.interface import RecognizerModel
 
 __all__ = ["JsonLog", "Run", "log_main", "seed_everything", "set_up"]
+
+log = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -56,8 +61,9 @@ class JsonLog:
 
 
 def log_main(ctx: DistContext, message: str) -> None:
+    """Log ``message`` (info) on rank 0 only."""
     if ctx.is_main:
-        print(message, flush=True)
+        log.info(message)
 
 
 def _resolve_resume(resume: str | Path | bool | None, work_dir: Path) -> Path | None:
@@ -76,7 +82,9 @@ class Run:
     """Everything one training run holds between its parts (built by :func:`set_up`).
 
     ``model`` is what is called (DDP-wrapped when distributed), ``net`` the bare recognizer;
-    ``iteration`` counts optimizer steps so far, ``best`` is the best validation top-1.
+    ``iteration`` counts optimizer steps so far, ``best`` is the best validation top-1;
+    ``model_spec`` is the resolved model (:func:`pymg.engine.model_options.model_spec`) that the
+    checkpoints store.
     """
 
     cfg: Config
@@ -98,16 +106,12 @@ class Run:
     amp: str
     semantic: bool
     log: JsonLog
+    model_spec: dict[str, Any] = field(default_factory=dict)
     start_epoch: int = 0
     iteration: int = 0
     best: dict[str, Any] = field(
         default_factory=lambda: {"metric": "top1", "value": None, "epoch": None}
     )
-
-    @property
-    def show_bar(self) -> bool:
-        """A progress bar on an interactive rank-0 terminal."""
-        return self.cfg.runtime.progress and self.ctx.is_main and sys.stderr.isatty()
 
 
 def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> Run:
@@ -159,6 +163,7 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
         amp=amp,
         semantic=embeddings is not None,
         log=JsonLog(work_dir / "metrics.jsonl" if ctx.is_main else None),
+        model_spec=model_spec(cfg, embed_dim),
     )
     rng_states = _resume(run, resume_path) if resume_path is not None else None
     if ctx.distributed:
@@ -177,11 +182,16 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
 
 
 def _check_labelled(cfg: Config, train_set: Any) -> None:
-    unlabelled = int((train_set.labels < 0).sum())
-    if unlabelled:
+    """Refuse a training split with unlabelled clips, naming them (the first ten)."""
+    unlabelled = np.flatnonzero(np.asarray(train_set.labels) < 0)
+    if len(unlabelled):
+        names = train_set.names
+        shown = ", ".join(names[int(i)] for i in unlabelled[:10])
+        more = f" and {len(unlabelled) - 10} more" if len(unlabelled) > 10 else ""
         raise ConfigError(
-            f"split {cfg.data.train_split!r} of {cfg.data.source!r} holds {unlabelled} unlabelled "
-            "clip(s) (label -1): train on a labelled split (data.train_split)"
+            f"split {cfg.data.train_split!r} of {cfg.data.source!r} holds {len(unlabelled)} "
+            f"unlabelled clip(s) (label -1): {shown}{more}; train on a labelled split "
+            "(data.train_split) or give those videos a _label.csv and prepare again"
         )
 
 
@@ -216,7 +226,7 @@ def _train_loader(
         seed=cfg.runtime.seed,
     )
     generator = torch.Generator()
-    loader = DataLoader(
+    loader = QuietWorkersLoader(
         train_set,
         batch_size=cfg.optim.batch_size,
         sampler=sampler,
@@ -245,6 +255,12 @@ def _resume(run: Run, path: Path) -> list[Any]:
     """Load model, optimizer, scaler and counters from ``path``; returns the saved RNG states."""
     ck = load_checkpoint(path, map_location="cpu")
     load_model_state(run.net, ck["model"], str(path))
+    if "optimizer" not in ck:
+        what = "written by `pymg import`" if "imported_from" in ck else "weights only"
+        raise ValueError(
+            f"cannot resume from {path}: it holds no optimizer state ({what}); resume from a "
+            "training run's latest.pt, or start a new training"
+        )
     try:
         run.optimizer.load_state_dict(ck["optimizer"])
     except (RuntimeError, ValueError) as exc:

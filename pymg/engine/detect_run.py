@@ -98,14 +98,15 @@ def plot_timeline(
     """A timeline picture: ground truth (top row, when known) above the detections (one colour
     per class, the score as opacity) and the frame scores when kept. Needs matplotlib."""
     import matplotlib
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from pymg.viz import new_figure, save_figure
 
     k = len(class_names)
-    colours = plt.get_cmap("tab20" if k > 10 else "tab10")
+    colours = matplotlib.colormaps["tab20" if k > 10 else "tab10"]
     rows = 3 if result.scores is not None else 2
-    fig, axes = plt.subplots(rows, 1, figsize=(12, 1.2 + 1.0 * rows), sharex=True, squeeze=False)
+    fig = new_figure(12, 1.2 + 1.0 * rows, dpi=100)
+    axes = fig.subplots(rows, 1, sharex=True, squeeze=False)
     seconds = result.total_frames / fps
 
     def bars(ax: Any, segs: list[tuple[int, int, int, float]], title: str) -> None:
@@ -129,15 +130,12 @@ def plot_timeline(
         ax.set_ylabel("scores", rotation=0, ha="right", va="center")
     axes[-1, 0].set_xlabel("seconds")
     used = sorted({int(c) for _, _, c in gt} | {s.label for s in result.segments})
-    handles = [matplotlib.patches.Patch(color=colours(c % 20), label=class_names[c]) for c in used]
+    handles = [Patch(color=colours(c % 20), label=class_names[c]) for c in used]
     if handles:
         fig.legend(handles=handles, loc="upper right", fontsize=7, ncol=min(len(handles), 4))
     fig.suptitle(result.video, x=0.01, ha="left", fontsize=9)
     fig.tight_layout(rect=(0, 0, 1, 0.9))
-    out = Path(path)
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path)
 
 
 def open_input(path: str, split: str | None, detector: Detector, config: Any) -> Any:

@@ -113,6 +113,8 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """Training set (``None`` when ``train=False``), test set and the K class names.
 
     ``cfg.data.source`` is a dataset file (PYSKL ``.pkl`` or pymg ``.npz``) or ``"synthetic"``.
+    With ``detect.train`` the items are windows of recordings
+    (:func:`pymg.engine.detect_data.build_window_datasets`).
 
     Raises:
         FileNotFoundError: the source file does not exist.
@@ -120,6 +122,10 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """
     from pymg.data import PoseDataset, SyntheticMicroGestures
 
+    if cfg.detect.train:  # a detector: windows of untrimmed recordings, + a background class
+        from pymg.engine.detect_data import build_window_datasets
+
+        return build_window_datasets(cfg, train=train)
     d = cfg.data  # d.repeat was range-checked when the config was read (config_ranges)
     layout = config_layout(cfg)
     source: Any

@@ -1,8 +1,8 @@
 """Experiment configuration: small dataclasses, TOML files and ``--set key=value`` overrides.
 
-A config has eight sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
-``runtime``, ``log``), each a flat dataclass of plain values, so a TOML file maps onto it one
-to one::
+A config has nine sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
+``runtime``, ``log``, ``detect``), each a flat dataclass of plain values, so a TOML file maps
+onto it one to one::
 
     name = "imigue41_posec3d_joint"
     [data]
@@ -30,6 +30,7 @@ from typing import Any
 
 from pymg.data.samplers import SAMPLERS
 from pymg.engine.runtime import AMP_MODES
+from pymg.engine.segments import SegmentParams
 from pymg.losses_longtail import CLASS_WEIGHTS
 from pymg.topology import DEFAULT_LAYOUT
 
@@ -43,6 +44,7 @@ __all__ = [
     "ConfigError",
     "DataConfig",
     "LogConfig",
+    "DetectConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
@@ -272,8 +274,46 @@ class LogConfig:
 
 
 @dataclass
+class DetectConfig:
+    """Detection in untrimmed recordings: training on windows, sliding windows at test time.
+
+    With ``train = true`` the training set is windows of ``window`` frames cut from recordings
+    (``data.source`` is an untrimmed file or ``"synthetic_untrimmed"``): ``windows_per_gesture``
+    windows centred inside each gesture take the class of the gesture they overlap most, and
+    ``background_ratio`` times as many windows that overlap no gesture take the extra class K
+    ("background", the last class: ``model.num_classes`` = gesture classes + 1).
+    ``synthetic_recordings`` / ``synthetic_seconds`` / ``synthetic_classes`` size the synthetic
+    set (:class:`pymg.data.SyntheticUntrimmed`; ``synthetic_classes = 0``: all 32 classes).
+
+    At test time windows of ``window`` frames start every ``stride`` frames; ``batch_windows`` of
+    them go through one heatmap call and one network call (``num_clips`` views, ``flip``); a
+    frame's class scores are the mean of the softmax of the windows covering it. Segments follow
+    from ``thresholds`` (one hysteresis level each, ``low = high - hysteresis``), ``min_len``,
+    ``merge_gap``, ``max_len`` and per-class NMS at ``nms_iou`` (:mod:`pymg.engine.segments`).
+    """
+
+    train: bool = False
+    window: int = 48
+    stride: int = 8
+    windows_per_gesture: int = 3
+    background_ratio: float = 1.0
+    batch_windows: int = 8
+    num_clips: int = 1
+    flip: bool = False
+    thresholds: tuple[float, ...] = SegmentParams.thresholds  # the post-process defaults,
+    hysteresis: float = SegmentParams.hysteresis  # defined once in pymg.engine.segments
+    min_len: int = SegmentParams.min_len
+    merge_gap: int = SegmentParams.merge_gap
+    max_len: int = SegmentParams.max_len
+    nms_iou: float = SegmentParams.nms_iou
+    synthetic_recordings: int = 12
+    synthetic_seconds: float = 120.0
+    synthetic_classes: int = 8
+
+
+@dataclass
 class Config:
-    """A whole experiment: ``name`` plus the eight sections."""
+    """A whole experiment: ``name`` plus the nine sections."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -284,6 +324,7 @@ class Config:
     test: TestConfig = field(default_factory=TestConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -295,6 +336,7 @@ _SECTIONS: dict[str, type] = {
     "test": TestConfig,
     "runtime": RuntimeConfig,
     "log": LogConfig,
+    "detect": DetectConfig,
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {

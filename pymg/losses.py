@@ -47,6 +47,11 @@ class SemanticEmbeddingLoss(nn.Module):
         scale: how the table is scaled before use: ``"recipe"`` (default: mean square per element
             0.077, the published table's magnitude), ``"none"`` (as given) or a positive factor;
             see :func:`pymg.labels.scale_label_embeddings`. The factor applied is ``.table_scale``.
+        class_weights: optional ``[K]`` weights of the cross-entropy (PyTorch's weighted mean:
+            ``sum_n w_{y_n} CE_n / sum_n w_{y_n}``); see :func:`pymg.losses_longtail.class_weights`.
+        logit_adjustment: optional ``[K]`` offsets added to the logits inside the cross-entropy
+            only (logit-adjusted loss, ``tau * log(pi)``; see
+            :func:`pymg.losses_longtail.logit_adjustment`); the model's logits are unchanged.
 
     After every call, ``.last`` holds detached 0-d tensors ``loss``, ``ce``, ``semantic`` (the
     unweighted distance) and ``weighted_semantic`` for logging (``semantic`` is absent when no
@@ -60,6 +65,8 @@ class SemanticEmbeddingLoss(nn.Module):
     """
 
     label_embeddings: Tensor | None
+    class_weights: Tensor | None
+    logit_adjustment: Tensor | None
 
     def __init__(
         self,
@@ -68,6 +75,8 @@ class SemanticEmbeddingLoss(nn.Module):
         distance: str = "mse",
         label_smoothing: float = 0.0,
         scale: str | float = "recipe",
+        class_weights: Tensor | None = None,
+        logit_adjustment: Tensor | None = None,
     ):
         super().__init__()
         table: Tensor | None = None
@@ -89,6 +98,10 @@ class SemanticEmbeddingLoss(nn.Module):
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing: expected a value in [0, 1), got {label_smoothing}")
         self.register_buffer("label_embeddings", table)
+        self.register_buffer("class_weights", _per_class("class_weights", class_weights, table))
+        self.register_buffer(
+            "logit_adjustment", _per_class("logit_adjustment", logit_adjustment, table)
+        )
         self.weight = float(weight)
         self.distance = distance
         self.label_smoothing = float(label_smoothing)
@@ -139,11 +152,13 @@ class SemanticEmbeddingLoss(nn.Module):
             raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
         if n == 0:
             raise ValueError("logits: expected at least one sample (N >= 1)")
-        if self.label_embeddings is not None and k != self.label_embeddings.shape[0]:
-            raise ValueError(
-                f"logits: expected K={self.label_embeddings.shape[0]} classes (rows of "
-                f"label_embeddings), got shape {tuple(logits.shape)}"
-            )
+        for name in ("label_embeddings", "class_weights", "logit_adjustment"):
+            rows = getattr(self, name)
+            if rows is not None and k != rows.shape[0]:
+                raise ValueError(
+                    f"logits: expected K={rows.shape[0]} classes (rows of {name}), got shape "
+                    f"{tuple(logits.shape)}"
+                )
         if labels.device.type != "cpu":
             return  # reading device values would sync with the host: the data boundary checks
         low, high = int(labels.min()), int(labels.max())
@@ -197,7 +212,12 @@ class SemanticEmbeddingLoss(nn.Module):
         """
         self._check_inputs(logits, labels)
         labels = labels.to(device=logits.device, dtype=torch.int64)
-        ce = F.cross_entropy(logits, labels, label_smoothing=self.label_smoothing)
+        adjusted = logits
+        if self.logit_adjustment is not None:
+            adjusted = logits + self.logit_adjustment.to(logits.dtype)
+        ce = F.cross_entropy(
+            adjusted, labels, weight=self.class_weights, label_smoothing=self.label_smoothing
+        )
         parts: dict[str, Tensor] = {"ce": ce.detach()}
         loss = ce
         if self.label_embeddings is not None and embedding is not None:
@@ -209,3 +229,15 @@ class SemanticEmbeddingLoss(nn.Module):
         parts["loss"] = loss.detach()
         self.last = parts
         return loss
+
+
+def _per_class(name: str, values: Tensor | None, table: Tensor | None) -> Tensor | None:
+    """``values`` as a float32 [K] buffer (checked against the table's K), or None."""
+    if values is None:
+        return None
+    out = torch.as_tensor(values, dtype=torch.float32)
+    if out.ndim != 1 or not torch.isfinite(out).all():
+        raise ValueError(f"{name}: expected a finite 1-D tensor [K], got shape {tuple(out.shape)}")
+    if table is not None and out.shape[0] != table.shape[0]:
+        raise ValueError(f"{name}: expected K={table.shape[0]} values, got {out.shape[0]}")
+    return out

@@ -10,8 +10,17 @@ import pytest
 
 from pymg.cli import main
 from pymg.data import SyntheticIMiGUE, save_native
-from pymg.engine.ablate import CELLS, summarize_records, write_markdown
-from pymg.engine.evaluate import fuse_score_files
+from pymg.engine import load_checkpoint
+from pymg.engine.ablate import (
+    CELLS,
+    LONGTAIL_CELLS,
+    QUICK,
+    ablation_config,
+    run_ablations,
+    summarize_records,
+    write_markdown,
+)
+from pymg.engine.evaluate import adjust_scores, fuse_score_files, load_scores
 from pymg.engine.metrics import summarize
 
 GRID = [  # the grid's own tiny sizes (its runs are synthetic_imigue, 32 classes)
@@ -146,3 +155,55 @@ def test_plot_legend_covers_no_bar() -> None:
     bars = [patch.get_window_extent(renderer) for patch in ax.patches]
     assert len(bars) == 2 * len(summarize_records(records))
     assert not [bar for bar in bars if bar.overlaps(legend)]
+
+
+def test_longtail_cells_set_their_strategy(tmp_path: Path) -> None:
+    names = [c.name for c in LONGTAIL_CELLS]
+    assert names[0] == "baseline" and {"class-balanced", "sqrt weights", "cRT"} <= set(names)
+    expected = {
+        "class-balanced": ("data", "sampler", "class_balanced"),
+        "sqrt sampling": ("data", "sampler", "sqrt"),
+        "progressive": ("data", "sampler", "progressive"),
+        "inverse weights": ("loss", "class_weights", "inverse"),
+        "sqrt weights": ("loss", "class_weights", "sqrt_inverse"),
+        "effective number": ("loss", "class_weights", "effective"),
+        "logit-adj loss": ("loss", "logit_adjust_tau", 1.0),
+        "logit-adj post hoc": ("test", "logit_adjust", 1.0),
+    }
+    for cell in LONGTAIL_CELLS:
+        cfg = ablation_config(cell, "joint", 0, tmp_path, sizes=QUICK)
+        assert cell.streams == ("joint",)
+        if cell.name in expected:
+            section, key, value = expected[cell.name]
+            assert getattr(getattr(cfg, section), key) == value, cell.name
+        else:  # baseline and cRT train the recipe's joint stream unchanged
+            assert cfg.data.sampler == "instance" and cfg.loss.class_weights == "none"
+            assert cfg.loss.logit_adjust_tau == 0.0 and cfg.test.logit_adjust == 0.0
+    assert [c.finetune_head for c in LONGTAIL_CELLS].count(True) == 1
+
+
+def test_longtail_cells_reuse_the_baseline(tmp_path: Path) -> None:
+    out = tmp_path / "lt"
+    cells = ["baseline", "logit-adj post hoc", "cRT"]
+    records = run_ablations(out, quick=True, seeds=1, cells=cells, overrides=GRID)
+    assert [r["settings"]["cell"] for r in records] == cells
+    for r in records:
+        assert set(r) >= {"many", "medium", "few"} and r["few"] is not None
+    runs = out / "runs"
+    base = runs / "baseline_joint_s0"
+    # post hoc: the baseline's checkpoint tested with test.logit_adjust = 1, not a new training
+    post = runs / "logit-adj_post_hoc_joint_s0"
+    assert not (post / "latest.pt").exists()
+    baseline_scores = load_scores(base / "test_scores.npz")
+    counts = load_checkpoint(base / "latest.pt")["class_counts"]
+    adjusted = adjust_scores(baseline_scores, counts, 1.0)
+    np.testing.assert_allclose(
+        load_scores(post / "test_scores.npz").scores, adjusted.scores, atol=1e-6
+    )
+    assert records[1]["top1"] == pytest.approx(summarize(adjusted.scores, adjusted.labels)["top1"])
+    # cRT: stage 1 is the baseline run; stage 2 re-trains the head for crt_epochs epochs
+    assert not (runs / "cRT_joint_s0_stage1").exists()
+    crt = load_checkpoint(runs / "cRT_joint_s0" / "latest.pt")
+    assert crt["finetune_head"] == str(base / "latest.pt") and crt["epoch"] == QUICK["crt_epochs"]
+    text = (out / "ablations.md").read_text()
+    assert "| many | medium | few |" in text

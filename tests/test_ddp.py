@@ -56,7 +56,7 @@ def test_torchrun_two_processes_gloo(tmp_path: Path, tiny_training: list[str]) -
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc-per-node", "2",
         "--master-addr", "127.0.0.1", "--master-port", str(free_port()),
-        "-m", "pymg", "train", "demo", "--work-dir", str(work), *args,
+        "-m", "pymg", "train", "demo", "--work-dir", str(work), *args, *_tensorboard_flag(),
     ]  # fmt: skip
     env = dict(os.environ, OMP_NUM_THREADS="1", MASTER_ADDR="127.0.0.1")
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
@@ -83,3 +83,13 @@ def test_torchrun_two_processes_gloo(tmp_path: Path, tiny_training: list[str]) -
     np.testing.assert_allclose(scores["scores"], alone.scores, rtol=1e-5, atol=1e-6)
     metrics = json.loads((work / "test_metrics.json").read_text())
     assert metrics["num_samples"] == len(test_set)
+    if _tensorboard_flag():  # rank 0 alone writes TensorBoard events
+        assert len(list((work / "tensorboard").glob("events.out.tfevents.*"))) == 1
+
+
+def _tensorboard_flag() -> list[str]:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return []
+    return ["--tensorboard"]

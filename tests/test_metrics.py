@@ -21,7 +21,10 @@ from pymg.engine.metrics import (
     confusion_matrix,
     mean_class_accuracy,
     per_class_accuracy,
+    per_class_table,
     plot_confusion,
+    shot_accuracy,
+    shot_groups,
     summarize,
     topk_accuracy,
 )
@@ -228,3 +231,80 @@ def test_fusion_refuses_nan_score_files(tmp_path: Path) -> None:
         ValueError, match=r"broken.npz: scores hold NaN or inf \(2 clip\(s\), first 'clip3'\)"
     ):
         fuse_score_files([pj, pb])
+
+
+# ----------------------------------------------------------------------------- per class, shots
+# rows = true class, columns = predicted; 4 classes, class 3 never occurs in the test set
+CM = np.array(
+    [
+        [8, 1, 1, 0],  # class 0: 10 samples, 8 right
+        [2, 3, 0, 0],  # class 1: 5 samples, 3 right
+        [0, 1, 1, 0],  # class 2: 2 samples, 1 right
+        [0, 0, 0, 0],  # class 3: absent from the test set, never predicted
+    ]
+)
+
+
+def test_per_class_table_on_a_hand_made_confusion_matrix() -> None:
+    rows = per_class_table(
+        CM, ["a", "b", "c", "d"], [150, 100, 19, 20], ["many", "medium", "few", "medium"]
+    )
+    assert [r["name"] for r in rows] == ["a", "b", "c", "d"]
+    assert [r["support"] for r in rows] == [10, 5, 2, 0]
+    assert [r["accuracy"] for r in rows] == [0.8, 0.6, 0.5, None]
+    assert [r["recall"] for r in rows] == [0.8, 0.6, 0.5, None]
+    # precision = diagonal / column sums 10, 5, 2, 0
+    assert [r["precision"] for r in rows] == [0.8, 0.6, 0.5, None]
+    assert [r["train_count"] for r in rows] == [150, 100, 19, 20]
+    cm2 = np.array([[3, 1], [3, 1]])  # precision differs from recall here
+    two = per_class_table(cm2, ["x", "y"])
+    assert [r["precision"] for r in two] == [0.5, 0.5] and [r["recall"] for r in two] == [
+        0.75,
+        0.25,
+    ]
+    assert "group" not in two[0]
+
+
+def test_shot_groups_and_their_accuracy_by_hand() -> None:
+    # > 100 many, < 20 few, 20..100 medium (both ends included)
+    assert shot_groups([150, 101, 100, 20, 19, 0]) == [
+        "many",
+        "many",
+        "medium",
+        "medium",
+        "few",
+        "few",
+    ]
+    assert shot_groups([150, 50, 5], many=40, few=10) == ["many", "many", "few"]
+    groups = shot_groups([150, 100, 19, 20])
+    # many: class 0 (0.8); medium: classes 1 (0.6) and 3 (absent: left out); few: class 2 (0.5)
+    assert shot_accuracy(CM, groups) == {"many": 0.8, "medium": 0.6, "few": 0.5}
+    assert shot_accuracy(CM, ["many"] * 4) == {
+        "many": pytest.approx(19 / 30),
+        "medium": None,
+        "few": None,
+    }
+    with pytest.raises(ValueError, match="few <= many"):
+        shot_groups([1, 2], many=10, few=20)
+    with pytest.raises(ValueError, match=r"groups must have K=4 entries, got 3"):
+        shot_accuracy(CM, ["many"] * 3)
+
+
+def test_summarize_with_training_counts(tmp_path: Path) -> None:
+    out = summarize(SCORES, LABELS, ["a", "b", "c", "d"], train_counts=[500, 30, 3, 101])
+    json.dumps(out)
+    # per-class accuracy 0.5, 0, 0, 1 -> many = mean(0.5, 1), medium = 0, few = 0
+    assert out["shots"] == {"many": 0.75, "medium": 0.0, "few": 0.0}
+    assert out["shot_thresholds"] == {"many": 100, "few": 20}
+    assert [c["group"] for c in out["classes"]] == ["many", "medium", "few", "many"]
+    assert "shots" not in summarize(SCORES, LABELS)
+    with pytest.raises(ValueError, match="train_counts must have K=4 entries"):
+        summarize(SCORES, LABELS, train_counts=[1, 2])
+    metrics = write_report(
+        _set(SCORES, LABELS, list("abcde")), tmp_path, prefix="y_", png=False,
+        train_counts=[500, 30, 3, 101], shots=(200, 10),
+    )  # fmt: skip
+    assert metrics["shots"] == {"many": 0.5, "medium": 0.5, "few": 0.0}
+    lines = (tmp_path / "y_per_class.csv").read_text().splitlines()
+    assert lines[0] == "class,name,accuracy,precision,recall,support,train_count,group"
+    assert lines[2] == "1,b,0.0,0.0,0.0,1,30,medium"  # class b: 1 sample, 2 predictions, 0 right

@@ -26,6 +26,7 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "train",
     "test",
+    "detect",
     "fuse",
     "evaluate_detections",
     "export",

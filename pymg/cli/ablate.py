@@ -26,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="dataset file (default: iMiGUE-like synthetic)")
     p.add_argument("--quick", action="store_true", help="CPU sizes (2 cores, ~15 min)")
     p.add_argument("--seeds", type=int, default=None, help="seeds per cell (quick 2, else 3)")
-    p.add_argument("--cells", nargs="+", default=None, help="run only these cells (names)")
+    p.add_argument(
+        "--cells",
+        nargs="+",
+        default=None,
+        help="run only these cells (names; 'longtail' = every long-tail strategy cell)",
+    )
     p.add_argument(
         "--embeddings",
         default=None,

@@ -41,8 +41,13 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Test the checkpoint; rank 0 writes the files and prints where they are and the metrics."""
-    from pymg.engine.checkpoint_eval import checkpoint_config, evaluate_checkpoint
+    from pymg.engine.checkpoint_eval import (
+        checkpoint_class_counts,
+        checkpoint_config,
+        evaluate_checkpoint,
+    )
     from pymg.engine.evaluate import write_outputs
+    from pymg.engine.metrics import SHOT_GROUPS
 
     cfg = checkpoint_config(
         args.checkpoint,
@@ -59,7 +64,13 @@ def run(args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     out = Path(args.out) if args.out is not None else checkpoint.parent
     split = cfg.data.test_split
-    paths = write_outputs(result, out, prefix=f"{checkpoint.stem}_{split}_")
+    paths = write_outputs(
+        result,
+        out,
+        prefix=f"{checkpoint.stem}_{split}_",
+        train_counts=checkpoint_class_counts(checkpoint),
+        shots=(cfg.test.many_shot, cfg.test.few_shot),
+    )
     print(f"scores:     {paths['scores']}")
     print(f"submission: {paths['submission']}")
     metrics = paths["metrics"]
@@ -67,5 +78,12 @@ def run(args: argparse.Namespace) -> int:
         views = f"{cfg.test.num_clips} clip(s){' + flip' if cfg.test.flip else ''}"
         print(f"metrics:    {paths['metrics_file']}")
         print(metrics_line(split, metrics)[:-1] + f", {views})")
+        if "shots" in metrics:
+            groups = " / ".join(_percent(metrics["shots"][g]) for g in SHOT_GROUPS)
+            print(f"many / medium / few-shot classes: {groups}")
         print(json.dumps({k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}))
     return 0
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.2f}%"

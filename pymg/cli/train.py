@@ -42,6 +42,18 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="continue from CHECKPOINT (default: <work_dir>/latest.pt)",
     )
     p.add_argument("--no-test", action="store_true", help="skip the final multi-clip test")
+    p.add_argument(
+        "--finetune-head",
+        default=None,
+        metavar="CHECKPOINT",
+        help="classifier re-training (cRT): start from CHECKPOINT, re-initialise the head and "
+        "train only it, backbone frozen, class-balanced sampling",
+    )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        help="write TensorBoard curves to <work_dir>/tensorboard (log.tensorboard = true)",
+    )
     p.set_defaults(func=run)
     return p
 
@@ -50,11 +62,14 @@ def run(args: argparse.Namespace) -> int:
     """Load the config with its overrides and train."""
     from pymg.engine import load_config, train
 
-    cfg = load_config(args.config, overrides(args))
+    extra = ["log.tensorboard=true"] if args.tensorboard else []
+    cfg = load_config(args.config, [*overrides(args), *extra])
     resume: str | bool | None = None
     if args.resume is not None:
         resume = True if args.resume == "auto" else args.resume
-    result = train(cfg, resume=resume, final_test=not args.no_test)
+    result = train(
+        cfg, resume=resume, final_test=not args.no_test, finetune_head=args.finetune_head
+    )
     if os.environ.get("RANK", "0") == "0":  # torchrun: only rank 0 speaks
         print(f"work dir: {result['work_dir']}")
     return 0

@@ -29,6 +29,7 @@ from pymg.data.recording import RecordingSet, check_recording, check_segments, s
 from pymg.data.splits import IMIGUE_TRAIN_SUBJECTS, SplitError
 from pymg.data.synthetic import SyntheticMicroGestures
 from pymg.data.synthetic_imigue import SyntheticIMiGUE
+from pymg.data.synthetic_untrimmed import SyntheticUntrimmed
 from pymg.data.transforms import (
     Compose,
     Flip,
@@ -40,6 +41,7 @@ from pymg.data.transforms import (
     test_transform,
     train_transform,
 )
+from pymg.data.windows import RecordingWindows
 
 __all__ = [
     "IMIGUE_TRAIN_SUBJECTS",
@@ -49,6 +51,7 @@ __all__ = [
     "MalformedClipError",
     "MalformedDataWarning",
     "NativeClips",
+    "RecordingWindows",
     "PoseCompact",
     "PoseDataset",
     "PoseState",
@@ -59,6 +62,7 @@ __all__ = [
     "SplitError",
     "SyntheticIMiGUE",
     "SyntheticMicroGestures",
+    "SyntheticUntrimmed",
     "UnsafePickleError",
     "check_annotation",
     "check_recording",

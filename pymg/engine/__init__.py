@@ -10,6 +10,7 @@ from pymg.engine.config import (
     Config,
     ConfigError,
     DataConfig,
+    DetectConfig,
     LossConfig,
     ModelConfig,
     OptimConfig,
@@ -24,6 +25,7 @@ from pymg.engine.config import (
     load_config,
 )
 from pymg.engine.detection_metrics import evaluate_detections
+from pymg.engine.detector import Detector, OnlineDetector, WindowParams
 from pymg.engine.evaluate import (
     ScoreSet,
     fuse_score_files,
@@ -45,6 +47,7 @@ from pymg.engine.metrics import (
     summarize,
     topk_accuracy,
 )
+from pymg.engine.segments import Segment, SegmentParams
 from pymg.engine.trainer import LRSchedule, seed_everything, train
 from pymg.models.fusion import fuse_scores  # the one definition, re-exported
 
@@ -52,16 +55,22 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "DetectConfig",
+    "Detector",
     "LRSchedule",
     "LossConfig",
     "ModelConfig",
+    "OnlineDetector",
     "OptimConfig",
     "Prediction",
     "Recognizer",
     "RuntimeConfig",
     "ScheduleConfig",
     "ScoreSet",
+    "Segment",
+    "SegmentParams",
     "TestConfig",
+    "WindowParams",
     "apply_overrides",
     "config_from_dict",
     "config_to_dict",

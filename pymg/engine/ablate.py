@@ -15,8 +15,16 @@ cell               what changes from the recipe
 ``stgcn 41``       ST-GCN on ``imigue41``
 =================  ==========================================================================
 
-Every PoseC3D cell trains a joint and a limb model and also scores their 1:1 fusion (softmax
-probabilities averaged), so each cell has three rows: ``joint``, ``limb``, ``fused``.
+The long-tail cells (:data:`LONGTAIL_CELLS`, joint stream only) change one imbalance strategy
+from ``baseline`` (the recipe's joint stream: instance sampling, plain cross-entropy + semantic
+loss): class-balanced / square-root / progressive sampling, inverse / square-root inverse /
+effective-number class weights, logit adjustment as a loss and post hoc (tau = 1), and cRT
+(the baseline, then ``sizes["crt_epochs"]`` epochs of head-only re-training with class-balanced
+sampling). Their records carry many / medium / few-shot accuracy as well.
+
+Every PoseC3D cell of the paper's grid trains a joint and a limb model and also scores their 1:1
+fusion (softmax probabilities averaged), so each such cell has three rows: ``joint``, ``limb``,
+``fused``.
 
 Files written to ``out``: ``ablations.json`` (one record per run, rewritten after every run:
 settings, seed, top1, top5, mean class accuracy, seconds), ``ablations.md`` (mean and spread
@@ -33,7 +41,7 @@ import platform
 import statistics
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,11 +49,21 @@ from typing import Any
 import numpy as np
 
 from pymg.checks import check_int
-from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
+from pymg.engine import ablate_report
+from pymg.engine.ablate_report import plot_rows, summarize_records
+from pymg.engine.config import (
+    Config,
+    ConfigError,
+    apply_overrides,
+    config_from_dict,
+    config_to_dict,
+)
 
 __all__ = [
+    "ALL_CELLS",
     "CELLS",
     "FULL",
+    "LONGTAIL_CELLS",
     "QUICK",
     "Cell",
     "ablation_config",
@@ -68,11 +86,14 @@ class Cell:
     layout: str = "imigue41"
     strategy: str = "uniform"
     semantic: bool = True
+    overrides: tuple[str, ...] = ()
+    finetune_head: bool = False
+    fuse: bool = True
 
     @property
     def streams(self) -> tuple[str, ...]:
         """The streams trained (``joint``, ``limb``) and scored (``fused``) for this cell."""
-        return ("joint", "limb", "fused") if self.arch == "posec3d" else ("joint",)
+        return ("joint", "limb", "fused") if self.arch == "posec3d" and self.fuse else ("joint",)
 
     def settings(self, stream: str) -> dict[str, Any]:
         """The record's ``settings``: the values that define a run of this cell."""
@@ -83,6 +104,8 @@ class Cell:
             "strategy": self.strategy,
             "semantic": self.semantic,
             "stream": stream,
+            "overrides": list(self.overrides),
+            "finetune_head": self.finetune_head,
         }
 
 
@@ -95,7 +118,33 @@ CELLS: tuple[Cell, ...] = (
     Cell("stgcn 22", "ST-GCN on imigue22", arch="stgcn", layout="imigue22"),
     Cell("stgcn 41", "ST-GCN on imigue41", arch="stgcn", layout="imigue41"),
 )
-"""The grid, in table order."""
+"""The paper's grid, in table order."""
+
+
+def _longtail(name: str, change: str, *overrides: str, crt: bool = False) -> Cell:
+    return Cell(name, change, overrides=overrides, finetune_head=crt, fuse=False)
+
+
+LONGTAIL_CELLS: tuple[Cell, ...] = (
+    _longtail("baseline", "recipe, joint stream: instance sampling, plain cross-entropy"),
+    _longtail("class-balanced", "class-balanced sampling", "data.sampler=class_balanced"),
+    _longtail("sqrt sampling", "square-root sampling", "data.sampler=sqrt"),
+    _longtail("progressive", "sampling power 1 -> 0 over the epochs", "data.sampler=progressive"),
+    _longtail("inverse weights", "class weights 1/n", "loss.class_weights=inverse"),
+    _longtail("sqrt weights", "class weights 1/sqrt(n)", "loss.class_weights=sqrt_inverse"),
+    _longtail(
+        "effective number",
+        "class weights by effective number, beta 0.999",
+        "loss.class_weights=effective",
+    ),
+    _longtail("logit-adj loss", "logit-adjusted loss, tau 1", "loss.logit_adjust_tau=1.0"),
+    _longtail("logit-adj post hoc", "post-hoc logit adjustment, tau 1", "test.logit_adjust=1.0"),
+    _longtail("cRT", "baseline, then head-only class-balanced re-training", crt=True),
+)
+"""The long-tail strategies, one at a time from ``baseline`` (joint stream)."""
+
+ALL_CELLS: tuple[Cell, ...] = CELLS + LONGTAIL_CELLS
+"""Every cell ``--cells`` may name."""
 
 QUICK: dict[str, Any] = {
     "seeds": 2,
@@ -114,6 +163,7 @@ QUICK: dict[str, Any] = {
     "flip_prob": 0.0,
     "stgcn_clip_len": 16,
     "gcn_channels": 16,
+    "crt_epochs": 2,
 }
 """``--quick``: small enough for 2 CPU cores (see docs/ablations.md for the measured time)."""
 
@@ -134,6 +184,7 @@ FULL: dict[str, Any] = {
     "flip_prob": 0.5,
     "stgcn_clip_len": 100,
     "gcn_channels": 64,
+    "crt_epochs": 10,
 }
 """The default (a GPU setting): the shipped configs' model, frames and test, 4000 clips."""
 
@@ -186,7 +237,7 @@ def ablation_config(
         },
         "runtime": {"work_dir": str(work_dir), "seed": seed, "progress": False},
     }
-    return apply_overrides(config_from_dict(values), list(overrides))
+    return apply_overrides(config_from_dict(values), [*cell.overrides, *overrides])
 
 
 def _model_table(cell: Cell, stream: str, num_classes: int, sizes: dict[str, Any]) -> dict:
@@ -223,19 +274,85 @@ def _dataset_classes(data: str) -> tuple[int, list[str]]:
     return len(names), names
 
 
-def _metrics(result: dict[str, Any]) -> dict[str, float]:
-    return {k: float(result[k]) for k in ("top1", "top5", "mean_class_accuracy")}
+def _metrics(result: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: float(result[k]) for k in ("top1", "top5", "mean_class_accuracy")}
+    for group, value in (result.get("shots") or {}).items():
+        out[group] = value
+    return out
+
+
+def _training_key(cfg: Config) -> str:
+    """What defines a training run: the config without its name, ``test`` section and work dir."""
+    values = config_to_dict(cfg)
+    values.pop("test")
+    values.pop("name")
+    values["runtime"].pop("work_dir")
+    return json.dumps(values, sort_keys=True)
+
+
+def _train_once(cfg: Config, trained: dict[str, Path], final_test: bool = True) -> dict[str, Any]:
+    """Train ``cfg``, or, when a run of this out dir already trained the same model (another
+    test setting, e.g. post-hoc logit adjustment; cRT's first stage), test its checkpoint."""
+    from pymg.engine.checkpoint_eval import (
+        checkpoint_class_counts,
+        checkpoint_config,
+        evaluate_checkpoint,
+    )
+    from pymg.engine.evaluate import write_outputs
+    from pymg.engine.trainer import train
+
+    key = _training_key(cfg)
+    if key not in trained:
+        result = train(cfg, final_test=final_test)
+        trained[key] = Path(cfg.runtime.work_dir)
+        return result
+    if not final_test:
+        return {"test": None}
+    checkpoint = trained[key] / "latest.pt"
+    tests = [f"test.{k}={_toml(v)}" for k, v in config_to_dict(cfg)["test"].items()]
+    scores = evaluate_checkpoint(checkpoint, checkpoint_config(checkpoint, overrides=tests))
+    written = write_outputs(
+        scores,
+        cfg.runtime.work_dir,
+        prefix=f"{cfg.data.test_split}_",
+        train_counts=checkpoint_class_counts(checkpoint),
+        shots=(cfg.test.many_shot, cfg.test.few_shot),
+    )
+    return {"test": written["metrics"]}
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value) if not isinstance(value, bool) else str(value).lower()
+
+
+def _train_cell(
+    cell: Cell, cfg: Config, sizes: dict[str, Any], trained: dict[str, Path]
+) -> dict[str, Any]:
+    """One run of ``cell``; cRT first trains the baseline (or reuses it), then its head."""
+    from pymg.engine.trainer import train
+
+    if not cell.finetune_head:
+        return _train_once(cfg, trained)
+    stage1 = replace(cfg, runtime=replace(cfg.runtime, work_dir=cfg.runtime.work_dir + "_stage1"))
+    _train_once(stage1, trained, final_test=False)
+    schedule = replace(cfg.schedule, epochs=int(sizes["crt_epochs"]))
+    checkpoint = trained[_training_key(stage1)] / "latest.pt"
+    return train(replace(cfg, schedule=schedule), finetune_head=checkpoint)
 
 
 def _chosen(cells: Sequence[str] | None) -> list[Cell]:
-    """The cells named (all of :data:`CELLS` for None), in the order given."""
+    """The cells named (all of :data:`CELLS` for None), in the order given; ``"longtail"``
+    stands for every cell of :data:`LONGTAIL_CELLS`."""
     if cells is None:
         return list(CELLS)
-    known = {c.name: c for c in CELLS}
-    unknown = [c for c in cells if c not in known]
+    known = {c.name: c for c in ALL_CELLS}
+    names = [
+        n for c in cells for n in ([x.name for x in LONGTAIL_CELLS] if c == "longtail" else [c])
+    ]
+    unknown = [c for c in names if c not in known]
     if unknown:
         raise ValueError(f"unknown cells {unknown}; known: {', '.join(known)}")
-    return [known[c] for c in cells]
+    return [known[c] for c in names]
 
 
 @dataclass
@@ -254,13 +371,13 @@ class _Grid:
     start: float = field(default_factory=time.perf_counter)
     records: list[dict[str, Any]] = field(default_factory=list)
     majority: dict[int, float] = field(default_factory=dict)
+    trained: dict[str, Path] = field(default_factory=dict)
 
 
 def _run_cell(grid: _Grid, cell: Cell, seed: int) -> None:
     """Train and test every stream of ``cell`` with ``seed`` (+ their fusion); adds records."""
     from pymg.engine.evaluate import fuse_score_files
     from pymg.engine.metrics import summarize
-    from pymg.engine.trainer import train
 
     score_files = {}
     for stream in [s for s in cell.streams if s != "fused"]:
@@ -270,7 +387,7 @@ def _run_cell(grid: _Grid, cell: Cell, seed: int) -> None:
             num_classes=grid.num_classes, embeddings=grid.embeddings, overrides=grid.overrides,
         )  # fmt: skip
         tic = time.perf_counter()
-        result = train(cfg)
+        result = _train_cell(cell, cfg, grid.sizes, grid.trained)
         seconds = time.perf_counter() - tic
         grid.done += 1
         if result["test"] is None:
@@ -389,110 +506,10 @@ def _write_json(path: Path, records: list[dict[str, Any]], meta: dict[str, Any] 
     tmp.replace(path)
 
 
-def _spread(values: list[float]) -> str:
-    mean = 100 * statistics.fmean(values)
-    if len(values) < 2:
-        return f"{mean:.1f}"
-    lo, hi = 100 * min(values), 100 * max(values)
-    return f"{mean:.1f} ({lo:.1f}-{hi:.1f})"
-
-
-def summarize_records(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Per (cell, stream), in grid order: ``{"cell", "stream", "n", "top1", "top5",
-    "mean_class_accuracy"}`` with each metric a list of the seeds' values."""
-    rows: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in records:
-        key = (r["settings"]["cell"], r["settings"]["stream"])
-        row = rows.setdefault(
-            key,
-            {"cell": key[0], "stream": key[1], "top1": [], "top5": [], "mean_class_accuracy": []},
-        )
-        for metric in ("top1", "top5", "mean_class_accuracy"):
-            row[metric].append(float(r[metric]))
-    for row in rows.values():
-        row["n"] = len(row["top1"])
-    return list(rows.values())
-
-
 def write_markdown(
     records: Sequence[dict[str, Any]], path: str | Path, meta: dict[str, Any] | None = None
 ) -> Path:
-    """Write the table (mean and min-max over seeds, in %) and, with matplotlib, a plot next to it.
-
-    Returns:
-        the path of the Markdown file.
-    """
-    path = Path(path)
-    meta = meta or {}
-    rows = summarize_records(records)
-    changes = {c.name: c.change for c in CELLS}
-    lines = ["# Ablations", ""]
-    if meta:
-        lines += [
-            f"- date: {meta.get('date')}; machine: {meta.get('machine')}",
-            f"- command: `{meta.get('command')}`"
-            + (f" (overrides: {', '.join(meta['overrides'])})" if meta.get("overrides") else ""),
-            f"- data: {meta.get('data')}; wall time {meta.get('wall_seconds', 0):.0f} s"
-            f" ({'--quick' if meta.get('quick') else 'full'} sizes: {meta.get('sizes')})",
-            f"- majority-class baseline: top-1 {100 * meta.get('majority_top1', math.nan):.1f}%,"
-            f" mean class accuracy {100 / max(int(meta.get('num_classes', 32)), 1):.1f}%",
-            "",
-        ]
-    lines += [
-        "Mean over seeds, in %, with the lowest and highest seed in brackets.",
-        "",
-        "| cell | change | stream | seeds | top-1 | top-5 | mean class acc |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row['cell']} | {changes.get(row['cell'], '')} | {row['stream']} | {row['n']} | "
-            f"{_spread(row['top1'])} | {_spread(row['top5'])} | "
-            f"{_spread(row['mean_class_accuracy'])} |"
-        )
-    picture = _plot(rows, path.with_suffix(".png"))
-    lines += [
-        "",
-        f"![top-1 and mean class accuracy per cell]({picture.name})"
-        if picture is not None
-        else "(no plot: install matplotlib, e.g. `pip install matplotlib`, for ablations.png)",
-        "",
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def _plot(rows: list[dict[str, Any]], path: Path) -> Path | None:
-    """Write :func:`plot_rows` to ``path``; None when matplotlib is not installed."""
-    from pymg.viz import matplotlib_available, save_figure
-
-    if not matplotlib_available():
-        return None
-    return save_figure(plot_rows(rows), path)
-
-
-def plot_rows(rows: list[dict[str, Any]]) -> Any:
-    """Bar plot (a matplotlib Figure) of top-1 and mean class accuracy per row of
-    :func:`summarize_records`: mean over seeds with min-max whiskers. The legend sits below the
-    axes, so it never covers a bar."""
-    from pymg.viz import new_figure
-
-    labels = [f"{r['cell']} / {r['stream']}" for r in rows]
-    y = np.arange(len(rows))
-    fig = new_figure(8, 0.35 * len(rows) + 1.8, dpi=100)
-    ax = fig.subplots()
-    for offset, metric, color in (
-        (-0.2, "top1", "tab:blue"),
-        (0.2, "mean_class_accuracy", "tab:orange"),
-    ):
-        values = [100 * np.asarray(r[metric]) for r in rows]
-        mean = np.array([v.mean() for v in values])
-        err = np.array([[m - v.min(), v.max() - m] for m, v in zip(mean, values, strict=True)]).T
-        ax.barh(
-            y + offset, mean, height=0.38, xerr=err, color=color, label=metric.replace("_", " ")
-        )
-    ax.set_yticks(y, labels)
-    ax.invert_yaxis()
-    ax.set_xlabel("% (mean over seeds, min-max whiskers)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
-    return fig
+    """The Markdown table (and plot) of ``records``, each cell's change from :data:`ALL_CELLS`
+    (:func:`pymg.engine.ablate_report.write_markdown`)."""
+    changes = {c.name: c.change for c in ALL_CELLS}
+    return ablate_report.write_markdown(records, path, meta, changes)

@@ -113,6 +113,8 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """Training set (``None`` when ``train=False``), test set and the K class names.
 
     ``cfg.data.source`` is a dataset file (PYSKL ``.pkl`` or pymg ``.npz``) or ``"synthetic"``.
+    With ``detect.train`` the items are windows of recordings
+    (:func:`pymg.engine.detect_data.build_window_datasets`).
 
     Raises:
         FileNotFoundError: the source file does not exist.
@@ -120,6 +122,10 @@ def build_datasets(cfg: Config, *, train: bool = True) -> tuple[Any, Any, list[s
     """
     from pymg.data import PoseDataset, SyntheticMicroGestures
 
+    if cfg.detect.train:  # a detector: windows of untrimmed recordings, + a background class
+        from pymg.engine.detect_data import build_window_datasets
+
+        return build_window_datasets(cfg, train=train)
     d = cfg.data  # d.repeat was range-checked when the config was read (config_ranges)
     layout = config_layout(cfg)
     source: Any
@@ -274,8 +280,15 @@ def build_model(cfg: Config, layout: Any, embed_dim: int | None = None) -> Recog
     return model
 
 
-def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Module:
-    """Cross-entropy (+ weighted semantic embedding loss when ``label_embeddings`` is given)."""
+def build_criterion(
+    cfg: Config,
+    label_embeddings: torch.Tensor | None,
+    class_weights: torch.Tensor | None = None,
+    logit_adjustment: torch.Tensor | None = None,
+) -> nn.Module:
+    """Cross-entropy (+ weighted semantic embedding loss when ``label_embeddings`` is given),
+    with optional per-class ``class_weights`` [K] and ``logit_adjustment`` [K] (long tail, see
+    :func:`pymg.engine.longtail.criterion_options`)."""
     from pymg.losses import SemanticEmbeddingLoss
 
     return SemanticEmbeddingLoss(
@@ -284,4 +297,6 @@ def build_criterion(cfg: Config, label_embeddings: torch.Tensor | None) -> nn.Mo
         distance=cfg.loss.distance,
         label_smoothing=cfg.loss.label_smoothing,
         scale=cfg.loss.embedding_scale,
+        class_weights=class_weights,
+        logit_adjustment=logit_adjustment,
     )

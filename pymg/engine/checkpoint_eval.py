@@ -11,17 +11,18 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from pymg.engine.builders import build_datasets
 from pymg.engine.checkpointing import load_checkpoint
 from pymg.engine.config import Config, ConfigError, apply_overrides, config_from_dict
 from pymg.engine.distributed import init_distributed, shutdown
-from pymg.engine.evaluate import ScoreSet, predict_dataset
+from pymg.engine.evaluate import ScoreSet, adjust_scores, predict_dataset
 from pymg.engine.inference import Recognizer
 from pymg.engine.runtime import resolve_amp
 
-__all__ = ["checkpoint_config", "evaluate_checkpoint"]
+__all__ = ["checkpoint_class_counts", "checkpoint_config", "evaluate_checkpoint"]
 
 
 def checkpoint_config(
@@ -63,8 +64,18 @@ def checkpoint_config(
     return replace(cfg, data=data_cfg, test=test_cfg, runtime=runtime)
 
 
+def checkpoint_class_counts(checkpoint: str | Path) -> np.ndarray | None:
+    """The training clips per class [K] the checkpoint stores (None: written before pymg
+    recorded them, or by ``pymg import``)."""
+    counts = load_checkpoint(Path(checkpoint)).get("class_counts")
+    return None if counts is None else np.asarray(counts, np.int64)
+
+
 def evaluate_checkpoint(checkpoint: str | Path, cfg: Config) -> ScoreSet:
     """Scores [N, K] of every clip of ``cfg.data.test_split`` (``cfg.test`` views per clip).
+
+    ``cfg.test.logit_adjust > 0`` adjusts the scores post hoc by the training class counts the
+    checkpoint stores (Menon et al. 2021; :func:`pymg.engine.evaluate.adjust_scores`).
 
     Args:
         checkpoint: a pymg checkpoint (``best.pt``, ``latest.pt`` or one ``pymg import`` wrote).
@@ -72,7 +83,21 @@ def evaluate_checkpoint(checkpoint: str | Path, cfg: Config) -> ScoreSet:
 
     Returns:
         the :class:`~pymg.engine.evaluate.ScoreSet` (labels -1 where the split has none).
+
+    Raises:
+        ValueError: ``test.logit_adjust > 0`` with a checkpoint that stores no training counts.
     """
+    counts = checkpoint_class_counts(checkpoint)
+    if cfg.test.logit_adjust > 0 and counts is None:
+        raise ValueError(
+            f"test.logit_adjust needs the training class counts, which {checkpoint} does not "
+            "store (written before pymg recorded them); retrain or set test.logit_adjust=0"
+        )
+    result = _score_split(checkpoint, cfg)
+    return result if counts is None else adjust_scores(result, counts, cfg.test.logit_adjust)
+
+
+def _score_split(checkpoint: str | Path, cfg: Config) -> ScoreSet:
     owns_group = not torch.distributed.is_initialized()
     ctx = init_distributed(cfg.runtime.device, cfg.runtime.dist_timeout)
     try:

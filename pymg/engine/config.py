@@ -1,7 +1,8 @@
 """Experiment configuration: small dataclasses, TOML files and ``--set key=value`` overrides.
 
-A config has seven sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
-``runtime``), each a flat dataclass of plain values, so a TOML file maps onto it one to one::
+A config has nine sections (``data``, ``model``, ``optim``, ``schedule``, ``loss``, ``test``,
+``runtime``, ``log``, ``detect``), each a flat dataclass of plain values, so a TOML file maps
+onto it one to one::
 
     name = "imigue41_posec3d_joint"
     [data]
@@ -27,7 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pymg.data.samplers import SAMPLERS
 from pymg.engine.runtime import AMP_MODES
+from pymg.engine.segments import SegmentParams
+from pymg.losses_longtail import CLASS_WEIGHTS
 from pymg.topology import DEFAULT_LAYOUT
 
 if sys.version_info >= (3, 11):
@@ -39,6 +43,8 @@ __all__ = [
     "Config",
     "ConfigError",
     "DataConfig",
+    "LogConfig",
+    "DetectConfig",
     "LossConfig",
     "ModelConfig",
     "OptimConfig",
@@ -71,6 +77,9 @@ class DataConfig:
     Clips are cropped to ``train_size`` x ``train_size`` pixels for training (a random resized
     crop unless ``random_crop`` is false, then a horizontal flip with ``flip_prob``) and resized
     to ``test_size`` x ``test_size`` for evaluation; heatmaps are drawn at that size on the device.
+    ``sampler`` picks how training clips are drawn (:mod:`pymg.data.samplers`): ``"instance"``
+    (shuffle), ``"class_balanced"``, ``"sqrt"`` or ``"progressive"`` (class probability
+    ``n_c^q``, ``q`` = 1, 0, 1/2, or 1 -> 0 over the epochs).
     """
 
     source: str = ""
@@ -87,6 +96,8 @@ class DataConfig:
     synthetic_clips: int = 400
     synthetic_seed: int = 0
     repeat: int = 1
+    # "instance" as before; Kang et al. (ICLR 2020) train cRT's classifier "class_balanced"
+    sampler: str = "instance"
 
 
 @dataclass
@@ -155,6 +166,8 @@ class ScheduleConfig:
 
     ``warmup_epochs`` (may be fractional) ramps linearly from ``warmup_factor * lr`` to ``lr``;
     the cosine then anneals from ``lr`` to ``min_lr`` at the last iteration.
+    ``select_by`` picks the validation metric that chooses ``best.pt``: ``"top1"`` or
+    ``"mean_class_accuracy"`` (better on long-tailed data, where top-1 rewards the head classes).
     """
 
     epochs: int = 24
@@ -162,6 +175,7 @@ class ScheduleConfig:
     warmup_epochs: float = 0.0
     warmup_factor: float = 0.1
     min_lr: float = 0.0
+    select_by: str = "top1"
 
 
 @dataclass
@@ -173,6 +187,11 @@ class LossConfig:
     published table's magnitude, mean square 0.077 per element, so that ``weight * MSE`` starts
     near 1.5 as in the recipe), ``"none"`` (the table as stored) or a factor such as ``"2.5"``;
     see :func:`pymg.labels.scale_label_embeddings`.
+
+    Long-tail options (:mod:`pymg.losses_longtail`), all off by default: ``class_weights`` is
+    ``"none"``, ``"inverse"`` (1/n_c), ``"sqrt_inverse"`` (1/sqrt(n_c)) or ``"effective"`` (Cui et
+    al. 2019, with ``effective_beta``); ``logit_adjust_tau > 0`` trains with the logit-adjusted
+    cross-entropy (logits + tau * log(prior); Menon et al. 2021 use tau = 1).
     """
 
     semantic: bool = True
@@ -181,6 +200,11 @@ class LossConfig:
     embeddings: str = "imigue"
     label_smoothing: float = 0.0
     embedding_scale: str = "recipe"
+    class_weights: str = "none"
+    # Cui et al., CVPR 2019, search beta in {0.9, 0.99, 0.999, 0.9999}
+    effective_beta: float = 0.999
+    # 0 = plain cross-entropy; Menon et al., ICLR 2021: tau = 1
+    logit_adjust_tau: float = 0.0
 
 
 @dataclass
@@ -189,6 +213,12 @@ class TestConfig:
 
     ``val_*`` are the cheaper settings used for the evaluation after every ``val_interval``
     epochs during training (``0`` = only the final test).
+
+    ``logit_adjust > 0`` adjusts the test scores post hoc by the training priors,
+    ``softmax(log p - tau * log(prior))`` (Menon et al. 2021, tau = 1), in validation, the final
+    test and ``pymg test``. Classes with more than ``many_shot`` training clips are "many-shot",
+    with fewer than ``few_shot`` "few-shot", the rest "medium" (the usual 100 / 20 of
+    long-tail benchmarks, Liu et al. 2019); the report gives the accuracy of each group.
     """
 
     num_clips: int = 10
@@ -197,6 +227,10 @@ class TestConfig:
     val_interval: int = 1
     val_num_clips: int = 1
     val_flip: bool = False
+    # post-hoc logit adjustment tau: 0 = off; Menon et al., ICLR 2021: tau = 1
+    logit_adjust: float = 0.0
+    many_shot: int = 100
+    few_shot: int = 20
 
 
 @dataclass
@@ -227,8 +261,60 @@ class RuntimeConfig:
 
 
 @dataclass
+class LogConfig:
+    """What a run records besides ``metrics.jsonl``.
+
+    ``tensorboard = true`` (or ``pymg train --tensorboard``) writes TensorBoard event files to
+    ``<work_dir>/tensorboard`` (rank 0 only; needs
+    ``pip install 'pymg-microgesture[tensorboard]'``): the loss
+    and each of its terms, the learning rate, top-1 / top-5 / mean class accuracy, many / medium /
+    few-shot accuracy, per-class accuracy and the confusion matrix as an image at every evaluation.
+    """
+
+    tensorboard: bool = False
+
+
+@dataclass
+class DetectConfig:
+    """Detection in untrimmed recordings: training on windows, sliding windows at test time.
+
+    With ``train = true`` the training set is windows of ``window`` frames cut from recordings
+    (``data.source`` is an untrimmed file or ``"synthetic_untrimmed"``): ``windows_per_gesture``
+    windows centred inside each gesture take the class of the gesture they overlap most, and
+    ``background_ratio`` times as many windows that overlap no gesture take the extra class K
+    ("background", the last class: ``model.num_classes`` = gesture classes + 1).
+    ``synthetic_recordings`` / ``synthetic_seconds`` / ``synthetic_classes`` size the synthetic
+    set (:class:`pymg.data.SyntheticUntrimmed`; ``synthetic_classes = 0``: all 32 classes).
+
+    At test time windows of ``window`` frames start every ``stride`` frames; ``batch_windows`` of
+    them go through one heatmap call and one network call (``num_clips`` views, ``flip``); a
+    frame's class scores are the mean of the softmax of the windows covering it. Segments follow
+    from ``thresholds`` (one hysteresis level each, ``low = high - hysteresis``), ``min_len``,
+    ``merge_gap``, ``max_len`` and per-class NMS at ``nms_iou`` (:mod:`pymg.engine.segments`).
+    """
+
+    train: bool = False
+    window: int = 48
+    stride: int = 8
+    windows_per_gesture: int = 3
+    background_ratio: float = 1.0
+    batch_windows: int = 8
+    num_clips: int = 1
+    flip: bool = False
+    thresholds: tuple[float, ...] = SegmentParams.thresholds  # the post-process defaults,
+    hysteresis: float = SegmentParams.hysteresis  # defined once in pymg.engine.segments
+    min_len: int = SegmentParams.min_len
+    merge_gap: int = SegmentParams.merge_gap
+    max_len: int = SegmentParams.max_len
+    nms_iou: float = SegmentParams.nms_iou
+    synthetic_recordings: int = 12
+    synthetic_seconds: float = 120.0
+    synthetic_classes: int = 8
+
+
+@dataclass
 class Config:
-    """A whole experiment: ``name`` plus the seven sections."""
+    """A whole experiment: ``name`` plus the nine sections."""
 
     name: str = "experiment"
     data: DataConfig = field(default_factory=DataConfig)
@@ -238,6 +324,8 @@ class Config:
     loss: LossConfig = field(default_factory=LossConfig)
     test: TestConfig = field(default_factory=TestConfig)
     runtime: RuntimeConfig = field(default_factory=RuntimeConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    detect: DetectConfig = field(default_factory=DetectConfig)
 
 
 _SECTIONS: dict[str, type] = {
@@ -248,6 +336,8 @@ _SECTIONS: dict[str, type] = {
     "loss": LossConfig,
     "test": TestConfig,
     "runtime": RuntimeConfig,
+    "log": LogConfig,
+    "detect": DetectConfig,
 }
 
 _CHOICES: dict[str, tuple[str, ...]] = {
@@ -255,6 +345,9 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "loss.distance": ("mse", "cosine"),
     "runtime.device": ("auto", "cpu", "cuda"),
     "runtime.amp": AMP_MODES,
+    "data.sampler": SAMPLERS,
+    "loss.class_weights": CLASS_WEIGHTS,
+    "schedule.select_by": ("top1", "mean_class_accuracy"),
 }
 
 

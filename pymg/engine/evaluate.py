@@ -10,12 +10,14 @@ Files (all written by rank 0):
 * submission ``*.csv`` (the MiGA challenge's layout): no header, one ``clip_id,pred`` row per
   clip, ``pred`` the predicted 0-based class (iMiGUE's ``C1`` -> 0 ... ``C32`` -> 31), e.g.
   ``0054_0,30``. Clip ids are the dataset's ``frame_dir`` values.
-* report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``) and
-  ``<prefix>confusion.png``.
+* report: ``<prefix>metrics.json`` (:func:`pymg.engine.metrics.summarize` + ``class_names``),
+  ``<prefix>per_class.csv`` (header ``class,name,accuracy,precision,recall,support`` plus
+  ``train_count,group`` when the training counts are known; empty cells where a ratio is
+  undefined) and ``<prefix>confusion.png``.
 
 :func:`write_outputs` writes all three with one prefix; training, ``pymg test`` and ``pymg fuse``
 use it, so their files are named alike (``<split>_scores.npz``, ``<split>_predictions.csv``,
-``<split>_metrics.json``, ``<split>_confusion.png``).
+``<split>_metrics.json``, ``<split>_per_class.csv``, ``<split>_confusion.png``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pymg.models.interface import RecognizerModel
 
 __all__ = [
     "ScoreSet",
+    "adjust_scores",
     "fuse_score_files",
     "load_scores",
     "predict_batch",
@@ -351,9 +354,23 @@ def write_submission(result: ScoreSet, path: str | Path) -> Path:
 
 
 def write_report(
-    result: ScoreSet, out_dir: str | Path, prefix: str = "", png: bool | None = None
+    result: ScoreSet,
+    out_dir: str | Path,
+    prefix: str = "",
+    png: bool | None = None,
+    train_counts: Sequence[int] | np.ndarray | None = None,
+    shots: tuple[int, int] = (100, 20),
 ) -> dict[str, Any]:
-    """Metrics of a labelled ScoreSet to ``<prefix>metrics.json`` (+ ``<prefix>confusion.png``).
+    """Metrics of a labelled ScoreSet to ``<prefix>metrics.json`` and ``<prefix>per_class.csv``
+    (+ ``<prefix>confusion.png``).
+
+    Args:
+        result: the scores [N, K] with labels.
+        out_dir: the folder written to.
+        prefix: file-name prefix.
+        png: also draw the confusion matrix (needs matplotlib).
+        train_counts: optional [K] training clips per class: adds the many / medium / few-shot
+            accuracies with the thresholds ``shots = (many, few)``.
 
     ``png``: draw the confusion matrix (None: when matplotlib is installed).
     Returns the metrics dict (:func:`pymg.engine.metrics.summarize` plus ``class_names``).
@@ -364,24 +381,34 @@ def write_report(
         png = matplotlib_available()
     if not result.has_labels:
         raise ValueError("the scores carry no labels (-1): metrics need labelled clips")
-    metrics = summarize(result.scores, result.labels, result.class_names)
+    many, few = shots
+    metrics = summarize(
+        result.scores, result.labels, result.class_names, train_counts, many=many, few=few
+    )
     metrics["class_names"] = list(result.class_names)
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{prefix}metrics.json").write_text(json.dumps(metrics, indent=1) + "\n")
+    _write_per_class(metrics["classes"], folder / f"{prefix}per_class.csv")
     if png:
         plot_confusion(metrics["confusion"], folder / f"{prefix}confusion.png", result.class_names)
     return metrics
 
 
 def write_outputs(
-    result: ScoreSet, out_dir: str | Path, prefix: str, png: bool | None = None
+    result: ScoreSet,
+    out_dir: str | Path,
+    prefix: str,
+    png: bool | None = None,
+    train_counts: Sequence[int] | np.ndarray | None = None,
+    shots: tuple[int, int] = (100, 20),
 ) -> dict[str, Any]:
     """Write the score file, the submission and (labelled clips only) the report of ``result``.
 
     Files: ``<out_dir>/<prefix>scores.npz``, ``<prefix>predictions.csv`` and, when the clips
-    carry labels, ``<prefix>metrics.json`` and ``<prefix>confusion.png`` (see
-    :func:`write_report` for ``png``).
+    carry labels, ``<prefix>metrics.json``, ``<prefix>per_class.csv`` and
+    ``<prefix>confusion.png`` (see :func:`write_report` for ``png``, ``train_counts`` and
+    ``shots``).
 
     Returns:
         ``{"scores": Path, "submission": Path, "metrics_file": Path | None, "metrics": dict |
@@ -395,6 +422,39 @@ def write_outputs(
         "metrics": None,
     }
     if result.has_labels:
-        paths["metrics"] = write_report(result, folder, prefix=prefix, png=png)
+        paths["metrics"] = write_report(
+            result, folder, prefix=prefix, png=png, train_counts=train_counts, shots=shots
+        )
         paths["metrics_file"] = folder / f"{prefix}metrics.json"
     return paths
+
+
+def _write_per_class(rows: list[dict[str, Any]], path: Path) -> None:
+    """The per-class table as CSV (one row per class, in class order)."""
+    columns = ["class", "name", "accuracy", "precision", "recall", "support"]
+    if rows and "train_count" in rows[0]:
+        columns += ["train_count", "group"]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(columns)
+        for index, row in enumerate(rows):
+            values = {"class": index, **row}
+            writer.writerow(["" if values[c] is None else values[c] for c in columns])
+
+
+def adjust_scores(
+    result: ScoreSet, train_counts: Sequence[int] | np.ndarray, tau: float
+) -> ScoreSet:
+    """``result`` with post-hoc logit-adjusted probabilities (``tau <= 0``: unchanged).
+
+    See :func:`pymg.losses_longtail.adjust_probabilities`.
+
+    Shape:
+        - result.scores: ``[N, K]``; train_counts: ``[K]``
+    """
+    if tau <= 0:
+        return result
+    from pymg.losses_longtail import adjust_probabilities
+
+    scores = adjust_probabilities(result.scores, train_counts, tau)
+    return ScoreSet(scores, result.labels, result.clip_ids, result.class_names)

@@ -16,10 +16,14 @@ import numpy as np
 from pymg.checks import check_int
 
 __all__ = [
+    "SHOT_GROUPS",
     "confusion_matrix",
     "mean_class_accuracy",
     "per_class_accuracy",
+    "per_class_table",
     "plot_confusion",
+    "shot_accuracy",
+    "shot_groups",
     "summarize",
     "topk_accuracy",
 ]
@@ -109,17 +113,99 @@ def mean_class_accuracy(cm: Any) -> float:
     return float(np.nanmean(acc))
 
 
-def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None) -> dict[str, Any]:
+SHOT_GROUPS = ("many", "medium", "few")
+"""The class groups of long-tail reports, by training clips per class."""
+
+
+def shot_groups(train_counts: Any, many: int = 100, few: int = 20) -> list[str]:
+    """The group of each class: ``"many"`` (more than ``many`` training clips), ``"few"`` (fewer
+    than ``few``) or ``"medium"`` (``few`` to ``many``, both included).
+
+    Args:
+        train_counts: [K] training clips per class.
+        many, few: the thresholds, ``few <= many`` (100 and 20 as in long-tail benchmarks).
+    """
+    n = np.asarray(train_counts)
+    if n.ndim != 1 or (n.size and (not np.issubdtype(n.dtype, np.integer) or n.min() < 0)):
+        raise ValueError(f"train_counts must be a 1-D array [K] of counts >= 0, got {n!r}")
+    if not 0 <= few <= many:
+        raise ValueError(f"the thresholds need 0 <= few <= many, got few={few}, many={many}")
+    return ["many" if c > many else "few" if c < few else "medium" for c in n.tolist()]
+
+
+def shot_accuracy(cm: Any, groups: Sequence[str]) -> dict[str, float | None]:
+    """Mean class accuracy within each of :data:`SHOT_GROUPS` (over its classes with test
+    samples; ``None`` when it has none).
+
+    Args:
+        cm: [K, K] confusion matrix.
+        groups: K group names (:func:`shot_groups`).
+    """
+    acc = per_class_accuracy(cm)
+    if len(groups) != acc.shape[0]:
+        raise ValueError(f"groups must have K={acc.shape[0]} entries, got {len(groups)}")
+    out: dict[str, float | None] = {}
+    for group in SHOT_GROUPS:
+        chosen = acc[[g == group for g in groups]]
+        chosen = chosen[~np.isnan(chosen)]
+        out[group] = float(chosen.mean()) if chosen.size else None
+    return out
+
+
+def per_class_table(
+    cm: Any, class_names: Sequence[str], train_counts: Any | None = None, groups: Any = None
+) -> list[dict[str, Any]]:
+    """One row per class: ``name``, ``accuracy`` (= recall: correct / true samples), ``precision``
+    (correct / predicted), ``recall``, ``support`` (test samples), and, with ``train_counts``,
+    ``train_count`` and ``group``. Undefined ratios (no samples, no predictions) are ``None``.
+
+    Args:
+        cm: [K, K] confusion matrix (rows true, columns predicted).
+        class_names: K names.
+        train_counts: optional [K] training clips per class.
+        groups: optional K group names (:func:`shot_groups`), needed with ``train_counts``.
+    """
+    m = np.asarray(cm)
+    recall = per_class_accuracy(m)
+    predicted = m.sum(axis=0)
+    rows = []
+    for c, name in enumerate(class_names):
+        row: dict[str, Any] = {
+            "name": str(name),
+            "accuracy": None if np.isnan(recall[c]) else float(recall[c]),
+            "precision": float(m[c, c] / predicted[c]) if predicted[c] else None,
+            "recall": None if np.isnan(recall[c]) else float(recall[c]),
+            "support": int(m[c].sum()),
+        }
+        if train_counts is not None:
+            row["train_count"] = int(np.asarray(train_counts)[c])
+            row["group"] = groups[c]
+        rows.append(row)
+    return rows
+
+
+def summarize(
+    scores: Any,
+    labels: Any,
+    class_names: Sequence[str] | None = None,
+    train_counts: Any | None = None,
+    many: int = 100,
+    few: int = 20,
+) -> dict[str, Any]:
     """All metrics of one evaluation as a JSON-ready dict.
 
     Args:
         scores: [N, K] class scores (the argmax is the prediction).
         labels: [N] true labels.
         class_names: optional K names used as keys of ``per_class``.
+        train_counts: optional [K] training clips per class: adds the many / medium / few-shot
+            accuracies (:func:`shot_groups` with ``many`` and ``few``).
 
     Returns:
         ``{"num_samples", "top1", "top5", "mean_class_accuracy", "per_class": {name: acc|None},
-        "confusion": [[int]*K]*K}`` (top5 is top-min(5, K)).
+        "classes": [per_class_table rows], "confusion": [[int]*K]*K}`` (top5 is top-min(5, K)),
+        plus, with ``train_counts``, ``"shots": {"many", "medium", "few"}`` (accuracy or None)
+        and ``"shot_thresholds": {"many", "few"}``.
     """
     s, y = _check_scores_labels(scores, labels)
     k = s.shape[1]
@@ -129,7 +215,12 @@ def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None
     pred = np.argmax(s, axis=1)
     cm = confusion_matrix(pred, y, k)
     per_class = per_class_accuracy(cm)
-    return {
+    groups = None
+    if train_counts is not None:
+        if len(train_counts) != k:
+            raise ValueError(f"train_counts must have K={k} entries, got {len(train_counts)}")
+        groups = shot_groups(np.asarray(train_counts), many, few)
+    out: dict[str, Any] = {
         "num_samples": int(s.shape[0]),
         "top1": topk_accuracy(s, y, 1),
         "top5": topk_accuracy(s, y, min(5, k)),
@@ -137,8 +228,13 @@ def summarize(scores: Any, labels: Any, class_names: Sequence[str] | None = None
         "per_class": {
             n: (None if np.isnan(a) else float(a)) for n, a in zip(names, per_class, strict=True)
         },
-        "confusion": cm.tolist(),
+        "classes": per_class_table(cm, names, train_counts, groups),
     }
+    if groups is not None:
+        out["shots"] = shot_accuracy(cm, groups)
+        out["shot_thresholds"] = {"many": int(many), "few": int(few)}
+    out["confusion"] = cm.tolist()
+    return out
 
 
 def plot_confusion(

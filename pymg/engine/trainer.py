@@ -51,7 +51,7 @@ from pymg.engine.distributed import (
     peer_failures,
     shutdown,
 )
-from pymg.engine.evaluate import ScoreSet, predict_dataset, write_outputs
+from pymg.engine.evaluate import ScoreSet, adjust_scores, predict_dataset, write_outputs
 from pymg.engine.progress import EpochProgress, startup_lines
 from pymg.engine.runtime import autocast, to_device
 from pymg.engine.schedule import LRSchedule
@@ -81,6 +81,7 @@ def train(
     resume: str | Path | bool | None = None,
     final_test: bool = True,
     stop_after: int | None = None,
+    finetune_head: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train (and test) as configured; see the module docstring for the files written.
 
@@ -91,6 +92,10 @@ def train(
         stop_after: train at most this many epochs in this call (e.g. for time-limited jobs),
             then return; ``resume=True`` continues. The final test runs only once the
             schedule is complete.
+        finetune_head: classifier re-training (cRT, Kang et al. 2020): start from this
+            checkpoint, re-initialise the head and train only it (backbone frozen), with
+            class-balanced sampling unless ``data.sampler`` names another than ``"instance"``.
+            Resume such a run with the same ``finetune_head``.
 
     Returns:
         ``{"work_dir", "epochs", "epochs_run", "best": {...}, "test": metrics dict | None,
@@ -107,7 +112,7 @@ def train(
     try:
         with hold_work_dir(cfg.runtime.work_dir, active=ctx.is_main):  # one run per work dir
             with peer_failures(ctx, timeout, note):
-                return _run(cfg, ctx, resume, final_test, stop_after)
+                return _run(cfg, ctx, resume, final_test, stop_after, finetune_head)
     finally:
         if owns_group:
             shutdown()
@@ -119,22 +124,27 @@ def _run(
     resume: str | Path | bool | None,
     run_final_test: bool,
     stop_after: int | None,
+    finetune_head: str | Path | None = None,
 ) -> dict[str, Any]:
     """Set up, the epochs (train, validate, checkpoint), then the final test."""
-    run = set_up(cfg, ctx, resume)
+    run = set_up(cfg, ctx, resume, finetune_head)
     log_main(ctx, "\n".join(startup_lines(run)))
     end_epoch = cfg.schedule.epochs
     if stop_after is not None:
         end_epoch = min(end_epoch, run.start_epoch + stop_after)
     last_loss = float("nan")
-    for epoch in range(run.start_epoch, end_epoch):
-        last_loss, message = train_one_epoch(run, epoch)
-        improved, note = validate(run, epoch)
-        log_main(ctx, message + note)
-        save_epoch(run, epoch, improved)
     test_metrics = None
-    if run_final_test and end_epoch == cfg.schedule.epochs:
-        test_metrics = final_test(run)
+    try:
+        for epoch in range(run.start_epoch, end_epoch):
+            last_loss, message = train_one_epoch(run, epoch)
+            improved, note = validate(run, epoch)
+            log_main(ctx, message + note)
+            save_epoch(run, epoch, improved)
+        if run_final_test and end_epoch == cfg.schedule.epochs:
+            test_metrics = final_test(run)
+    finally:
+        if run.tensorboard is not None:
+            run.tensorboard.close()
     return {
         "work_dir": str(run.work_dir),
         "epochs": cfg.schedule.epochs,
@@ -156,6 +166,8 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[float, str]:
     """
     cfg, ctx = run.cfg, run.ctx
     run.model.train()
+    if run.frozen is not None:
+        run.frozen.eval()  # cRT: the frozen backbone keeps its BatchNorm statistics
     run.sampler.set_epoch(epoch)
     if hasattr(run.train_set, "set_epoch"):
         run.train_set.set_epoch(epoch)  # per-sample augmentation RNG = f(seed, epoch, index)
@@ -178,6 +190,8 @@ def train_one_epoch(run: Run, epoch: int) -> tuple[float, str]:
             "lower optim.lr or check the data"
         )
     rate = seen * ctx.world_size / max(elapsed, 1e-9)
+    if run.tensorboard is not None:
+        run.tensorboard.epoch(run.iteration, mean, rate)
     run.log.write(
         event="epoch",
         epoch=epoch + 1,
@@ -221,21 +235,25 @@ def _log_step(
     if run.iteration % max(run.cfg.runtime.log_interval, 1):
         return
     parts = {k: float(v) for k, v in getattr(run.criterion, "last", {}).items()}
+    value = float(loss.detach())
     run.log.write(
         event="train",
         epoch=epoch + 1,
         iter=run.iteration,
         lr=lr,
-        loss=float(loss.detach()),
+        loss=value,
         parts=parts,
         clips_per_s=rate(),
     )
+    if run.tensorboard is not None:
+        run.tensorboard.train_step(run.iteration, value, lr, parts)
 
 
 def evaluate(run: Run, num_clips: int, flip: bool) -> ScoreSet:
-    """Scores of the test set with ``num_clips`` views (and flips) per clip (all ranks)."""
+    """Scores of the test set with ``num_clips`` views (and flips) per clip (all ranks), post-hoc
+    logit-adjusted when ``test.logit_adjust > 0``."""
     broadcast_buffers(run.net)
-    return predict_dataset(
+    scores = predict_dataset(
         run.model,
         run.test_set,
         run.class_names,
@@ -247,13 +265,31 @@ def evaluate(run: Run, num_clips: int, flip: bool) -> ScoreSet:
         size=run.cfg.data.test_size,
         amp=run.amp,
     )
+    return adjust_scores(scores, run.train_counts, run.cfg.test.logit_adjust)
+
+
+def _summary(run: Run, scores: ScoreSet) -> dict[str, Any]:
+    """:func:`pymg.engine.metrics.summarize` with the training counts and shot thresholds."""
+    from pymg.engine.metrics import summarize
+
+    t = run.cfg.test
+    return summarize(
+        scores.scores, scores.labels, run.class_names, run.train_counts, t.many_shot, t.few_shot
+    )
+
+
+def _record(metrics: dict[str, Any]) -> dict[str, Any]:
+    """The metrics.jsonl fields of an evaluation (no confusion matrix)."""
+    keys = ("top1", "top5", "mean_class_accuracy", "shots", "per_class", "classes")
+    return {k: metrics[k] for k in keys if k in metrics}
 
 
 def validate(run: Run, epoch: int) -> tuple[bool, str]:
     """Validate after ``epoch`` when ``test.val_interval`` says so; updates ``run.best``.
 
     Returns:
-        ``(improved, note)``: whether top-1 beat the best so far, and the text for the epoch line.
+        ``(improved, note)``: whether ``schedule.select_by`` beat the best so far, and the text
+        for the epoch line.
     """
     cfg = run.cfg
     interval = cfg.test.val_interval
@@ -262,21 +298,19 @@ def validate(run: Run, epoch: int) -> tuple[bool, str]:
     val = evaluate(run, cfg.test.val_num_clips, cfg.test.val_flip)
     if not val.has_labels:
         return False, f"  ({cfg.data.test_split!r} is unlabelled: no validation metrics)"
-    from pymg.engine.metrics import summarize
-
-    metrics = summarize(val.scores, val.labels, run.class_names)
-    top1 = metrics["top1"]
-    run.log.write(
-        event="val",
-        epoch=epoch + 1,
-        top1=top1,
-        top5=metrics["top5"],
-        mean_class_accuracy=metrics["mean_class_accuracy"],
+    metrics = _summary(run, val)
+    run.log.write(event="val", epoch=epoch + 1, **_record(metrics))
+    if run.tensorboard is not None:
+        run.tensorboard.evaluation(run.iteration, metrics, "val")
+    note = (
+        f"  val top1 {100 * metrics['top1']:.2f}%  top5 {100 * metrics['top5']:.2f}%  "
+        f"mean class acc {100 * metrics['mean_class_accuracy']:.2f}%"
     )
-    note = f"  val top1 {100 * top1:.2f}%  top5 {100 * metrics['top5']:.2f}%"
-    if run.best["value"] is not None and top1 <= run.best["value"]:
+    select_by = cfg.schedule.select_by
+    value = metrics[select_by]
+    if run.best["value"] is not None and value <= run.best["value"]:
         return False, note
-    run.best = {"metric": "top1", "value": top1, "epoch": epoch + 1}
+    run.best = {"metric": select_by, "value": value, "epoch": epoch + 1}
     return True, note
 
 
@@ -296,6 +330,8 @@ def save_epoch(run: Run, epoch: int, improved: bool) -> None:
             "iteration": run.iteration,
             "best": run.best,
             "rng": rng,
+            "class_counts": [int(c) for c in run.train_counts],
+            "finetune_head": run.finetune_head,
         }
         save_checkpoint(payload, run.work_dir / "latest.pt")
         if improved:
@@ -311,10 +347,18 @@ def final_test(run: Run) -> dict[str, Any] | None:
     metrics = None
     if ctx.is_main:
         split = cfg.data.test_split
-        metrics = write_outputs(result, run.work_dir, prefix=f"{split}_")["metrics"]
+        metrics = write_outputs(
+            result,
+            run.work_dir,
+            prefix=f"{split}_",
+            train_counts=run.train_counts,
+            shots=(cfg.test.many_shot, cfg.test.few_shot),
+        )["metrics"]
         if metrics is not None:
             summary = {k: metrics[k] for k in ("top1", "top5", "mean_class_accuracy")}
-            run.log.write(event="test", epoch=cfg.schedule.epochs, split=split, **summary)
+            run.log.write(event="test", epoch=cfg.schedule.epochs, split=split, **_record(metrics))
+            if run.tensorboard is not None:
+                run.tensorboard.evaluation(run.iteration, metrics, "test")
             log_main(
                 ctx,
                 f"{split}  top1 {100 * summary['top1']:.2f}%  "

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader
 
 from pymg.engine.builders import (
     build_criterion,
@@ -31,6 +31,13 @@ from pymg.engine.checkpointing import load_checkpoint, load_model_state, restore
 from pymg.engine.config import Config, ConfigError, config_to_toml
 from pymg.engine.distributed import DistContext
 from pymg.engine.loader import QuietWorkersLoader
+from pymg.engine.longtail import (
+    criterion_options,
+    prepare_head_finetune,
+    sampler_kind,
+    train_class_counts,
+    train_sampler,
+)
 from pymg.engine.model_options import model_spec
 from pymg.engine.runtime import resolve_amp
 from pymg.engine.schedule import LRSchedule
@@ -82,9 +89,12 @@ class Run:
     """Everything one training run holds between its parts (built by :func:`set_up`).
 
     ``model`` is what is called (DDP-wrapped when distributed), ``net`` the bare recognizer;
-    ``iteration`` counts optimizer steps so far, ``best`` is the best validation top-1;
-    ``model_spec`` is the resolved model (:func:`pymg.engine.model_options.model_spec`) that the
-    checkpoints store.
+    ``iteration`` counts optimizer steps so far, ``best`` is the best validation value of
+    ``schedule.select_by``; ``model_spec`` is the resolved model
+    (:func:`pymg.engine.model_options.model_spec`) that the checkpoints store. ``train_counts``
+    [K] are the training clips per class; ``frozen`` is the part of ``net`` that classifier
+    re-training (``finetune_head``) keeps frozen, in eval mode; ``tensorboard`` a
+    :class:`pymg.engine.tensorboard.TensorBoardLog` (rank 0, ``log.tensorboard``).
     """
 
     cfg: Config
@@ -97,7 +107,7 @@ class Run:
     scaler: torch.amp.GradScaler
     schedule: LRSchedule
     loader: DataLoader[Any]
-    sampler: DistributedSampler[Any]
+    sampler: Any
     loader_generator: torch.Generator
     train_set: Any
     test_set: Any
@@ -106,7 +116,11 @@ class Run:
     amp: str
     semantic: bool
     log: JsonLog
+    train_counts: np.ndarray
     model_spec: dict[str, Any] = field(default_factory=dict)
+    frozen: nn.Module | None = None
+    finetune_head: str | None = None
+    tensorboard: Any = None
     start_epoch: int = 0
     iteration: int = 0
     best: dict[str, Any] = field(
@@ -114,8 +128,16 @@ class Run:
     )
 
 
-def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> Run:
+def set_up(
+    cfg: Config,
+    ctx: DistContext,
+    resume: str | Path | bool | None,
+    finetune_head: str | Path | None = None,
+) -> Run:
     """Build the run: threads, datasets, model, loss, optimizer, loader, schedule, resume.
+
+    With ``finetune_head`` (a checkpoint), the model starts from its weights and only the
+    re-initialised head trains (cRT, :mod:`pymg.engine.longtail`).
 
     Raises:
         ConfigError: an unlabelled or empty split, a wrong layout or class count.
@@ -134,12 +156,12 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
     layout = config_layout(cfg)
     embeddings = label_embeddings_for(cfg)
     embed_dim = None if embeddings is None else int(embeddings.shape[1])
-    net = build_model(cfg, layout, embed_dim).to(ctx.device)
-    if rt.channels_last and net.channels_last_format is not None:
-        net.to(memory_format=net.channels_last_format)  # type: ignore[call-overload]
+    net, frozen = _network(cfg, ctx, layout, embed_dim, finetune_head, work_dir)
+    counts = train_class_counts(train_set, cfg.model.num_classes)
     amp = resolve_amp(rt.amp, ctx.device)
     base_lr, optimizer = _optimizer(cfg, ctx, net)
-    loader, sampler, generator = _train_loader(cfg, ctx, train_set)
+    kind = sampler_kind(cfg, finetune_head is not None)
+    loader, sampler, generator = _train_loader(cfg, ctx, train_set, kind)
     if len(loader) == 0 or len(test_set) == 0:
         empty = cfg.data.train_split if len(loader) == 0 else cfg.data.test_split
         raise ConfigError(f"split {empty!r} of {cfg.data.source!r} holds no clips")
@@ -149,7 +171,7 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
         work_dir=work_dir,
         model=net,
         net=net,
-        criterion=build_criterion(cfg, embeddings).to(ctx.device),
+        criterion=build_criterion(cfg, embeddings, **criterion_options(cfg, counts)).to(ctx.device),
         optimizer=optimizer,
         scaler=torch.amp.GradScaler(ctx.device.type, enabled=amp == "fp16"),
         schedule=_lr_schedule(cfg, base_lr, len(loader)),
@@ -164,6 +186,10 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
         semantic=embeddings is not None,
         log=JsonLog(work_dir / "metrics.jsonl" if ctx.is_main else None),
         model_spec=model_spec(cfg, embed_dim),
+        train_counts=counts,
+        frozen=frozen,
+        finetune_head=None if finetune_head is None else str(finetune_head),
+        best={"metric": cfg.schedule.select_by, "value": None, "epoch": None},
     )
     rng_states = _resume(run, resume_path) if resume_path is not None else None
     if ctx.distributed:
@@ -173,12 +199,43 @@ def set_up(cfg: Config, ctx: DistContext, resume: str | Path | bool | None) -> R
         work_dir.mkdir(parents=True, exist_ok=True)
         (work_dir / "config.toml").write_text(config_to_toml(cfg), encoding="utf-8")
         _reset_outputs(work_dir, run.start_epoch)
+        if cfg.log.tensorboard:
+            run.tensorboard = _tensorboard(run)
     if rng_states is not None:  # restore last: building the model above consumed random draws
         same_world = len(rng_states) == ctx.world_size
         restore_rng_state(rng_states[ctx.rank] if same_world else rng_states[0])
     else:
         seed_everything(rt.seed + 1 + ctx.rank)  # distinct dropout/augmentation per rank
     return run
+
+
+def _tensorboard(run: Run) -> Any:
+    """The run's TensorBoard log (``log.tensorboard``); a resumed run hides the interrupted
+    run's events after its last checkpoint."""
+    from pymg.engine.tensorboard import TensorBoardLog
+
+    purge = run.iteration if run.start_epoch > 0 else None
+    return TensorBoardLog(run.work_dir / "tensorboard", run.class_names, purge)
+
+
+def _network(
+    cfg: Config,
+    ctx: DistContext,
+    layout: Any,
+    embed_dim: int | None,
+    finetune_head: str | Path | None,
+    work_dir: Path,
+) -> tuple[RecognizerModel, nn.Module | None]:
+    """The model on its device (in ``runtime.channels_last`` format), and, for classifier
+    re-training from ``finetune_head``, its frozen part."""
+    net = build_model(cfg, layout, embed_dim)
+    frozen = None
+    if finetune_head is not None:
+        frozen = prepare_head_finetune(net, finetune_head, work_dir)
+    net = net.to(ctx.device)
+    if cfg.runtime.channels_last and net.channels_last_format is not None:
+        net.to(memory_format=net.channels_last_format)  # type: ignore[call-overload]
+    return net, frozen
 
 
 def _check_labelled(cfg: Config, train_set: Any) -> None:
@@ -203,7 +260,7 @@ def _optimizer(
     if cfg.optim.lr_batch_size > 0:  # linear scaling rule: lr is given for lr_batch_size
         base_lr *= cfg.optim.batch_size * ctx.world_size / cfg.optim.lr_batch_size
     optimizer = torch.optim.SGD(
-        net.parameters(),
+        [p for p in net.parameters() if p.requires_grad],
         lr=base_lr,
         momentum=cfg.optim.momentum,
         weight_decay=cfg.optim.weight_decay,
@@ -213,18 +270,13 @@ def _optimizer(
 
 
 def _train_loader(
-    cfg: Config, ctx: DistContext, train_set: Any
-) -> tuple[DataLoader[Any], DistributedSampler[Any], torch.Generator]:
-    """The shuffled, sharded training loader, its sampler and its (re-seeded) generator."""
+    cfg: Config, ctx: DistContext, train_set: Any, kind: str
+) -> tuple[DataLoader[Any], Any, torch.Generator]:
+    """The sharded training loader, its sampler (``kind``, see :mod:`pymg.data.samplers`) and
+    its (re-seeded) generator."""
     from pymg.data import collate
 
-    sampler: DistributedSampler[Any] = DistributedSampler(
-        train_set,
-        num_replicas=ctx.world_size,
-        rank=ctx.rank,
-        shuffle=True,
-        seed=cfg.runtime.seed,
-    )
+    sampler = train_sampler(cfg, ctx, train_set, kind)
     generator = torch.Generator()
     loader = QuietWorkersLoader(
         train_set,
@@ -254,6 +306,12 @@ def _lr_schedule(cfg: Config, base_lr: float, steps: int) -> LRSchedule:
 def _resume(run: Run, path: Path) -> list[Any]:
     """Load model, optimizer, scaler and counters from ``path``; returns the saved RNG states."""
     ck = load_checkpoint(path, map_location="cpu")
+    if (ck.get("finetune_head") is None) != (run.finetune_head is None):
+        raise ValueError(
+            f"{path} was written by a run "
+            + ("with" if ck.get("finetune_head") is not None else "without")
+            + " --finetune-head; resume it the same way"
+        )
     load_model_state(run.net, ck["model"], str(path))
     if "optimizer" not in ck:
         what = "written by `pymg import`" if "imported_from" in ck else "weights only"

@@ -339,7 +339,7 @@ def read_native(
             arrays = {
                 a: _read_member(path, zf, a, mmap, budget)
                 for a in members
-                if a != "meta" and a not in missing
+                if a != "meta" and not missing
             }
             meta = (
                 json.loads(str(_read_member(path, zf, "meta", False, budget)[()]))

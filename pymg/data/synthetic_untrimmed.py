@@ -65,8 +65,12 @@ class SyntheticUntrimmed(Sequence[dict[str, Any]]):
         num_subjects: S >= 3.
 
     Attributes:
-        class_names, num_classes, labels (always -1: a recording has no single label), splits,
-        layout, fps (25).
+        class_names: the K class names.
+        num_classes: K.
+        labels: always -1 (a recording has no single label).
+        splits: ``{name: [recording ids]}``.
+        layout: the Skeleton of the keypoints.
+        fps: 25 frames per second.
     """
 
     fps = 25.0

@@ -80,8 +80,11 @@ class RecordingWindows(Sequence[dict[str, Any]]):
     "img_shape", "keypoint" [M, W, V, 2], "keypoint_score" [M, W, V]}``.
 
     Attributes:
-        labels (per window), splits (recording splits mapped to their windows), class_names
-        (K names + ``"background"``), num_classes (K + 1), layout.
+        labels: the label of each window.
+        splits: the recordings' splits mapped to their windows.
+        class_names: the K names + ``"background"``.
+        num_classes: K + 1.
+        layout: the Skeleton of the keypoints.
     """
 
     def __init__(

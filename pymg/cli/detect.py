@@ -32,7 +32,8 @@ def register(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "inputs",
         nargs="+",
         metavar="INPUT",
-        help="a native untrimmed file (.npz from `pymg prepare --untrimmed`) or "
+        help="a native untrimmed file (.npz from `pymg prepare --untrimmed`), a release folder, "
+        "one video's folder or keypoint file (with its label file beside it), or "
         "'synthetic_untrimmed' (the checkpoint config's synthetic recordings)",
     )
     p.add_argument("--out", required=True, help="output folder")

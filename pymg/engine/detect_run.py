@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,12 +139,20 @@ def plot_timeline(
     return save_figure(fig, path)
 
 
-def open_input(path: str, split: str | None, detector: Detector, config: Any) -> Any:
+def open_input(
+    path: str, split: str | None, detector: Detector, config: Any, work: Path | None = None
+) -> Any:
     """The recordings of one ``pymg detect`` INPUT: ``"synthetic_untrimmed"`` (the checkpoint
-    config's synthetic set) or a native untrimmed file.
+    config's synthetic set), a native untrimmed file (``pymg prepare --untrimmed``), or what a
+    release holds: a release folder, one video's folder, an OpenPose JSON folder, or one keypoint
+    file (``_light_hand.csv``, ``_openpose.xlsx``, SMG's ``_skeleton.csv``, an mmpose ``.json``)
+    with its label file beside it. Release inputs are converted with
+    :func:`pymg.data.prepare_untrimmed` into ``work`` (a temporary folder) at the checkpoint's
+    layout.
 
     Raises:
-        ValueError: a format this build cannot read as untrimmed recordings yet.
+        FileNotFoundError: no such file or folder.
+        ValueError: an input no reader takes (the message names it).
     """
     if path == "synthetic_untrimmed":
         from pymg.engine.detect_data import synthetic_recordings
@@ -160,11 +169,45 @@ def open_input(path: str, split: str | None, detector: Detector, config: Any) ->
         return load_recordings(str(p), split, detector.layout.name)
     if not p.exists():
         raise FileNotFoundError(f"INPUT {path}: no such file or folder")
-    raise ValueError(
-        f"INPUT {path}: pymg detect reads native untrimmed files (.npz, written by `pymg prepare "
-        "--untrimmed`) and 'synthetic_untrimmed'; release videos, folders and JSON folders are "
-        "not readable as recordings in this build: convert them with `pymg prepare --untrimmed`"
-    )
+    if work is None:
+        raise ValueError(f"INPUT {path}: a release input needs a work folder to convert it in")
+    out = work / f"input{len(list(work.glob('input*.npz')))}.npz"
+    _prepare_input(p, out, split, detector.layout.name, work)
+    return load_recordings(str(out), split, detector.layout.name)
+
+
+def _prepare_input(path: Path, out: Path, split: str | None, layout: str, work: Path) -> None:
+    """Convert a release folder or one keypoint file to a native untrimmed file at ``out``; a
+    folder without train/validate/test folders becomes one split of every video (``--split``
+    then names none of them)."""
+    from pymg.data import prepare_untrimmed
+    from pymg.data.splits import SplitError
+
+    mmpose = path.is_file() and path.suffix == ".json" and not path.name.endswith("_keypoints.json")
+    root = path if path.is_dir() else _single_file_folder(path, work)
+    try:
+        prepare_untrimmed(root, out, layout, mmpose=mmpose)
+    except SplitError:
+        if split is not None:
+            raise
+        prepare_untrimmed(
+            root, out, layout, split_files={"input": []}, split_rest="input", mmpose=mmpose
+        )
+
+
+def _single_file_folder(path: Path, work: Path) -> Path:
+    """A folder in ``work`` holding links to ``path`` and the files of the same video beside it
+    (its label file; SMG's ``_data.csv``)."""
+    from pymg.data.release import SOURCE_SUFFIXES
+
+    suffix = next((s for s in SOURCE_SUFFIXES if path.name.endswith(s)), path.suffix)
+    video = path.name[: -len(suffix)]
+    folder = work / f"video{len(list(work.glob('video*')))}"
+    folder.mkdir()
+    for sibling in path.parent.glob(f"{video}*"):
+        if sibling.is_file() and sibling.name[len(video) :][:1] in ("_", "."):
+            (folder / sibling.name).symlink_to(sibling.resolve())
+    return folder
 
 
 def run_detect(
@@ -186,9 +229,10 @@ def run_detect(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     results: list[RecordingResult] = []
-    for path in inputs:
-        recs = open_input(path, split, detector, config)
-        results += detect_recordings(detector, recs, keep_scores=pictures, progress=progress)
+    with tempfile.TemporaryDirectory(prefix="pymg-detect-") as work:
+        for path in inputs:
+            recs = open_input(path, split, detector, config, Path(work))
+            results += detect_recordings(detector, recs, keep_scores=pictures, progress=progress)
     names = detector.class_names
     rows = [(r.video, s) for r in results for s in r.segments]
     csv_path = out / "detections.csv"

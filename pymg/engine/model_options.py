@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -270,4 +271,8 @@ def build_from_spec(spec: Mapping[str, Any], layout: Any) -> RecognizerModel:
     except (ValueError, TypeError) as exc:
         if isinstance(exc, ConfigError):
             raise
-        raise ConfigError(f"model ({arch}): {exc}") from None
+        supplied = families.family_engine_args(arch)  # layout, size, ...: not model.* keys
+        named = [k for k in options if re.search(rf"\b{re.escape(k)}\b", str(exc))]
+        keys = [f"model.{k}" for k in named if k not in supplied]
+        where = f"set by {', '.join(keys)}" if keys else "set by the model.* config keys"
+        raise ConfigError(f"model ({arch}): {exc} ({where})") from None

@@ -369,7 +369,7 @@ def test_missing_tensorboard_is_a_clear_error(
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", no_tensorboard)
-    with pytest.raises(ImportError, match=r"pip install 'pymg\[tensorboard\]'"):
+    with pytest.raises(ImportError, match=r"pip install 'pymg-microgesture\[tensorboard\]'"):
         TensorBoardLog(tmp_path, ["a"])
 
 

@@ -89,7 +89,8 @@ except BaseException as exc:
 
 def run(cmd: list[str], cwd: Path, timeout: float, mem_gib: float) -> Result:
     """Run ``cmd`` (pymg command or library code) under the limits; None rc = time ran out."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=path)
     if cmd[0] == "pymg":
         argv = [sys.executable, "-m", "pymg", *cmd[1:]]
     else:

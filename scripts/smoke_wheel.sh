@@ -157,9 +157,12 @@ timed checks check_install
 
 if [[ $TESTS != none ]]; then
   step "test suite ($TESTS) against the installed wheel"
-  # tests/ plus scripts/, which a few tests of the repository's tooling read by path (tests/../scripts).
+  # tests/ plus what a few tests of the repository's tooling and docs read by path (tests/../scripts,
+  # tests/../docs, README.md, pyproject.toml).
   cp -r "$ROOT/tests" "$RUN/tests"
-  if [[ -d $ROOT/scripts ]]; then cp -r "$ROOT/scripts" "$RUN/scripts"; fi
+  for extra in scripts docs README.md pyproject.toml; do
+    if [[ -e $ROOT/$extra ]]; then cp -r "$ROOT/$extra" "$RUN/$extra"; fi
+  done
   find "$RUN" -name __pycache__ -prune -exec rm -rf {} +
   # The repository's pytest options ([tool.pytest.ini_options] in pyproject.toml) as a pytest.ini.
   "$PY" - "$ROOT/pyproject.toml" "$RUN/pytest.ini" <<'EOF'
